@@ -1,0 +1,20 @@
+// Jest runs TypeScript through SWC (fast, no type-checking: `npm run typecheck` does that).
+// kysely and jose (pulled in by jwks-rsa) ship ESM only; Jest's CommonJS runtime cannot
+// require them, so SWC transforms those packages too instead of ignoring node_modules.
+const esmOnly = ['kysely', 'jose'];
+
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.(t|j|mj)s$': [
+      '@swc/jest',
+      { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
+    ],
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  testTimeout: 20000,
+};

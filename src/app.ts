@@ -1,0 +1,77 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { sql } from 'kysely';
+import { createAuthenticator } from './auth';
+import type { Clock } from './clock';
+import type { Config } from './config';
+import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
+import { createMessageSender, messagesRouter } from './messages';
+import type { Logger } from './observability';
+import { createUpstreamBudget } from './scheduler';
+import { createMessageRepository, type Db } from './store';
+import { createUpstreamClient } from './upstream';
+
+export interface GatewayRuntime {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface Gateway {
+  app: Express;
+  /** Marks the gateway as draining: readiness fails and queued provider calls are refused. */
+  beginShutdown(): void;
+  close(): Promise<void>;
+}
+
+/** Composes the Express app from the capability modules; nothing else happens here. */
+export function createGateway(config: Config, { db, clock, logger }: GatewayRuntime): Gateway {
+  if (!config.upstream.appKey) throw new Error('upstream.appKey is required');
+  let shuttingDown = false;
+  const repository = createMessageRepository(db);
+  const upstream = createUpstreamClient({
+    baseUrl: config.upstream.baseUrl,
+    authMode: config.upstream.authMode,
+    appKey: config.upstream.appKey,
+    timeoutMs: config.upstream.timeoutMs,
+  });
+  const budget = createUpstreamBudget({
+    callsPerSecond: config.upstream.callsPerSecond,
+    maxQueueWaitMs: config.upstream.maxQueueWaitMs,
+    maxQueueLength: config.upstream.maxQueueLength,
+    clock,
+  });
+  const sendMessages = createMessageSender({ config, repository, budget, upstream, clock, logger });
+  const authenticate = createAuthenticator(config.auth, config.tenants);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.http.trustProxy);
+  app.set('query parser', 'simple');
+  app.use(accessLog(logger));
+  app.use(helmet());
+  app.use(requireHttps({ enabled: config.http.requireHttps, sandbox: config.mode === 'sandbox' }));
+  app.use(express.json({ limit: config.http.bodyLimit, strict: true }));
+  app.use(
+    healthRouter(
+      [{ name: 'store', check: async () => void (await sql`select 1`.execute(db)) }],
+      () => shuttingDown,
+    ),
+  );
+  app.use('/v1', authenticate);
+  app.use(messagesRouter({ sendMessages, repository }));
+  app.use(notFound());
+  app.use(errorHandler(logger));
+
+  return {
+    app,
+    beginShutdown() {
+      shuttingDown = true;
+    },
+    async close() {
+      shuttingDown = true;
+      budget.stop();
+      upstream.close();
+    },
+  };
+}

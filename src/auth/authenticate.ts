@@ -1,0 +1,120 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { passportJwtSecret } from 'jwks-rsa';
+import { Passport } from 'passport';
+import { ExtractJwt, Strategy as JwtStrategy, type StrategyOptionsWithoutRequest } from 'passport-jwt';
+import type { Config, Scope } from '../config';
+import { ApiError } from '../http/errors';
+import type { Identity } from './identity';
+
+type AuthConfig = Config['auth'];
+
+/**
+ * Bearer-token authentication with passport-jwt. The accepted algorithms come from config, never
+ * from the token: HS256 with the gateway's own secret, or RS256/ES256 with keys from the identity
+ * provider's JWKS (issuer and audience then required). Tokens must carry `exp`; the tenant comes
+ * from a configurable claim and must be declared in config.
+ */
+export function createAuthenticator(auth: AuthConfig, tenants: Config['tenants']): RequestHandler {
+  const passport = new Passport();
+  const options: StrategyOptionsWithoutRequest = {
+    jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+    algorithms: auth.algorithms,
+    jsonWebTokenOptions: { clockTolerance: auth.clockToleranceSec },
+    ...(auth.issuer ? { issuer: auth.issuer } : {}),
+    ...(auth.audience ? { audience: auth.audience } : {}),
+    ...(auth.jwksUrl
+      ? {
+          secretOrKeyProvider: passportJwtSecret({
+            jwksUri: auth.jwksUrl,
+            cache: true,
+            cacheMaxAge: 10 * 60_000,
+            rateLimit: true,
+            jwksRequestsPerMinute: 10,
+            timeout: 5_000,
+          }),
+        }
+      : { secretOrKey: requireSecret(auth) }),
+  };
+
+  passport.use(
+    'jwt',
+    new JwtStrategy(
+      options,
+      (
+        payload: Record<string, unknown>,
+        done: (error: unknown, user?: Identity | false, info?: unknown) => void,
+      ) => {
+        const problem = claimsProblem(payload, auth, tenants);
+        if (typeof problem === 'string') done(null, false, { message: problem });
+        else done(null, problem);
+      },
+    ),
+  );
+
+  return (req: Request, res: Response, next: NextFunction) => {
+    const handler = passport.authenticate(
+      'jwt',
+      { session: false },
+      (error: unknown, identity: Identity | false, info: unknown) => {
+        if (error || !identity) {
+          next(new ApiError('AUTH_FAILED', `Authorization: ${describeRejection(error ?? info)}`));
+          return;
+        }
+        req.user = identity;
+        next();
+      },
+    ) as RequestHandler;
+    handler(req, res, next);
+  };
+}
+
+function requireSecret(auth: AuthConfig): string {
+  if (!auth.jwtSecret) throw new Error('auth.jwtSecret is required for HS256 tokens');
+  return auth.jwtSecret;
+}
+
+/** Returns the caller's identity, or why the token's claims are not acceptable. */
+function claimsProblem(
+  payload: Record<string, unknown>,
+  auth: AuthConfig,
+  tenants: Config['tenants'],
+): Identity | string {
+  if (typeof payload.exp !== 'number') return 'token has no exp claim';
+  const tenantId = payload[auth.tenantClaim];
+  if (typeof tenantId !== 'string' || tenantId === '') return `token has no ${auth.tenantClaim} claim`;
+  const tenant = Object.hasOwn(tenants, tenantId) ? tenants[tenantId] : undefined;
+  if (!tenant) return `unknown tenant '${tenantId.slice(0, 64)}'`;
+  const requested = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
+  const scopes = tenant.scopes.filter((scope: Scope) => requested.includes(scope));
+  return { tenantId, scopes, subject: typeof payload.sub === 'string' ? payload.sub : undefined };
+}
+
+/** Turns passport-jwt / jsonwebtoken / jwks-rsa rejections into a short, safe sentence. */
+function describeRejection(reason: unknown): string {
+  const message =
+    reason instanceof Error ? reason.message : (reason as { message?: unknown } | undefined)?.message;
+  const text = typeof message === 'string' ? message : '';
+  if (text === 'No auth token') return 'a bearer token is required';
+  if (text === 'jwt expired') return 'token expired';
+  if (text === 'invalid signature') return 'token signature is invalid';
+  if (text.startsWith('invalid algorithm') || text === 'jwt signature is required')
+    return 'token algorithm is not accepted';
+  if (text.startsWith('jwt audience invalid')) return 'token audience is not accepted';
+  if (text.startsWith('jwt issuer invalid')) return 'token issuer is not accepted';
+  if (text === 'jwt not active') return 'token is not valid yet';
+  if (text === 'jwt malformed' || text.startsWith('invalid token') || text.startsWith('Unexpected token'))
+    return 'token is malformed';
+  if (/kid|signing key|jwks/i.test(text)) return 'no matching signing key';
+  return text.length > 0 && text.length <= 80 && !/[\r\n]/.test(text) ? text : 'token rejected';
+}
+
+/** Deny by default: a route names the scope it needs. */
+export function requireScope(scope: Scope): RequestHandler {
+  return (req, _res, next) => {
+    const identity = req.user as Identity | undefined;
+    if (!identity) next(new ApiError('AUTH_FAILED', 'Authorization: a bearer token is required'));
+    else if (!identity.scopes.includes(scope))
+      next(new ApiError('FORBIDDEN', `scope: this route needs '${scope}'`));
+    else next();
+  };
+}

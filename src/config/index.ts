@@ -1,0 +1,11 @@
+// Configuration: one zod schema, loaded from YAML + env + secret files, validated at start-up.
+// The provider APPKEY is read here and handed only to upstream/.
+export { loadConfig, parseConfig, ConfigError, isLoopbackHost, mergeTrees } from './load';
+export {
+  configSchema,
+  scopeSchema,
+  type Config,
+  type ConfigInput,
+  type TenantConfig,
+  type Scope,
+} from './schema';

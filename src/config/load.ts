@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+type Tree = Record<string, unknown>;
+
+const DEFAULT_FILE = resolve(__dirname, '../../config/default.yaml');
+
+/**
+ * Loads configuration in layers: config/default.yaml, then the file named by SMSGATE_CONFIG, then
+ * environment variables (named ones such as PORT, and SMSGATE__section__key=value for any key),
+ * then secrets from SMSGATE_APPKEY / SMSGATE_JWT_SECRET or their *_FILE twins. Fails fast with a
+ * message that names the key and what was expected.
+ */
+export function loadConfig(env: Env = process.env, overrides: Tree = {}): Config {
+  let tree = readYamlFile(DEFAULT_FILE);
+  if (env.SMSGATE_CONFIG) tree = mergeTrees(tree, readYamlFile(resolve(env.SMSGATE_CONFIG)));
+  tree = mergeTrees(tree, envOverrides(env));
+  tree = mergeTrees(tree, overrides);
+  const config = parseConfig(tree);
+  return withDevelopmentSecrets(config);
+}
+
+export function parseConfig(tree: unknown): Config {
+  const result = configSchema.safeParse(tree);
+  if (!result.success) throw new ConfigError(`invalid configuration:\n${describeIssues(result.error)}`);
+  return checkConsistency(result.data);
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const key = issue.path.map(String).join('.') || '(root)';
+      const received =
+        'input' in issue && issue.input !== undefined ? `, got ${JSON.stringify(issue.input)}` : '';
+      return `  ${key}: ${issue.message}${received}`;
+    })
+    .join('\n');
+}
+
+function checkConsistency(config: Config): Config {
+  const problems: string[] = [];
+  if (Object.keys(config.tenants).length === 0) problems.push('tenants: expected at least one tenant');
+  const usesHmac = config.auth.algorithms.includes('HS256');
+  const usesKeys = config.auth.algorithms.some((alg) => alg !== 'HS256');
+  if (usesHmac && usesKeys) {
+    problems.push(
+      'auth.algorithms: mix HS256 with RS256/ES256 and a public key can be replayed as an HMAC secret; choose one family',
+    );
+  }
+  if (usesKeys && !config.auth.jwksUrl)
+    problems.push('auth.jwksUrl: required when auth.algorithms is RS256 or ES256');
+  if (config.auth.jwksUrl && (!config.auth.issuer || !config.auth.audience)) {
+    problems.push('auth.issuer and auth.audience: both required with auth.jwksUrl');
+  }
+  if (config.mode === 'production') {
+    if (!config.upstream.appKey)
+      problems.push(
+        'upstream.appKey: required in production mode (set SMSGATE_APPKEY or SMSGATE_APPKEY_FILE)',
+      );
+    if (usesHmac && !config.auth.jwtSecret) {
+      problems.push(
+        'auth.jwtSecret: required for HS256 in production mode (set SMSGATE_JWT_SECRET or SMSGATE_JWT_SECRET_FILE)',
+      );
+    }
+  }
+  const upstream = new URL(config.upstream.baseUrl);
+  if (upstream.protocol !== 'https:' && !isLoopbackHost(upstream.hostname)) {
+    problems.push(
+      `upstream.baseUrl: expected https:// for a non-loopback host, got ${upstream.protocol}//${upstream.host}`,
+    );
+  }
+  if (config.http.headersTimeoutMs <= config.http.keepAliveTimeoutMs) {
+    problems.push('http.headersTimeoutMs: expected more than http.keepAliveTimeoutMs');
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  return config;
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function readYamlFile(file: string): Tree {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError(`config file ${file}: cannot be read`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${file}: not valid YAML (${(error as Error).message.split('\n')[0]})`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (!isTree(parsed)) throw new ConfigError(`config file ${file}: expected a mapping at the top level`);
+  return parsed;
+}
+
+/** Named variables for the common knobs, and SMSGATE__a__b=value for any key (value read as YAML). */
+function envOverrides(env: Env): Tree {
+  const tree: Tree = {};
+  const named: Record<string, string[]> = {
+    PORT: ['http', 'port'],
+    HOST: ['http', 'host'],
+    LOG_LEVEL: ['log', 'level'],
+    SMSGATE_MODE: ['mode'],
+    SMSGATE_UPSTREAM_URL: ['upstream', 'baseUrl'],
+    SMSGATE_SQLITE_FILE: ['store', 'sqliteFile'],
+  };
+  for (const [name, path] of Object.entries(named)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(tree, path, parseYaml(value));
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('SMSGATE__') || value === undefined) continue;
+    setPath(tree, name.slice('SMSGATE__'.length).split('__'), parseYaml(value));
+  }
+  const appKey = readSecret(env, 'SMSGATE_APPKEY');
+  if (appKey !== undefined) setPath(tree, ['upstream', 'appKey'], appKey);
+  const jwtSecret = readSecret(env, 'SMSGATE_JWT_SECRET');
+  if (jwtSecret !== undefined) setPath(tree, ['auth', 'jwtSecret'], jwtSecret);
+  return tree;
+}
+
+function readSecret(env: Env, name: string): string | undefined {
+  const fileName = env[`${name}_FILE`];
+  if (fileName) {
+    try {
+      return readFileSync(fileName, 'utf8').trim();
+    } catch {
+      throw new ConfigError(`${name}_FILE: cannot read ${fileName}`);
+    }
+  }
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/**
+ * Sandbox mode must work with no secrets set. Its JWT secret is generated once and kept in a
+ * file beside the database (mode 0600), so `npm run token` and the gateway agree across restarts;
+ * its sandbox APPKEY is random per process because only the in-process sandbox ever sees it.
+ */
+function withDevelopmentSecrets(config: Config): Config {
+  if (config.mode !== 'sandbox') return config;
+  const auth = config.auth.jwtSecret
+    ? config.auth
+    : { ...config.auth, jwtSecret: developmentJwtSecret(config) };
+  const upstream = config.upstream.appKey
+    ? config.upstream
+    : { ...config.upstream, appKey: `sandbox-${randomBytes(18).toString('hex')}` };
+  return { ...config, auth, upstream };
+}
+
+function developmentJwtSecret(config: Config): string {
+  const file = resolve(dirname(resolve(config.store.sqliteFile)), 'dev-jwt-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dirname(file), { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  return secret;
+}
+
+function isTree(value: unknown): value is Tree {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function mergeTrees(base: Tree, over: Tree): Tree {
+  const merged: Tree = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = merged[key];
+    merged[key] = isTree(current) && isTree(value) ? mergeTrees(current, value) : value;
+  }
+  return merged;
+}
+
+function setPath(tree: Tree, path: string[], value: unknown): void {
+  let node = tree;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (!isTree(next)) node[key] = {};
+    node = node[key] as Tree;
+  }
+  const last = path[path.length - 1];
+  if (last !== undefined) node[last] = value;
+}

@@ -1,0 +1,118 @@
+import { z } from 'zod';
+
+// The single source of truth for configuration. Every key has a default that suits the embedded
+// sandbox mode, so `npm start` needs no file; production overrides come from SMSGATE_CONFIG and env.
+
+export const scopeSchema = z.enum(['sms:send', 'sms:read', 'admin']);
+export type Scope = z.infer<typeof scopeSchema>;
+
+/** Sender ids as the provider accepts them: letters, digits, space and dash. */
+const senderId = z.string().regex(/^[A-Za-z0-9 -]*$/, 'expected letters, digits, spaces or dashes');
+
+const countryCode = z.string().regex(/^[A-Z]{2}$/, 'expected an ISO 3166 alpha-2 country code such as AU');
+
+const tenant = z.strictObject({
+  /** Scopes a token of this tenant may carry; scopes outside this list are ignored. */
+  scopes: z.array(scopeSchema).min(1).default(['sms:send', 'sms:read']),
+  /** Sender id used when a request names none; '' means the provider's shared number. */
+  defaultSender: senderId.default(''),
+  /** When set, `from` must be one of these. */
+  allowedSenders: z.array(senderId).optional(),
+  allowedCountries: z.array(countryCode).min(1).default(['AU']),
+});
+export type TenantConfig = z.infer<typeof tenant>;
+
+const port = z.number().int().min(0).max(65535);
+
+export const configSchema = z.strictObject({
+  /** `sandbox` starts the built-in provider simulator in-process and points the upstream at it. */
+  mode: z.enum(['sandbox', 'production']).default('sandbox'),
+  http: z
+    .strictObject({
+      port: port.default(8080),
+      host: z.string().default('0.0.0.0'),
+      /** Number of trusted reverse-proxy hops in front of the gateway (Express `trust proxy`). */
+      trustProxy: z.number().int().min(0).max(10).default(0),
+      /** Refuse plain HTTP that did not come through a trusted proxy (loopback is exempt in sandbox mode). */
+      requireHttps: z.boolean().default(true),
+      bodyLimit: z
+        .string()
+        .regex(/^[0-9]+(b|kb|mb)$/, 'expected a size such as 100kb')
+        .default('100kb'),
+      keepAliveTimeoutMs: z.number().int().positive().default(65_000),
+      headersTimeoutMs: z.number().int().positive().default(66_000),
+      requestTimeoutMs: z.number().int().positive().default(30_000),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      /** HS256 secret for tokens smsgate signs itself (SMSGATE_JWT_SECRET or SMSGATE_JWT_SECRET_FILE). */
+      jwtSecret: z.string().min(32, 'expected at least 32 characters of secret').optional(),
+      /** Accepted algorithms; never taken from the token. */
+      algorithms: z
+        .array(z.enum(['HS256', 'RS256', 'ES256']))
+        .min(1)
+        .default(['HS256']),
+      jwksUrl: z.url().optional(),
+      issuer: z.string().min(1).optional(),
+      audience: z.string().min(1).optional(),
+      tenantClaim: z.string().min(1).default('tenant'),
+      clockToleranceSec: z.number().int().min(0).max(300).default(30),
+      /** Longest lifetime `npm run token` will mint. */
+      maxTokenTtlSec: z.number().int().positive().default(86_400),
+    })
+    .prefault({}),
+  tenants: z.record(
+    z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected a lower-case tenant id'),
+    tenant,
+  ),
+  messages: z
+    .strictObject({
+      /** Region for numbers written without a country code, e.g. 0412 345 678. */
+      defaultRegion: countryCode.default('AU'),
+      maxRecipients: z.number().int().min(1).max(1000).default(1000),
+    })
+    .prefault({}),
+  upstream: z
+    .strictObject({
+      /** Provider API root; in sandbox mode it is set to the embedded sandbox. */
+      baseUrl: z.url().default('https://cellcast.com.au/api/v3/'),
+      /** `appkey`: the APPKEY header the provider really uses; `basic`: HTTP Basic, as its overview page words it. */
+      authMode: z.enum(['appkey', 'basic']).default('appkey'),
+      /** The provider secret (SMSGATE_APPKEY or SMSGATE_APPKEY_FILE). */
+      appKey: z.string().min(8, 'expected the provider APPKEY').optional(),
+      timeoutMs: z.number().int().positive().default(10_000),
+      /** The account's cap on provider calls in any rolling second. */
+      callsPerSecond: z.number().int().positive().default(15),
+      /** How long a request may wait for an upstream slot before 429 OVER_LIMIT. */
+      maxQueueWaitMs: z.number().int().positive().default(5_000),
+      maxQueueLength: z.number().int().positive().default(10_000),
+      /** Timezone the provider reads `schedule_time` in (undocumented; Australian local time is the best guess). */
+      timezone: z.string().default('Australia/Sydney'),
+    })
+    .prefault({}),
+  sandbox: z
+    .strictObject({
+      port: port.default(0),
+      host: z.string().default('127.0.0.1'),
+      callsPerSecond: z.number().int().positive().default(15),
+      pageSize: z.number().int().positive().default(25),
+      dlrDelayMs: z.number().int().min(0).default(2_000),
+      dlrCallbackUrl: z.url().optional(),
+      inboundCallbackUrl: z.url().optional(),
+    })
+    .prefault({}),
+  store: z
+    .strictObject({
+      sqliteFile: z.string().min(1).default('data/smsgate.db'),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

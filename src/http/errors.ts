@@ -1,0 +1,44 @@
+// The error codes of the API contract (shared/design/api.md) and their HTTP statuses.
+// Errors are values: code + a description that names the field or resource at fault.
+
+export const errorStatus = {
+  AUTH_FAILED: 401,
+  FORBIDDEN: 403,
+  HTTPS_REQUIRED: 403,
+  FIELD_EMPTY: 400,
+  FIELD_INVALID: 400,
+  RECIPIENTS_ERROR: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  IDEMPOTENCY_MISMATCH: 422,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  OVER_LIMIT: 429,
+  UPSTREAM_ERROR: 502,
+  UPSTREAM_UNAVAILABLE: 503,
+  UPSTREAM_TIMEOUT: 504,
+  INTERNAL_ERROR: 500,
+} as const;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export class ApiError extends Error {
+  readonly status: number;
+  /** Extra response headers, e.g. Retry-After on OVER_LIMIT. */
+  readonly headers: Record<string, string>;
+
+  constructor(
+    readonly code: ErrorCode,
+    readonly description: string,
+    headers: Record<string, string> = {},
+  ) {
+    super(`${code}: ${description}`);
+    this.name = 'ApiError';
+    this.status = errorStatus[code];
+    this.headers = headers;
+  }
+}
+
+export function isApiError(value: unknown): value is ApiError {
+  return value instanceof ApiError;
+}

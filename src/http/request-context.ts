@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pinoHttp } from 'pino-http';
+import type { RequestHandler } from 'express';
+import type { Logger } from '../observability';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Takes a caller's X-Request-Id when it is a safe token, otherwise makes one; echoes it back. */
+export function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const offered = req.headers['x-request-id'];
+  const id = typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : randomUUID();
+  res.setHeader('X-Request-Id', id);
+  return id;
+}
+
+/** One access-log line per request, with the request id; no headers or bodies (they carry credentials and numbers). */
+export function accessLog(logger: Logger): RequestHandler {
+  return pinoHttp({
+    logger,
+    genReqId: requestId,
+    customLogLevel: (_req, res, error) =>
+      error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug',
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        path: req.url.split('?')[0],
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    customSuccessMessage: (req, res) => `${req.method} ${(req.url ?? '').split('?')[0]} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method} ${(req.url ?? '').split('?')[0]} ${res.statusCode}`,
+  }) as unknown as RequestHandler;
+}

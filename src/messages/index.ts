@@ -1,0 +1,18 @@
+// Messages: send (validate, record, call the provider within the budget), list and get, each
+// scoped to the caller's tenant.
+export {
+  createMessageSender,
+  toPublicMessage,
+  type MessagesDeps,
+  type SendResult,
+  type PublicMessage,
+} from './send';
+export { messagesRouter } from './routes';
+export {
+  measureText,
+  normaliseRecipients,
+  chooseSender,
+  parseSendRequest,
+  MAX_GSM_SEPTETS,
+  MAX_UCS2_UNITS,
+} from './validation';

@@ -1,0 +1,42 @@
+import { Router } from 'express';
+import { identityOf, requireScope } from '../auth';
+import { sendSuccess } from '../http/envelope';
+import { ApiError } from '../http/errors';
+import { requireJson } from '../http/content-type';
+import { pageBlock, parsePage } from '../http/pagination';
+import type { MessageRepository } from '../store';
+import { toPublicMessage, type SendResult } from './send';
+import type { Identity } from '../auth';
+
+export interface MessagesRoutesDeps {
+  sendMessages: (identity: Identity, body: unknown) => Promise<SendResult>;
+  repository: MessageRepository;
+}
+
+export function messagesRouter({ sendMessages, repository }: MessagesRoutesDeps): Router {
+  const router = Router();
+
+  router.post('/v1/messages', requireScope('sms:send'), requireJson, async (req, res) => {
+    sendSuccess(res, 201, await sendMessages(identityOf(req), req.body));
+  });
+
+  router.get('/v1/messages', requireScope('sms:read'), async (req, res) => {
+    const page = parsePage(req.query.page);
+    const { items, total } = await repository.listForTenant(identityOf(req).tenantId, page);
+    sendSuccess(res, 200, items.map(toPublicMessage), pageBlock(page, total));
+  });
+
+  router.get('/v1/messages/:id', requireScope('sms:read'), async (req, res) => {
+    const id = String(req.params.id);
+    const message = await repository.findForTenant(identityOf(req).tenantId, id);
+    if (!message) throw new ApiError('NOT_FOUND', `message '${id.slice(0, 64)}' not found`);
+    sendSuccess(res, 200, {
+      ...toPublicMessage(message),
+      text: message.text,
+      providerMessageId: message.providerMessageId,
+      history: message.history,
+    });
+  });
+
+  return router;
+}

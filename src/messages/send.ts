@@ -1,0 +1,199 @@
+import { monotonicFactory } from 'ulid';
+import type { Identity } from '../auth';
+import { formatProviderTime, type Clock } from '../clock';
+import type { Config, TenantConfig } from '../config';
+import { ApiError } from '../http/errors';
+import type { Logger } from '../observability';
+import type { UpstreamBudget } from '../scheduler';
+import type { MessageOutcome, MessageRecord, MessageRepository } from '../store';
+import { UpstreamError, type ProviderSendResult, type UpstreamClient } from '../upstream';
+import {
+  chooseSender,
+  measureText,
+  normaliseRecipients,
+  parseScheduleAt,
+  parseSendRequest,
+  type TextMeasure,
+} from './validation';
+
+export interface MessagesDeps {
+  config: Config;
+  repository: MessageRepository;
+  budget: UpstreamBudget;
+  upstream: UpstreamClient;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** A validated send: who, to whom, what, and how it will be counted and billed. */
+interface SendDraft {
+  tenantId: string;
+  recipients: string[];
+  sender: string;
+  text: string;
+  measure: TextMeasure;
+  scheduledAt: number | undefined;
+  reference: string | null;
+}
+
+export interface SendResult {
+  messages: PublicMessage[];
+  total: number;
+  segments: number;
+}
+
+export interface PublicMessage {
+  id: string;
+  to: string;
+  from: string;
+  status: string;
+  segments: number;
+  encoding: string;
+  createdAt: string;
+  scheduledAt: string | null;
+  reference: string | null;
+  error: string | null;
+}
+
+// ULIDs sort by creation time (lists are newest first) and stay ordered within one millisecond.
+const nextUlid = monotonicFactory();
+
+export function createMessageSender(
+  deps: MessagesDeps,
+): (identity: Identity, body: unknown) => Promise<SendResult> {
+  const { config, repository, budget, upstream, clock, logger } = deps;
+
+  /** validate → record as queued → provider call within the upstream budget → record the outcome. */
+  return async function sendMessages(identity, body) {
+    const draft = validateSend(identity.tenantId, body);
+    let batch: MessageRecord[] = [];
+    try {
+      const answer = await budget.run(identity.tenantId, async () => {
+        batch = await recordAccepted(draft);
+        return upstream.sendSms({
+          text: draft.text,
+          numbers: draft.recipients,
+          from: draft.sender,
+          customString: batch[0]?.batchId ?? '',
+          ...(draft.scheduledAt !== undefined
+            ? { scheduleTime: formatProviderTime(draft.scheduledAt, config.upstream.timezone) }
+            : {}),
+        });
+      });
+      return present(await recordProviderAnswer(batch, answer, draft));
+    } catch (error) {
+      if (batch.length > 0) await recordFailure(batch, error);
+      throw error;
+    }
+  };
+
+  function validateSend(tenantId: string, body: unknown): SendDraft {
+    const tenant = config.tenants[tenantId] as TenantConfig;
+    const request = parseSendRequest(body);
+    const recipients = normaliseRecipients(
+      request.to,
+      tenant,
+      config.messages.defaultRegion,
+      config.messages.maxRecipients,
+    );
+    const sender = chooseSender(request.from, tenant);
+    // The provider wants CRLF line breaks; count the text as it will be sent.
+    const text = request.text.replace(/\r?\n/g, '\r\n');
+    const measure = measureText(text);
+    const scheduledAt = parseScheduleAt(request.scheduleAt, clock.now());
+    return { tenantId, recipients, sender, text, measure, scheduledAt, reference: request.reference ?? null };
+  }
+
+  async function recordAccepted(draft: SendDraft): Promise<MessageRecord[]> {
+    const now = new Date(clock.now()).toISOString();
+    const batchId = `b-${nextUlid(clock.now())}`;
+    const batch = draft.recipients.map<MessageRecord>((recipient) => ({
+      id: `msg_${nextUlid(clock.now())}`,
+      tenantId: draft.tenantId,
+      batchId,
+      recipient,
+      sender: draft.sender,
+      text: draft.text,
+      segments: draft.measure.segments,
+      encoding: draft.measure.encoding,
+      status: 'queued',
+      reference: draft.reference,
+      providerMessageId: null,
+      error: null,
+      scheduledAt: draft.scheduledAt !== undefined ? new Date(draft.scheduledAt).toISOString() : null,
+      createdAt: now,
+      updatedAt: now,
+    }));
+    await repository.insertBatch(batch);
+    return batch;
+  }
+
+  /** Matches the provider's per-number answers to our messages; numbers it left out were not accepted. */
+  async function recordProviderAnswer(
+    batch: MessageRecord[],
+    answer: ProviderSendResult,
+    draft: SendDraft,
+  ): Promise<MessageRecord[]> {
+    const byNumber = new Map(answer.messages.map((m) => [m.to, m.providerMessageId]));
+    const acceptedStatus = draft.scheduledAt !== undefined ? 'scheduled' : 'sent';
+    const outcomes: MessageOutcome[] = batch.map((message) => {
+      const providerMessageId = byNumber.get(message.recipient);
+      return providerMessageId
+        ? { id: message.id, status: acceptedStatus, providerMessageId }
+        : { id: message.id, status: 'failed', error: 'the provider did not accept this number' };
+    });
+    if (answer.lowBalanceAlert) logger.warn({ event: 'provider.low_balance' }, answer.lowBalanceAlert);
+    const now = new Date(clock.now()).toISOString();
+    await repository.recordOutcomes(outcomes, now);
+    const byId = new Map(outcomes.map((o) => [o.id, o]));
+    return batch.map((message) => {
+      const outcome = byId.get(message.id);
+      return {
+        ...message,
+        status: outcome?.status ?? message.status,
+        providerMessageId: outcome?.providerMessageId ?? null,
+        error: outcome?.error ?? null,
+        updatedAt: now,
+      };
+    });
+  }
+
+  /** A provider timeout leaves the outcome unknown (reconciled later, never blindly resent); anything else was not sent. */
+  async function recordFailure(batch: MessageRecord[], error: unknown): Promise<void> {
+    const unknown = error instanceof UpstreamError && error.kind === 'timeout';
+    const reason = error instanceof ApiError ? error.description : 'internal error';
+    const status = unknown ? 'unknown' : 'failed';
+    try {
+      await repository.recordOutcomes(
+        batch.map((m) => ({ id: m.id, status, error: reason })),
+        new Date(clock.now()).toISOString(),
+      );
+    } catch (storeError) {
+      logger.error(
+        { err: storeError, batchId: batch[0]?.batchId },
+        'could not record the outcome of a failed send',
+      );
+    }
+  }
+}
+
+function present(batch: MessageRecord[]): SendResult {
+  const messages = batch.map(toPublicMessage);
+  const segments = batch.filter((m) => m.status !== 'failed').reduce((sum, m) => sum + m.segments, 0);
+  return { messages, total: messages.length, segments };
+}
+
+export function toPublicMessage(message: MessageRecord): PublicMessage {
+  return {
+    id: message.id,
+    to: message.recipient,
+    from: message.sender,
+    status: message.status,
+    segments: message.segments,
+    encoding: message.encoding,
+    createdAt: message.createdAt,
+    scheduledAt: message.scheduledAt,
+    reference: message.reference,
+    error: message.error,
+  };
+}

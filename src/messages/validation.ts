@@ -1,0 +1,143 @@
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { SegmentedMessage } from 'sms-segments-calculator';
+import { z } from 'zod';
+import type { TenantConfig } from '../config';
+import { ApiError } from '../http/errors';
+
+/** The provider's maximum text lengths (shared/provider/cellcast-v3.md §1.5): six parts. */
+export const MAX_GSM_SEPTETS = 918;
+export const MAX_UCS2_UNITS = 402;
+
+export const sendRequestSchema = z.strictObject({
+  to: z.union([z.string(), z.array(z.string())]),
+  text: z.string(),
+  from: z.string().optional(),
+  scheduleAt: z.string().optional(),
+  reference: z.string().max(128).optional(),
+});
+export type SendRequest = z.infer<typeof sendRequestSchema>;
+
+export interface TextMeasure {
+  encoding: 'GSM-7' | 'UCS-2';
+  segments: number;
+  /** GSM-7 septets (extension characters count 2) or UCS-2 code units. */
+  length: number;
+}
+
+/** Parses the body into a SendRequest or throws FIELD_EMPTY / FIELD_INVALID naming the field. */
+export function parseSendRequest(body: unknown): SendRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError('FIELD_INVALID', 'body: expected a JSON object');
+  }
+  const input = body as Record<string, unknown>;
+  if (input.to === undefined || input.to === '' || (Array.isArray(input.to) && input.to.length === 0)) {
+    throw new ApiError('FIELD_EMPTY', 'to: at least one recipient is required');
+  }
+  if (input.text === undefined || (typeof input.text === 'string' && input.text.trim() === '')) {
+    throw new ApiError('FIELD_EMPTY', 'text: must not be empty');
+  }
+  const parsed = sendRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field =
+      issue?.path
+        .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+        .join('') ?? 'body';
+    const message =
+      issue?.code === 'unrecognized_keys'
+        ? `unknown field '${issue.keys.join("', '")}'`
+        : (issue?.message ?? 'invalid');
+    throw new ApiError('FIELD_INVALID', `${field || 'body'}: ${message}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Parses every recipient to E.164 with the full libphonenumber metadata, then checks the tenant's
+ * allowed countries. Invalid numbers are listed together (RECIPIENTS_ERROR); a number in a
+ * country the tenant may not send to is FORBIDDEN. Duplicates are sent once.
+ */
+export function normaliseRecipients(
+  to: string | string[],
+  tenant: TenantConfig,
+  defaultRegion: string,
+  max: number,
+): string[] {
+  const list = Array.isArray(to) ? to : [to];
+  if (list.length > max)
+    throw new ApiError('RECIPIENTS_ERROR', `to: at most ${max} recipients per request, got ${list.length}`);
+  const field = (i: number) => (Array.isArray(to) ? `to[${i}]` : 'to');
+  const invalid: string[] = [];
+  const forbidden: string[] = [];
+  const numbers: string[] = [];
+  list.forEach((raw, i) => {
+    const phone = parsePhoneNumberFromString(raw, defaultRegion as CountryCode);
+    if (!phone || !phone.isValid()) {
+      invalid.push(`${field(i)}: '${raw.slice(0, 32)}' is not a valid phone number`);
+    } else if (!phone.country || !tenant.allowedCountries.includes(phone.country)) {
+      forbidden.push(
+        `${field(i)}: ${phone.country ?? 'this destination'} is not an allowed country for this tenant (allowed: ${tenant.allowedCountries.join(', ')})`,
+      );
+    } else {
+      numbers.push(phone.number);
+    }
+  });
+  if (invalid.length > 0) throw new ApiError('RECIPIENTS_ERROR', summarise(invalid));
+  if (forbidden.length > 0) throw new ApiError('FORBIDDEN', summarise(forbidden));
+  return [...new Set(numbers)];
+}
+
+function summarise(problems: string[]): string {
+  const shown = problems.slice(0, 10).join('; ');
+  return problems.length > 10 ? `${shown}; and ${problems.length - 10} more` : shown;
+}
+
+/** The sender id: the request's, else the tenant's default; the provider's rules, then the tenant's list. */
+export function chooseSender(from: string | undefined, tenant: TenantConfig): string {
+  const sender = from ?? tenant.defaultSender;
+  if (sender !== '') {
+    if (!/^[A-Za-z0-9 -]+$/.test(sender))
+      throw new ApiError('FIELD_INVALID', 'from: may contain only letters, digits, spaces and dashes');
+    if (/^[0-9]+$/.test(sender) ? sender.length > 16 : sender.length > 11) {
+      throw new ApiError(
+        'FIELD_INVALID',
+        'from: at most 16 digits for a numeric sender id, or 11 characters for an alphanumeric one',
+      );
+    }
+  }
+  if (from !== undefined && tenant.allowedSenders && !tenant.allowedSenders.includes(sender)) {
+    throw new ApiError('FORBIDDEN', `from: '${sender}' is not a sender id this tenant may use`);
+  }
+  return sender;
+}
+
+/** Counts GSM-7 / UCS-2 segments and refuses text over the provider's maximum. */
+export function measureText(text: string): TextMeasure {
+  const message = new SegmentedMessage(text);
+  const encoding = message.encodingName === 'GSM-7' ? 'GSM-7' : 'UCS-2';
+  const length = encoding === 'GSM-7' ? message.numberOfCharacters : text.length;
+  const max = encoding === 'GSM-7' ? MAX_GSM_SEPTETS : MAX_UCS2_UNITS;
+  if (length > max) {
+    const unit =
+      encoding === 'GSM-7' ? 'GSM-7 characters' : 'UCS-2 characters (the text has non-GSM characters)';
+    throw new ApiError('FIELD_INVALID', `text: at most ${max} ${unit}, got ${length}`);
+  }
+  return { encoding, segments: message.segmentsCount, length };
+}
+
+/** A future time, given as ISO 8601 with an offset; returned as epoch ms. */
+export function parseScheduleAt(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
+    throw new ApiError(
+      'FIELD_INVALID',
+      'scheduleAt: expected an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:30:00+11:00',
+    );
+  }
+  const at = Date.parse(value);
+  if (!Number.isFinite(at))
+    throw new ApiError('FIELD_INVALID', `scheduleAt: '${value}' is not a real date-time`);
+  if (at <= now) throw new ApiError('FIELD_INVALID', 'scheduleAt: must be in the future');
+  if (at > now + 365 * 86_400_000) throw new ApiError('FIELD_INVALID', 'scheduleAt: at most one year ahead');
+  return at;
+}

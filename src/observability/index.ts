@@ -1,0 +1,2 @@
+// Logging: pino JSON lines with credential redaction and secret scrubbing.
+export { createLogger, scrubSecrets, type Logger, type LoggerOptions } from './logger';

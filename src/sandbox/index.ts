@@ -1,0 +1,13 @@
+// The provider sandbox: a Cellcast v3 simulator served over real HTTP, used in-process by
+// `npm start` (sandbox mode), standalone by `npm run sandbox`, and by every e2e test.
+export { createSandbox, providerMessageId, type Sandbox } from './sandbox';
+export type {
+  SandboxOptions,
+  SandboxCall,
+  Faults,
+  DeliveryReport,
+  DeliveryStatus,
+  InboundMessage,
+  SentMessage,
+} from './types';
+export { segmentCount, providerTextLength, normaliseNumber } from './provider-rules';

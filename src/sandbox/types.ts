@@ -1,0 +1,86 @@
+import type { Clock } from '../clock';
+
+export type DeliveryStatus = 'Delivered' | 'Failed' | 'Rejected' | 'Expired' | 'Aborted' | 'Unknown';
+
+export interface SandboxOptions {
+  /** APPKEYs the simulated account accepts. */
+  appKeys: string[];
+  /** Provider calls allowed per key in any rolling second; `Infinity` lifts the cap. */
+  callsPerSecond: number;
+  pageSize: number;
+  /** Delay before a delivery report is posted for a sent message. */
+  dlrDelayMs: number;
+  dlrCallbackUrl?: string;
+  inboundCallbackUrl?: string;
+  /** The provider's overview page words auth as HTTP Basic; off by default, as the real API uses APPKEY. */
+  acceptBasicAuth?: boolean;
+  /** `live`: numbers echoed without '+', as captured from the real service; `doc`: with '+', as documented. */
+  numberEcho?: 'live' | 'doc';
+  /** `live`: empty inbox is 200 with responses ""; `doc`: 400 NOT_FOUND, as documented. */
+  emptyInbox?: 'live' | 'doc';
+  /** Final status a recipient's delivery report carries (default: Delivered). */
+  finalStatusFor?: (recipient: string) => DeliveryStatus;
+  /** Opening SMS credit balance of the simulated account. */
+  balance?: number;
+  lowBalanceThreshold?: number;
+  timezone?: string;
+  clock?: Clock;
+  /** Randomness for fault injection, replaceable for deterministic tests. */
+  random?: () => number;
+}
+
+export interface Faults {
+  /** Added to every provider call before it is answered. */
+  latencyMs: number;
+  /** Share of calls (0..1) answered with HTTP 500. */
+  errorRate: number;
+  /** Share of calls (0..1) whose connection is reset without an answer. */
+  resetRate: number;
+  /** Never answer (the client must time out). */
+  hang: boolean;
+  /** Answer every call with this provider error instead of processing it. */
+  respondWith: { httpStatus: number; status: string; msg: string } | null;
+}
+
+export interface SandboxCall {
+  at: number;
+  method: string;
+  endpoint: string;
+  /** The APPKEY header as received (kept in memory for tests; never served over HTTP). */
+  appKey: string | undefined;
+  authorization: string | undefined;
+  query: Record<string, unknown>;
+  body: unknown;
+  status: number;
+  metaStatus: string;
+}
+
+export interface SentMessage {
+  messageId: string;
+  from: string;
+  to: string;
+  body: string;
+  customString: string;
+  source: string;
+  sentAt: number;
+  status: string;
+}
+
+export interface InboundMessage {
+  messageId: string;
+  from: string;
+  body: string;
+  receivedAt: number;
+  customString: string;
+  originalMessageId: string;
+  originalBody: string;
+  read: boolean;
+}
+
+export interface DeliveryReport {
+  message_id: string;
+  status: DeliveryStatus;
+  recipient: string;
+  custom_string: string;
+  source: string;
+}

@@ -1,0 +1,91 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createGateway, type Gateway } from './app';
+import { systemClock, type Clock } from './clock';
+import type { Config } from './config';
+import { createLogger, type Logger } from './observability';
+import { createSandbox, type Sandbox } from './sandbox';
+import { openSqliteDatabase, type Db } from './store';
+
+export interface RunningServer {
+  url: string;
+  config: Config;
+  gateway: Gateway;
+  server: Server;
+  sandbox: Sandbox | undefined;
+  db: Db;
+  logger: Logger;
+  /** Stops taking new work, lets in-flight requests finish (up to `graceMs`), then releases everything. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/**
+ * Starts smsgate: in sandbox mode the provider simulator first (on loopback, with the config's
+ * sandbox APPKEY), then the store, the gateway and the HTTP listener.
+ */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.log.level, secrets: secretsOf(config) });
+  let sandbox: Sandbox | undefined;
+  let effective = config;
+  if (config.mode === 'sandbox') {
+    sandbox = createSandbox({
+      appKeys: [config.upstream.appKey ?? ''],
+      callsPerSecond: config.sandbox.callsPerSecond,
+      pageSize: config.sandbox.pageSize,
+      dlrDelayMs: config.sandbox.dlrDelayMs,
+      ...(config.sandbox.dlrCallbackUrl ? { dlrCallbackUrl: config.sandbox.dlrCallbackUrl } : {}),
+      ...(config.sandbox.inboundCallbackUrl ? { inboundCallbackUrl: config.sandbox.inboundCallbackUrl } : {}),
+      timezone: config.upstream.timezone,
+      clock,
+    });
+    await sandbox.start(config.sandbox.port, config.sandbox.host);
+    effective = { ...config, upstream: { ...config.upstream, baseUrl: sandbox.apiUrl } };
+  }
+  const db = await openSqliteDatabase(effective.store.sqliteFile);
+  const gateway = createGateway(effective, { db, clock, logger });
+  const server = createServer(gateway.app);
+  server.keepAliveTimeout = effective.http.keepAliveTimeoutMs;
+  server.headersTimeout = effective.http.headersTimeoutMs;
+  server.requestTimeout = effective.http.requestTimeoutMs;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(effective.http.port, effective.http.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${effective.http.host === '0.0.0.0' || effective.http.host === '::' ? 'localhost' : effective.http.host}:${port}`;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    config: effective,
+    gateway,
+    server,
+    sandbox,
+    db,
+    logger,
+    stop(graceMs = 10_000) {
+      stopping ??= (async () => {
+        gateway.beginShutdown();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        await closed;
+        clearTimeout(timer);
+        await gateway.close();
+        await db.destroy();
+        await sandbox?.stop();
+      })();
+      return stopping;
+    },
+  };
+}
+
+export function secretsOf(config: Config): string[] {
+  return [config.upstream.appKey, config.auth.jwtSecret].filter((s): s is string => typeof s === 'string');
+}

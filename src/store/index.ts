@@ -1,0 +1,10 @@
+// The store: kysely over SQLite (embedded) with migrations run at start-up, and repositories
+// behind interfaces so the rest of the gateway never writes SQL.
+export { openSqliteDatabase, migrateToLatest, type Db, type Database } from './database';
+export {
+  createMessageRepository,
+  type MessageRepository,
+  type MessageRecord,
+  type MessageOutcome,
+  type StatusChange,
+} from './message-repository';

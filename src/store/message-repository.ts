@@ -1,0 +1,171 @@
+import type { Db, MessagesTable } from './database';
+
+/** A message as the ledger keeps it: one row per recipient. */
+export interface MessageRecord {
+  id: string;
+  tenantId: string;
+  batchId: string;
+  recipient: string;
+  sender: string;
+  text: string;
+  segments: number;
+  encoding: string;
+  status: string;
+  reference: string | null;
+  providerMessageId: string | null;
+  error: string | null;
+  scheduledAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StatusChange {
+  status: string;
+  detail: string | null;
+  at: string;
+}
+
+export interface MessageOutcome {
+  id: string;
+  status: string;
+  providerMessageId?: string | null;
+  error?: string | null;
+}
+
+export interface MessageRepository {
+  /** Records a batch of new messages and their first status in one transaction. */
+  insertBatch(messages: MessageRecord[]): Promise<void>;
+  /** Applies the provider's answer to each message of a batch in one transaction. */
+  recordOutcomes(outcomes: MessageOutcome[], at: string): Promise<void>;
+  findForTenant(
+    tenantId: string,
+    id: string,
+  ): Promise<(MessageRecord & { history: StatusChange[] }) | undefined>;
+  listForTenant(
+    tenantId: string,
+    page: { offset: number; size: number },
+  ): Promise<{ items: MessageRecord[]; total: number }>;
+}
+
+export function createMessageRepository(db: Db): MessageRepository {
+  return {
+    async insertBatch(messages) {
+      if (messages.length === 0) return;
+      await db.transaction().execute(async (trx) => {
+        // SQLite caps bound parameters per statement; 15 columns x 60 rows stays well under it.
+        for (const chunk of chunks(messages, 60)) {
+          await trx.insertInto('messages').values(chunk.map(toRow)).execute();
+          await trx
+            .insertInto('message_events')
+            .values(chunk.map((m) => ({ message_id: m.id, status: m.status, detail: null, at: m.createdAt })))
+            .execute();
+        }
+      });
+    },
+
+    async recordOutcomes(outcomes, at) {
+      if (outcomes.length === 0) return;
+      await db.transaction().execute(async (trx) => {
+        for (const outcome of outcomes) {
+          await trx
+            .updateTable('messages')
+            .set({
+              status: outcome.status,
+              provider_message_id: outcome.providerMessageId ?? null,
+              error: outcome.error ?? null,
+              updated_at: at,
+            })
+            .where('id', '=', outcome.id)
+            .execute();
+        }
+        for (const chunk of chunks(outcomes, 200)) {
+          await trx
+            .insertInto('message_events')
+            .values(chunk.map((o) => ({ message_id: o.id, status: o.status, detail: o.error ?? null, at })))
+            .execute();
+        }
+      });
+    },
+
+    async findForTenant(tenantId, id) {
+      const row = await db
+        .selectFrom('messages')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const history = await db
+        .selectFrom('message_events')
+        .select(['status', 'detail', 'at'])
+        .where('message_id', '=', id)
+        .orderBy('id')
+        .execute();
+      return { ...fromRow(row), history };
+    },
+
+    async listForTenant(tenantId, page) {
+      const [{ total }] = (await db
+        .selectFrom('messages')
+        .select((eb) => eb.fn.countAll<number | string>().as('total'))
+        .where('tenant_id', '=', tenantId)
+        .execute()) as [{ total: number | string }];
+      const rows = await db
+        .selectFrom('messages')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(page.size)
+        .offset(page.offset)
+        .execute();
+      return { items: rows.map(fromRow), total: Number(total) };
+    },
+  };
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function toRow(m: MessageRecord): MessagesTable {
+  return {
+    id: m.id,
+    tenant_id: m.tenantId,
+    batch_id: m.batchId,
+    recipient: m.recipient,
+    sender: m.sender,
+    text: m.text,
+    segments: m.segments,
+    encoding: m.encoding,
+    status: m.status,
+    reference: m.reference,
+    provider_message_id: m.providerMessageId,
+    error: m.error,
+    scheduled_at: m.scheduledAt,
+    created_at: m.createdAt,
+    updated_at: m.updatedAt,
+  };
+}
+
+function fromRow(row: MessagesTable): MessageRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    batchId: row.batch_id,
+    recipient: row.recipient,
+    sender: row.sender,
+    text: row.text,
+    segments: Number(row.segments),
+    encoding: row.encoding,
+    status: row.status,
+    reference: row.reference,
+    providerMessageId: row.provider_message_id,
+    error: row.error,
+    scheduledAt: row.scheduled_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

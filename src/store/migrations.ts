@@ -1,0 +1,71 @@
+import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
+
+// Migrations are code, kept portable between SQLite and PostgreSQL: text timestamps in ISO 8601
+// UTC (they sort correctly as text); the one dialect difference, auto-increment keys, is below.
+
+function isPostgres(db: Kysely<unknown>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/** An auto-increment primary key: bigserial on PostgreSQL, INTEGER PRIMARY KEY AUTOINCREMENT on SQLite. */
+function serialKey(
+  db: Kysely<unknown>,
+): ['bigserial' | 'integer', (col: ColumnDefinitionBuilder) => ColumnDefinitionBuilder] {
+  return isPostgres(db)
+    ? ['bigserial', (col) => col.primaryKey()]
+    : ['integer', (col) => col.primaryKey().autoIncrement()];
+}
+
+export const migrations: Record<string, Migration> = {
+  '0001_messages': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('messages')
+        .addColumn('id', 'varchar(40)', (col) => col.primaryKey())
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('batch_id', 'varchar(40)', (col) => col.notNull())
+        .addColumn('recipient', 'varchar(20)', (col) => col.notNull())
+        .addColumn('sender', 'varchar(20)', (col) => col.notNull())
+        .addColumn('text', 'text', (col) => col.notNull())
+        .addColumn('segments', 'integer', (col) => col.notNull())
+        .addColumn('encoding', 'varchar(10)', (col) => col.notNull())
+        .addColumn('status', 'varchar(20)', (col) => col.notNull())
+        .addColumn('reference', 'varchar(128)')
+        .addColumn('provider_message_id', 'varchar(64)')
+        .addColumn('error', 'text')
+        .addColumn('scheduled_at', 'varchar(32)')
+        .addColumn('created_at', 'varchar(32)', (col) => col.notNull())
+        .addColumn('updated_at', 'varchar(32)', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('messages_tenant_created')
+        .on('messages')
+        .columns(['tenant_id', 'created_at', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('messages_provider_id')
+        .on('messages')
+        .column('provider_message_id')
+        .execute();
+      await db.schema.createIndex('messages_batch').on('messages').column('batch_id').execute();
+
+      await db.schema
+        .createTable('message_events')
+        .addColumn('id', ...serialKey(db))
+        .addColumn('message_id', 'varchar(40)', (col) => col.notNull().references('messages.id'))
+        .addColumn('status', 'varchar(20)', (col) => col.notNull())
+        .addColumn('detail', 'text')
+        .addColumn('at', 'varchar(32)', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('message_events_message')
+        .on('message_events')
+        .column('message_id')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table message_events`.execute(db);
+      await sql`drop table messages`.execute(db);
+    },
+  },
+};

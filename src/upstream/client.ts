@@ -1,0 +1,232 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
+import { z } from 'zod';
+import { isLoopbackHost } from '../config';
+import { scrubSecrets } from '../observability';
+import { UpstreamError } from './errors';
+
+export interface UpstreamOptions {
+  baseUrl: string;
+  authMode: 'appkey' | 'basic';
+  appKey: string;
+  timeoutMs: number;
+}
+
+export interface ProviderSendRequest {
+  text: string;
+  /** E.164 numbers, at most 1000. */
+  numbers: string[];
+  /** Sender id; '' for the provider's shared number. */
+  from: string;
+  /** Our batch reference, echoed back in delivery reports and replies. */
+  customString: string;
+  /** `Y-m-d H:i:s` in the provider's timezone, or undefined for now. */
+  scheduleTime?: string;
+}
+
+export interface ProviderSendResult {
+  messages: { providerMessageId: string; to: string; from: string }[];
+  totalNumbers: number;
+  successNumber: number;
+  creditsUsed: number;
+  lowBalanceAlert?: string;
+}
+
+/** Paged provider reads that may be passed through to admins, unchanged. */
+export const PASS_THROUGH_READS = [
+  'account',
+  'get-responses',
+  'get-optout',
+  'get-template',
+  'get-sms',
+] as const;
+export type ProviderRead = (typeof PASS_THROUGH_READS)[number];
+
+export interface ProviderEnvelope {
+  httpStatus: number;
+  body: Record<string, unknown>;
+}
+
+export interface UpstreamClient {
+  sendSms(request: ProviderSendRequest): Promise<ProviderSendResult>;
+  read(endpoint: ProviderRead, query: Record<string, string>): Promise<ProviderEnvelope>;
+  close(): void;
+}
+
+// Provider bodies are untrusted input: parsed with zod, counts that arrive as strings coerced.
+const count = z.coerce.number().int().nonnegative();
+const envelopeSchema = z.object({
+  meta: z.object({ code: z.coerce.number().optional(), status: z.string() }),
+  msg: z.string().optional(),
+  data: z.unknown(),
+  low_sms_alert: z.string().optional(),
+});
+const sendDataSchema = z.object({
+  messages: z.array(
+    z.object({ message_id: z.string().min(1), to: z.coerce.string(), from: z.coerce.string().optional() }),
+  ),
+  total_numbers: count,
+  success_number: count,
+  credits_used: z.coerce.number().nonnegative(),
+});
+
+/**
+ * The Cellcast v3 adapter. It is the only code that holds the APPKEY: the key is attached to
+ * each request here, and every error it raises is rebuilt from scratch with secrets scrubbed,
+ * so no axios error (which carries request headers) ever leaves this module.
+ */
+export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
+  const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+  if (base.protocol !== 'https:' && !isLoopbackHost(base.hostname)) {
+    throw new Error(
+      `upstream.baseUrl must use https:// for a non-loopback host (got ${base.protocol}//${base.host})`,
+    );
+  }
+  const secrets = [options.appKey];
+  const authHeaders: Record<string, string> =
+    options.authMode === 'basic'
+      ? { Authorization: `Basic ${Buffer.from(`${options.appKey}:`).toString('base64')}` }
+      : { APPKEY: options.appKey };
+  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  const client: AxiosInstance = axios.create({
+    baseURL: base.toString(),
+    timeout: options.timeoutMs,
+    httpAgent,
+    httpsAgent,
+    maxRedirects: 0,
+    maxContentLength: 10 * 1024 * 1024,
+    validateStatus: () => true,
+    headers: { ...authHeaders, 'Content-Type': 'application/json', Accept: 'application/json' },
+    transitional: { clarifyTimeoutError: true },
+    proxy: false,
+  });
+
+  async function call(
+    method: 'get' | 'post',
+    endpoint: string,
+    payload: { query?: Record<string, string>; body?: unknown },
+  ): Promise<AxiosResponse<unknown>> {
+    try {
+      return await client.request({ method, url: endpoint, params: payload.query, data: payload.body });
+    } catch (error) {
+      throw transportFailure(error, endpoint);
+    }
+  }
+
+  return {
+    async sendSms(request) {
+      const body: Record<string, unknown> = {
+        sms_text: request.text,
+        numbers: request.numbers,
+        from: request.from,
+        custom_string: request.customString,
+      };
+      if (request.scheduleTime) body.schedule_time = request.scheduleTime;
+      const response = await call('post', 'send-sms', { body });
+      const envelope = checkedEnvelope(response, 'send-sms', secrets);
+      const data = sendDataSchema.safeParse(envelope.data);
+      if (!data.success) {
+        throw new UpstreamError('rejected', 'provider send-sms answer was not in the documented shape', {
+          httpStatus: response.status,
+          status: envelope.meta.status,
+        });
+      }
+      return {
+        messages: data.data.messages.map((m) => ({
+          providerMessageId: m.message_id,
+          to: withPlus(m.to),
+          from: m.from ?? '',
+        })),
+        totalNumbers: data.data.total_numbers,
+        successNumber: data.data.success_number,
+        creditsUsed: data.data.credits_used,
+        ...(envelope.low_sms_alert ? { lowBalanceAlert: envelope.low_sms_alert } : {}),
+      };
+    },
+
+    async read(endpoint, query) {
+      const response = await call('get', endpoint, { query });
+      checkedEnvelope(response, endpoint, secrets);
+      return { httpStatus: response.status, body: response.data as Record<string, unknown> };
+    },
+
+    close() {
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  };
+}
+
+/** Success means HTTP 2xx and meta.status SUCCESS; anything else becomes a scrubbed UpstreamError. */
+function checkedEnvelope(
+  response: AxiosResponse<unknown>,
+  endpoint: string,
+  secrets: string[],
+): z.infer<typeof envelopeSchema> {
+  const parsed = envelopeSchema.safeParse(response.data);
+  const status = parsed.success ? parsed.data.meta.status : 'UNPARSEABLE';
+  const msg = parsed.success ? scrubSecrets(parsed.data.msg ?? '', secrets).slice(0, 200) : '';
+  const provider = { httpStatus: response.status, status };
+  if (response.status === 429 || status === 'OVER_LIMIT') {
+    const retryAfter = Number(response.headers['retry-after']);
+    const seconds = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.ceil(retryAfter) : 1;
+    throw new UpstreamError(
+      'throttled',
+      `provider throttled the account (HTTP 429 OVER_LIMIT on ${endpoint}); not sent`,
+      provider,
+      {
+        'Retry-After': String(seconds),
+      },
+    );
+  }
+  if (response.status >= 200 && response.status < 300 && parsed.success && status === 'SUCCESS')
+    return parsed.data;
+  if (status === 'AUTH_FAILED' || status === 'AUTH_FAILED_NO_DATA') {
+    throw new UpstreamError(
+      'rejected',
+      `provider refused the gateway's credentials on ${endpoint} (HTTP ${response.status} ${status}); check upstream.appKey`,
+      provider,
+    );
+  }
+  if (!parsed.success) {
+    throw new UpstreamError(
+      'rejected',
+      `provider answered ${endpoint} with HTTP ${response.status} and a body that is not its JSON envelope`,
+      provider,
+    );
+  }
+  const detail = msg ? `: ${msg}` : '';
+  throw new UpstreamError(
+    'rejected',
+    `provider refused ${endpoint} (HTTP ${response.status} ${status})${detail}`,
+    provider,
+  );
+}
+
+function transportFailure(error: unknown, endpoint: string): UpstreamError {
+  const code = error instanceof AxiosError ? error.code : undefined;
+  if (code === 'ETIMEDOUT' || code === 'ECONNABORTED') {
+    return new UpstreamError('timeout', `provider did not answer ${endpoint} in time; outcome unknown`);
+  }
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EAI_AGAIN' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ENETUNREACH'
+  ) {
+    return new UpstreamError('unavailable', `provider unreachable for ${endpoint} (${code}); not sent`);
+  }
+  return new UpstreamError(
+    'timeout',
+    `connection to the provider dropped during ${endpoint} (${code ?? 'network error'}); outcome unknown`,
+  );
+}
+
+/** The provider echoes numbers without '+' (live captures); the gateway speaks E.164. */
+export function withPlus(number: string): string {
+  const digits = number.replace(/[^0-9+]/g, '');
+  return digits.startsWith('+') ? digits : `+${digits}`;
+}
