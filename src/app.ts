@@ -37,6 +37,7 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
   });
   const budget = createUpstreamBudget({
     callsPerSecond: config.upstream.callsPerSecond,
+    windowMarginMs: config.upstream.windowMarginMs,
     maxQueueWaitMs: config.upstream.maxQueueWaitMs,
     maxQueueLength: config.upstream.maxQueueLength,
     clock,

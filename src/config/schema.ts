@@ -84,6 +84,12 @@ export const configSchema = z.strictObject({
       timeoutMs: z.number().int().positive().default(10_000),
       /** The account's cap on provider calls in any rolling second. */
       callsPerSecond: z.number().int().positive().default(15),
+      /**
+       * Added to the one-second window: a call leaves the gateway a little after it takes its slot
+       * and reaches the provider with some jitter, so the provider must never see two slots closer
+       * than a full second apart.
+       */
+      windowMarginMs: z.number().int().min(0).max(500).default(25),
       /** How long a request may wait for an upstream slot before 429 OVER_LIMIT. */
       maxQueueWaitMs: z.number().int().positive().default(5_000),
       maxQueueLength: z.number().int().positive().default(10_000),

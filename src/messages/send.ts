@@ -66,11 +66,11 @@ export function createMessageSender(
   /** validate → record as queued → provider call within the upstream budget → record the outcome. */
   return async function sendMessages(identity, body) {
     const draft = validateSend(identity.tenantId, body);
-    let batch: MessageRecord[] = [];
+    // Recorded before the provider call, so a crash mid-call leaves evidence to reconcile.
+    const batch = await recordAccepted(draft);
     try {
-      const answer = await budget.run(identity.tenantId, async () => {
-        batch = await recordAccepted(draft);
-        return upstream.sendSms({
+      const answer = await budget.run(identity.tenantId, () =>
+        upstream.sendSms({
           text: draft.text,
           numbers: draft.recipients,
           from: draft.sender,
@@ -78,11 +78,11 @@ export function createMessageSender(
           ...(draft.scheduledAt !== undefined
             ? { scheduleTime: formatProviderTime(draft.scheduledAt, config.upstream.timezone) }
             : {}),
-        });
-      });
+        }),
+      );
       return present(await recordProviderAnswer(batch, answer, draft));
     } catch (error) {
-      if (batch.length > 0) await recordFailure(batch, error);
+      await recordFailure(batch, error);
       throw error;
     }
   };

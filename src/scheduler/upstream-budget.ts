@@ -4,6 +4,8 @@ import { SlidingLog } from './sliding-log';
 
 export interface UpstreamBudgetOptions {
   callsPerSecond: number;
+  /** Extra milliseconds on the one-second window (see upstream.windowMarginMs). */
+  windowMarginMs: number;
   maxQueueWaitMs: number;
   maxQueueLength: number;
   clock: Clock;
@@ -29,7 +31,7 @@ interface Waiter {
  * 429 OVER_LIMIT and a Retry-After estimate; a full queue answers 503 ("not sent").
  */
 export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBudget {
-  const log = new SlidingLog(options.callsPerSecond, 1000);
+  const log = new SlidingLog(options.callsPerSecond, 1000 + options.windowMarginMs);
   const queue: Waiter[] = [];
   let cancelWake: (() => void) | undefined;
   let stopped = false;

@@ -1,0 +1,114 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import jwt from 'jsonwebtoken';
+import { loadConfig, type Config } from '../../src/config';
+import { createLogger } from '../../src/observability';
+import { startServer, type RunningServer } from '../../src/server';
+import { systemClock, type Clock } from '../../src/clock';
+import { captured } from './leak-guard';
+import { TEST_APPKEY, TEST_JWT_SECRET } from './constants';
+
+type Tree = Record<string, unknown>;
+
+/** The test tenants: alpha and beta send in AU; ops is an admin. */
+export const TEST_TENANTS = {
+  alpha: { scopes: ['sms:send', 'sms:read'], allowedCountries: ['AU'] },
+  beta: {
+    scopes: ['sms:send', 'sms:read'],
+    allowedCountries: ['AU', 'NZ'],
+    allowedSenders: ['BetaCo', '61400000000'],
+  },
+  ops: { scopes: ['sms:send', 'sms:read', 'admin'], allowedCountries: ['AU'] },
+};
+
+/** Loads the real config (default.yaml + these overrides) with no environment from the machine. */
+export function testConfig(overrides: Tree = {}): Config {
+  const base: Tree = {
+    http: { port: 0, host: '127.0.0.1' },
+    auth: { jwtSecret: TEST_JWT_SECRET },
+    upstream: { appKey: TEST_APPKEY, timeoutMs: 2000 },
+    sandbox: { dlrDelayMs: 50 },
+    store: { sqliteFile: ':memory:' },
+    log: { level: 'debug' },
+  };
+  return loadConfig({}, deepMerge(deepMerge(base, { tenants: TEST_TENANTS }), overrides));
+}
+
+function deepMerge(a: Tree, b: Tree): Tree {
+  const out: Tree = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] =
+      typeof cur === 'object' &&
+      cur !== null &&
+      !Array.isArray(cur) &&
+      typeof v === 'object' &&
+      v !== null &&
+      !Array.isArray(v)
+        ? deepMerge(cur as Tree, v as Tree)
+        : v;
+  }
+  return out;
+}
+
+/** Starts smsgate exactly as `npm start` does, on loopback, capturing its logs and responses. */
+export async function startTestGateway(
+  overrides: Tree = {},
+  clock: Clock = systemClock,
+): Promise<RunningServer> {
+  const config = testConfig(overrides);
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      captured.logLines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const logger = createLogger({
+    level: config.log.level,
+    secrets: [TEST_APPKEY, TEST_JWT_SECRET],
+    destination,
+  });
+  const running = await startServer(config, { clock, logger });
+  running.server.prependListener('request', recordResponse);
+  return running;
+}
+
+/** Keeps a copy of every status line, header and body the gateway sends. */
+function recordResponse(_req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  const keep = (chunk: unknown) => {
+    if (typeof chunk === 'string') chunks.push(Buffer.from(chunk));
+    else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
+  };
+  res.write = ((...args: unknown[]) => {
+    keep(args[0]);
+    return write(...args);
+  }) as typeof res.write;
+  res.end = ((...args: unknown[]) => {
+    if (typeof args[0] !== 'function') keep(args[0]);
+    captured.responses.push(
+      `${res.statusCode} ${JSON.stringify(res.getHeaders())}\n${Buffer.concat(chunks).toString('utf8')}`,
+    );
+    return end(...args);
+  }) as typeof res.end;
+}
+
+export function tokenFor(
+  tenant: string,
+  options: { scope?: string; ttlSec?: number; secret?: string; extra?: Tree } = {},
+): string {
+  return jwt.sign(
+    { tenant, scope: options.scope ?? 'sms:send sms:read', ...options.extra },
+    options.secret ?? TEST_JWT_SECRET,
+    {
+      algorithm: 'HS256',
+      expiresIn: options.ttlSec ?? 300,
+    },
+  );
+}
+
+export function bearer(token: string): { Authorization: string } {
+  return { Authorization: `Bearer ${token}` };
+}
