@@ -305,6 +305,8 @@ describe('tenant isolation and pagination', () => {
       .get('/v1/messages')
       .set(bearer(tokenFor('beta')));
     expect(betaList.body.data.map((m: { id: string }) => m.id)).toEqual(expect.arrayContaining(betaIds));
-    expect(betaList.body.data.map((m: { id: string }) => m.id).filter((id: string) => listed.includes(id))).toEqual([]);
+    expect(
+      betaList.body.data.map((m: { id: string }) => m.id).filter((id: string) => listed.includes(id)),
+    ).toEqual([]);
   });
 });

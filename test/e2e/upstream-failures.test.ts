@@ -1,0 +1,177 @@
+import request from 'supertest';
+import { createSandbox, type Sandbox } from '../../src/sandbox';
+import type { RunningServer } from '../../src/server';
+import { TEST_APPKEY } from '../support/constants';
+import { bearer, startTestGateway, tokenFor } from '../support/gateway';
+
+/** A gateway in production mode pointed at a sandbox of our own making, over loopback HTTP. */
+async function gatewayAgainst(
+  sandbox: Sandbox,
+  upstream: Record<string, unknown> = {},
+): Promise<RunningServer> {
+  return startTestGateway({
+    mode: 'production',
+    http: { requireHttps: false },
+    upstream: { baseUrl: sandbox.apiUrl, timeoutMs: 400, ...upstream },
+  });
+}
+
+const send = (gw: RunningServer) =>
+  request(gw.url)
+    .post('/v1/messages')
+    .set(bearer(tokenFor('alpha')))
+    .send({ to: '0412345678', text: 'hi' });
+
+async function statusOfLastMessage(gw: RunningServer): Promise<string | undefined> {
+  const list = await request(gw.url)
+    .get('/v1/messages')
+    .set(bearer(tokenFor('alpha')));
+  return list.body.data[0]?.status;
+}
+
+describe('when the provider fails, the gateway answers with a clear upstream error and stays up', () => {
+  let sandbox: Sandbox;
+  let gw: RunningServer;
+
+  beforeAll(async () => {
+    sandbox = createSandbox({ appKeys: [TEST_APPKEY], callsPerSecond: 15, pageSize: 25, dlrDelayMs: 60_000 });
+    await sandbox.start();
+    gw = await gatewayAgainst(sandbox);
+  });
+  afterAll(async () => {
+    await gw.stop();
+    await sandbox.stop();
+  });
+  beforeEach(() => sandbox.reset());
+  afterEach(async () => {
+    const health = await request(gw.url).get('/healthz');
+    expect(health.status).toBe(200);
+  });
+
+  it('provider 400 FIELD_INVALID → 502 UPSTREAM_ERROR with the provider message; the message is failed', async () => {
+    sandbox.setFaults({ respondWith: { httpStatus: 400, status: 'FIELD_INVALID', msg: 'from is invalid' } });
+    const res = await send(gw);
+    expect(res.status).toBe(502);
+    expect(res.body.error).toEqual({
+      code: 'UPSTREAM_ERROR',
+      description: 'provider refused send-sms (HTTP 400 FIELD_INVALID): from is invalid',
+    });
+    expect(await statusOfLastMessage(gw)).toBe('failed');
+  });
+
+  it('provider 500 → 502 UPSTREAM_ERROR', async () => {
+    sandbox.setFaults({ errorRate: 1 });
+    const res = await send(gw);
+    expect(res.status).toBe(502);
+    expect(res.body.error.code).toBe('UPSTREAM_ERROR');
+    expect(res.body.error.description).toMatch(/HTTP 500/);
+  });
+
+  it('provider hangs past the timeout → 504 UPSTREAM_TIMEOUT, message kept as unknown (never resent)', async () => {
+    sandbox.setFaults({ hang: true });
+    const started = Date.now();
+    const res = await send(gw);
+    expect(res.status).toBe(504);
+    expect(res.body.error).toEqual({
+      code: 'UPSTREAM_TIMEOUT',
+      description: 'provider did not answer send-sms in time; outcome unknown',
+    });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(sandbox.calls.filter((c) => c.endpoint === 'send-sms')).toHaveLength(1);
+    expect(await statusOfLastMessage(gw)).toBe('unknown');
+  });
+
+  it('connection reset mid-call → 504 with outcome unknown', async () => {
+    sandbox.setFaults({ resetRate: 1 });
+    const res = await send(gw);
+    expect(res.status).toBe(504);
+    expect(res.body.error.description).toMatch(
+      /connection to the provider dropped during send-sms .*outcome unknown/,
+    );
+  });
+
+  it('provider 429 OVER_LIMIT → 503 UPSTREAM_UNAVAILABLE (not sent) with Retry-After', async () => {
+    sandbox.setFaults({ respondWith: { httpStatus: 429, status: 'OVER_LIMIT', msg: 'over' } });
+    const res = await send(gw);
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.body.error.description).toMatch(/not sent/);
+  });
+
+  it('an answer that is not the provider envelope → 502, no crash', async () => {
+    sandbox.setFaults({ respondWith: { httpStatus: 200, status: 'SUCCESS', msg: 'but no data' } });
+    const res = await send(gw);
+    expect(res.status).toBe(502);
+    expect(res.body.error.description).toBe('provider send-sms answer was not in the documented shape');
+  });
+});
+
+describe('credentials and reachability', () => {
+  it('provider 401 AUTH_FAILED (wrong APPKEY) → 502 naming the credentials problem, without the key', async () => {
+    const sandbox = createSandbox({
+      appKeys: ['the-real-key-is-different'],
+      callsPerSecond: 15,
+      pageSize: 25,
+      dlrDelayMs: 60_000,
+    });
+    await sandbox.start();
+    const gw = await gatewayAgainst(sandbox);
+    try {
+      const res = await send(gw);
+      expect(res.status).toBe(502);
+      expect(res.body.error).toEqual({
+        code: 'UPSTREAM_ERROR',
+        description:
+          "provider refused the gateway's credentials on send-sms (HTTP 401 AUTH_FAILED); check upstream.appKey",
+      });
+      expect(sandbox.calls[0]?.metaStatus).toBe('AUTH_FAILED');
+    } finally {
+      await gw.stop();
+      await sandbox.stop();
+    }
+  });
+
+  it('basic auth mode sends the APPKEY as HTTP Basic credentials, as the overview page words it', async () => {
+    const sandbox = createSandbox({
+      appKeys: [TEST_APPKEY],
+      acceptBasicAuth: true,
+      callsPerSecond: 15,
+      pageSize: 25,
+      dlrDelayMs: 60_000,
+    });
+    await sandbox.start();
+    const gw = await gatewayAgainst(sandbox, { authMode: 'basic' });
+    try {
+      expect((await send(gw)).status).toBe(201);
+      expect(sandbox.calls[0]?.appKey).toBeUndefined();
+      expect(sandbox.calls[0]?.authorization).toBe(
+        `Basic ${Buffer.from(`${TEST_APPKEY}:`).toString('base64')}`,
+      );
+    } finally {
+      await gw.stop();
+      await sandbox.stop();
+    }
+  });
+
+  it('provider unreachable → 503 UPSTREAM_UNAVAILABLE saying it was not sent', async () => {
+    const sandbox = createSandbox({
+      appKeys: [TEST_APPKEY],
+      callsPerSecond: 15,
+      pageSize: 25,
+      dlrDelayMs: 60_000,
+    });
+    await sandbox.start();
+    const gw = await gatewayAgainst(sandbox);
+    await sandbox.stop();
+    try {
+      const res = await send(gw);
+      expect(res.status).toBe(503);
+      expect(res.body.error.description).toMatch(
+        /provider unreachable for send-sms \(ECONNREFUSED\); not sent/,
+      );
+      expect(await statusOfLastMessage(gw)).toBe('failed');
+    } finally {
+      await gw.stop();
+    }
+  });
+});
