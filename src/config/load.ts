@@ -33,17 +33,21 @@ export function loadConfig(env: Env = process.env, overrides: Tree = {}): Config
 }
 
 export function parseConfig(tree: unknown): Config {
-  const result = configSchema.safeParse(tree);
+  const result = configSchema.safeParse(tree, { reportInput: true });
   if (!result.success) throw new ConfigError(`invalid configuration:\n${describeIssues(result.error)}`);
   return checkConsistency(result.data);
 }
+
+/** Values never echoed in a configuration error. */
+const SECRET_KEYS = new Set(['appKey', 'jwtSecret']);
 
 function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
       const key = issue.path.map(String).join('.') || '(root)';
-      const received =
-        'input' in issue && issue.input !== undefined ? `, got ${JSON.stringify(issue.input)}` : '';
+      const secret = issue.path.some((part) => SECRET_KEYS.has(String(part)));
+      const shown = 'input' in issue && issue.input !== undefined && typeof issue.input !== 'object' && !secret;
+      const received = shown ? `, got ${JSON.stringify(issue.input)}` : '';
       return `  ${key}: ${issue.message}${received}`;
     })
     .join('\n');

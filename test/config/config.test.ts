@@ -1,0 +1,106 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config';
+
+const dir = mkdtempSync(join(tmpdir(), 'smsgate-config-'));
+const sandboxEnv = { SMSGATE__store__sqliteFile: join(dir, 'db.sqlite') };
+
+function loadError(env: Record<string, string>, overrides = {}): string {
+  try {
+    loadConfig({ ...sandboxEnv, ...env }, overrides);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('configuration', () => {
+  it('runs with no file and no environment: sandbox mode on port 8080 with generated development secrets', () => {
+    const config = loadConfig(sandboxEnv);
+    expect(config.mode).toBe('sandbox');
+    expect(config.http.port).toBe(8080);
+    expect(config.upstream.callsPerSecond).toBe(15);
+    expect(config.upstream.appKey).toMatch(/^sandbox-[0-9a-f]{36}$/);
+    expect(config.auth.jwtSecret?.length).toBeGreaterThanOrEqual(32);
+    expect(loadConfig(sandboxEnv).auth.jwtSecret).toBe(config.auth.jwtSecret);
+  });
+
+  it('layers SMSGATE_CONFIG, then named and SMSGATE__ environment variables', () => {
+    const file = join(dir, 'override.yaml');
+    writeFileSync(file, 'http:\n  port: 9000\nupstream:\n  timeoutMs: 1234\n');
+    const config = loadConfig({
+      ...sandboxEnv,
+      SMSGATE_CONFIG: file,
+      PORT: '9100',
+      SMSGATE__upstream__callsPerSecond: '10',
+    });
+    expect(config.http.port).toBe(9100);
+    expect(config.upstream.timeoutMs).toBe(1234);
+    expect(config.upstream.callsPerSecond).toBe(10);
+  });
+
+  it('reads secrets from the environment or from *_FILE', () => {
+    const keyFile = join(dir, 'appkey');
+    writeFileSync(keyFile, 'key-from-a-file-123\n');
+    const config = loadConfig({
+      ...sandboxEnv,
+      SMSGATE_APPKEY_FILE: keyFile,
+      SMSGATE_JWT_SECRET: 'j'.repeat(40),
+    });
+    expect(config.upstream.appKey).toBe('key-from-a-file-123');
+    expect(config.auth.jwtSecret).toBe('j'.repeat(40));
+  });
+
+  it('names the key and what was expected when a value is wrong', () => {
+    expect(loadError({ PORT: 'eighty' })).toMatch(/http\.port: .*expected number.*got "eighty"/);
+    expect(loadError({ SMSGATE__upstream__authMode: 'token' })).toMatch(
+      /upstream\.authMode: .*"appkey"\|"basic"/,
+    );
+    expect(loadError({}, { tenants: { web: { allowedCountries: ['Australia'] } } })).toMatch(
+      /tenants\.web\.allowedCountries\.0: expected an ISO 3166 alpha-2 country code/,
+    );
+    expect(loadError({}, { tenants: { web: { scopes: ['sms:send', 'root'] } } })).toMatch(
+      /tenants\.web\.scopes\.1/,
+    );
+    expect(loadError({}, { upstream: { retries: 3 } })).toMatch(/upstream: Unrecognized key: "retries"/);
+  });
+
+  it('never echoes a secret value in a configuration error', () => {
+    expect(loadError({ SMSGATE_APPKEY: 'short' })).not.toContain('short');
+  });
+
+  it('refuses production mode without the provider key or the JWT secret', () => {
+    const message = loadError({ SMSGATE_MODE: 'production' });
+    expect(message).toMatch(/upstream\.appKey: required in production mode/);
+    expect(message).toMatch(/auth\.jwtSecret: required for HS256 in production mode/);
+  });
+
+  it('refuses plain http to a non-loopback provider, and mixing HMAC with public-key algorithms', () => {
+    expect(loadError({ SMSGATE_UPSTREAM_URL: 'http://cellcast.com.au/api/v3/' })).toMatch(
+      /upstream\.baseUrl: expected https:\/\//,
+    );
+    expect(
+      loadError(
+        {},
+        {
+          auth: {
+            algorithms: ['HS256', 'RS256'],
+            jwksUrl: 'https://idp.test/jwks',
+            issuer: 'i',
+            audience: 'a',
+          },
+        },
+      ),
+    ).toMatch(/auth\.algorithms: mix HS256/);
+    expect(loadError({}, { auth: { algorithms: ['RS256'] } })).toMatch(/auth\.jwksUrl: required/);
+  });
+
+  it('explains an unreadable or malformed config file', () => {
+    expect(loadError({ SMSGATE_CONFIG: join(dir, 'missing.yaml') })).toMatch(/missing\.yaml: cannot be read/);
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'http: [unclosed');
+    expect(loadError({ SMSGATE_CONFIG: bad })).toMatch(/bad\.yaml: not valid YAML/);
+  });
+});

@@ -1,0 +1,107 @@
+import request from 'supertest';
+import type { RunningServer } from '../../src/server';
+import { bearer, startTestGateway, tokenFor } from '../support/gateway';
+
+describe('the HTTP edge', () => {
+  let gw: RunningServer;
+  beforeAll(async () => {
+    gw = await startTestGateway({ http: { bodyLimit: '2kb' } });
+  });
+  afterAll(() => gw.stop());
+
+  it('answers unknown routes with the NOT_FOUND envelope', async () => {
+    const res = await request(gw.url).get('/nope');
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ error: { code: 'NOT_FOUND', description: 'no route GET /nope' }, data: {} });
+  });
+
+  it('refuses a body over the limit with 413 PAYLOAD_TOO_LARGE before authenticating it', async () => {
+    const res = await request(gw.url)
+      .post('/v1/messages')
+      .set(bearer(tokenFor('alpha')))
+      .send({ to: '0412345678', text: 'x'.repeat(5000) });
+    expect(res.status).toBe(413);
+    expect(res.body.error).toEqual({
+      code: 'PAYLOAD_TOO_LARGE',
+      description: 'body: larger than the limit of 2048 bytes',
+    });
+  });
+
+  it('refuses an unsupported charset with 415', async () => {
+    const res = await request(gw.url)
+      .post('/v1/messages')
+      .set(bearer(tokenFor('alpha')))
+      .set('Content-Type', 'application/json; charset=koi8-r')
+      .send('{}');
+    expect(res.status).toBe(415);
+    expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('never answers with x-powered-by, always with a request id, and with helmet headers', async () => {
+    const res = await request(gw.url).get('/healthz');
+    expect(res.headers['x-powered-by']).toBeUndefined();
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    const echoed = await request(gw.url).get('/healthz').set('X-Request-Id', 'trace-123');
+    expect(echoed.headers['x-request-id']).toBe('trace-123');
+    const unsafe = await request(gw.url).get('/healthz').set('X-Request-Id', 'bad id\twith tab');
+    expect(unsafe.headers['x-request-id']).not.toContain('bad');
+  });
+
+  it('reports liveness and readiness in the envelope', async () => {
+    expect((await request(gw.url).get('/healthz')).body).toEqual({
+      error: { code: 'SUCCESS', description: '' },
+      data: { status: 'ok' },
+    });
+    expect((await request(gw.url).get('/readyz')).body.data).toEqual({ status: 'ready' });
+  });
+
+  it('hides internal errors behind INTERNAL_ERROR with a request id and no stack trace', async () => {
+    const original = gw.db.selectFrom.bind(gw.db);
+    gw.db.selectFrom = (() => {
+      throw new Error('boom at /work/src/secret/path.ts:12');
+    }) as typeof gw.db.selectFrom;
+    try {
+      const res = await request(gw.url)
+        .get('/v1/messages')
+        .set(bearer(tokenFor('alpha')))
+        .set('X-Request-Id', 'req-500');
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({
+        error: { code: 'INTERNAL_ERROR', description: 'internal error (request id req-500)' },
+        data: {},
+      });
+      expect(res.text).not.toMatch(/boom|\.ts:|at /);
+    } finally {
+      gw.db.selectFrom = original;
+    }
+  });
+});
+
+describe('HTTPS only, as the contract says', () => {
+  let gw: RunningServer;
+  beforeAll(async () => {
+    gw = await startTestGateway({ mode: 'production', http: { trustProxy: 1 } });
+  });
+  afterAll(() => gw.stop());
+
+  it('refuses plain HTTP in production mode, even from loopback', async () => {
+    const res = await request(gw.url)
+      .get('/v1/messages')
+      .set(bearer(tokenFor('alpha')));
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('HTTPS_REQUIRED');
+  });
+
+  it('accepts a request a trusted proxy says came over HTTPS', async () => {
+    const res = await request(gw.url)
+      .get('/v1/messages')
+      .set(bearer(tokenFor('alpha')))
+      .set('X-Forwarded-Proto', 'https');
+    expect(res.status).toBe(200);
+  });
+
+  it('leaves the health probes reachable over plain HTTP', async () => {
+    expect((await request(gw.url).get('/healthz')).status).toBe(200);
+  });
+});
