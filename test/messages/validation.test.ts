@@ -62,9 +62,9 @@ describe('recipients', () => {
   });
 
   it('refuses a country the tenant may not send to with FORBIDDEN', () => {
-    const error = errorOf(() => normaliseRecipients('+447911123456', tenant, 'AU', 1000));
+    const error = errorOf(() => normaliseRecipients('+4915112345678', tenant, 'AU', 1000));
     expect(error.code).toBe('FORBIDDEN');
-    expect(error.description).toMatch(/^to: GB is not an allowed country for this tenant \(allowed: AU\)/);
+    expect(error.description).toMatch(/^to: DE is not an allowed country for this tenant \(allowed: AU\)/);
   });
 });
 
