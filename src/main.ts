@@ -19,14 +19,19 @@ async function main(): Promise<void> {
     );
   }
 
+  // Logs are written asynchronously; flush them before the process ends or the last lines are lost.
+  const exit = (code: number) => logger.flush(() => process.exit(code));
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     running
       .stop()
-      .then(() => process.exit(0))
+      .then(() => {
+        logger.info('stopped');
+        exit(0);
+      })
       .catch((error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       });
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
