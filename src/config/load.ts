@@ -46,7 +46,8 @@ function describeIssues(error: z.ZodError): string {
     .map((issue) => {
       const key = issue.path.map(String).join('.') || '(root)';
       const secret = issue.path.some((part) => SECRET_KEYS.has(String(part)));
-      const shown = 'input' in issue && issue.input !== undefined && typeof issue.input !== 'object' && !secret;
+      const shown =
+        'input' in issue && issue.input !== undefined && typeof issue.input !== 'object' && !secret;
       const received = shown ? `, got ${JSON.stringify(issue.input)}` : '';
       return `  ${key}: ${issue.message}${received}`;
     })
