@@ -87,6 +87,15 @@ export function createMessageSender(
     }
   };
 
+  // The provider adds its low-credit alert to every send once the balance is low; say it once
+  // every ten minutes, not once per message.
+  let lastLowBalanceWarning = -Infinity;
+  function warnLowBalance(alert: string): void {
+    if (clock.now() - lastLowBalanceWarning < 10 * 60_000) return;
+    lastLowBalanceWarning = clock.now();
+    logger.warn({ event: 'provider.low_balance' }, alert);
+  }
+
   function validateSend(tenantId: string, body: unknown): SendDraft {
     const tenant = config.tenants[tenantId] as TenantConfig;
     const request = parseSendRequest(body);
@@ -142,7 +151,7 @@ export function createMessageSender(
         ? { id: message.id, status: acceptedStatus, providerMessageId }
         : { id: message.id, status: 'failed', error: 'the provider did not accept this number' };
     });
-    if (answer.lowBalanceAlert) logger.warn({ event: 'provider.low_balance' }, answer.lowBalanceAlert);
+    if (answer.lowBalanceAlert) warnLowBalance(answer.lowBalanceAlert);
     const now = new Date(clock.now()).toISOString();
     await repository.recordOutcomes(outcomes, now);
     const byId = new Map(outcomes.map((o) => [o.id, o]));

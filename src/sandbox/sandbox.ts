@@ -88,7 +88,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   let faults: Faults = { ...NO_FAULTS };
   let dlrCallbackUrl = options.dlrCallbackUrl;
   let inboundCallbackUrl = options.inboundCallbackUrl;
-  let balance = options.balance ?? 5000;
+  let balance = options.balance ?? 1_000_000;
 
   const calls: SandboxCall[] = [];
   const sent = new Map<string, SentMessage>();
@@ -157,7 +157,19 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     );
   });
 
+  const maxRecords = options.maxRecords ?? 10_000;
+
+  // A long-running sandbox (npm start) must not grow without bound.
+  function trimRecords(): void {
+    if (calls.length > maxRecords) calls.splice(0, calls.length - maxRecords);
+    for (const id of sent.keys()) {
+      if (sent.size <= maxRecords * 10) break;
+      sent.delete(id);
+    }
+  }
+
   function record(req: Request, status: number, metaStatus: string): void {
+    trimRecords();
     calls.push({
       at: clock.now(),
       method: req.method,

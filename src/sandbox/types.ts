@@ -24,6 +24,8 @@ export interface SandboxOptions {
   balance?: number;
   lowBalanceThreshold?: number;
   timezone?: string;
+  /** Most calls kept in the call record, and ten times that many sent messages (oldest dropped first). */
+  maxRecords?: number;
   clock?: Clock;
   /** Randomness for fault injection, replaceable for deterministic tests. */
   random?: () => number;
