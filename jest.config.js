@@ -15,6 +15,7 @@ module.exports = {
     ],
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   setupFilesAfterEnv: ['<rootDir>/test/support/leak-guard.ts'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testTimeout: 20000,
