@@ -1,4 +1,5 @@
 // Ends every Jest run with one plain line, "N passed, N failed[, N skipped]", which CI reads.
+// On stderr, where Jest writes its own summary, so this line comes last.
 class SummaryReporter {
   onRunComplete(_contexts, results) {
     const skipped = results.numPendingTests + results.numTodoTests;
