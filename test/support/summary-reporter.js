@@ -1,12 +1,12 @@
 // Ends every Jest run with one plain line, "N passed, N failed[, N skipped]", which CI reads.
-// On stderr, where Jest writes its own summary, so this line comes last.
+// Jest prints its own summary after every reporter has finished, so the line is written at exit
+// (on stderr, like Jest's output; writes to files and pipes are synchronous on Linux).
 class SummaryReporter {
   onRunComplete(_contexts, results) {
     const skipped = results.numPendingTests + results.numTodoTests;
     const failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
-    process.stdout.write(
-      `\n${results.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`,
-    );
+    const line = `${results.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`;
+    process.once('exit', () => process.stderr.write(`\n${line}\n`));
   }
 }
 module.exports = SummaryReporter;
