@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
 
 const dir = mkdtempSync(join(tmpdir(), 'smsgate-config-'));
@@ -95,6 +95,20 @@ describe('configuration', () => {
       ),
     ).toMatch(/auth\.algorithms: mix HS256/);
     expect(loadError({}, { auth: { algorithms: ['RS256'] } })).toMatch(/auth\.jwksUrl: required/);
+  });
+
+  it('loads the production example as documented in the README', () => {
+    const config = loadConfig({
+      SMSGATE_CONFIG: resolve(__dirname, '../../config/example.production.yaml'),
+      SMSGATE_APPKEY: 'a-real-looking-appkey',
+      SMSGATE_JWT_SECRET: 's'.repeat(48),
+    });
+    expect(config).toMatchObject({
+      mode: 'production',
+      http: { trustProxy: 1 },
+      upstream: { baseUrl: 'https://cellcast.com.au/api/v3/' },
+    });
+    expect(Object.keys(config.tenants)).toEqual(['demo', 'ops', 'website', 'mobile-app']);
   });
 
   it('explains an unreadable or malformed config file', () => {

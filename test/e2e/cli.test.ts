@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
+import { TEST_APPKEY } from '../support/constants';
 
 // What a newcomer does: `npm start`, then `npm run token -- --tenant demo`, then curl.
 const root = resolve(__dirname, '../..');
@@ -58,6 +59,10 @@ describe('npm start and npm run token on a fresh checkout', () => {
       PORT: String(port),
       SMSGATE_SQLITE_FILE: join(dataDir, 'smsgate.db'),
       SMSGATE__sandbox__port: String(sandboxPort),
+      // A known key (the embedded sandbox accepts whatever key the gateway holds), so the
+      // process output can be checked for it.
+      SMSGATE_APPKEY: TEST_APPKEY,
+      LOG_LEVEL: 'debug',
     };
     gatewayUrl = `http://127.0.0.1:${port}`;
     sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
@@ -130,6 +135,40 @@ describe('npm start and npm run token on a fresh checkout', () => {
     expect(minted.code).not.toBe(0);
     expect(minted.stderr).toContain("token: --tenant: unknown tenant 'nobody'");
     expect(minted.stdout).not.toMatch(/eyJ/);
+  }, 60_000);
+
+  it('never prints the APPKEY, on stdout or stderr, at debug level', () => {
+    expect(output.length).toBeGreaterThan(0);
+    expect(output).toContain('POST /v1/messages 201');
+    expect(output).not.toContain(TEST_APPKEY);
+  });
+
+  it('runs the sandbox standalone with npm run sandbox', async () => {
+    const port = await freePort();
+    const sandbox = npm(['run', 'sandbox'], { ...env, SANDBOX_PORT: String(port) });
+    try {
+      const until = Date.now() + 30_000;
+      let answer: request.Response | undefined;
+      while (!answer && Date.now() < until) {
+        answer = await request(`http://127.0.0.1:${port}`)
+          .get('/api/v3/account')
+          .set('APPKEY', TEST_APPKEY)
+          .then(
+            (r) => r,
+            () => undefined,
+          );
+        if (!answer) await new Promise((done) => setTimeout(done, 200));
+      }
+      expect(answer?.status).toBe(200);
+      expect(answer?.body).toMatchObject({
+        meta: { code: 200, status: 'SUCCESS' },
+        data: { sms_balance: expect.any(String) },
+      });
+    } finally {
+      const closed = new Promise((done) => sandbox.once('close', done));
+      signalGroup(sandbox, 'SIGTERM');
+      await closed;
+    }
   }, 60_000);
 
   it('shuts down on SIGTERM: logs it and exits promptly', async () => {

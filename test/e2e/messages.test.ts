@@ -4,6 +4,7 @@ import { formatProviderTime } from '../../src/clock';
 import type { RunningServer } from '../../src/server';
 import { TEST_APPKEY } from '../support/constants';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
+import { captured } from '../support/leak-guard';
 
 let gw: RunningServer;
 const sandbox = () => gw.sandbox!;
@@ -111,6 +112,15 @@ describe('POST /v1/messages', () => {
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('FORBIDDEN');
     expect(sendCalls()).toHaveLength(0);
+  });
+});
+
+describe('the leak guard', () => {
+  it('has real material to check: log lines and responses of this file are captured', () => {
+    expect(captured.logLines.some((line) => line.includes('POST /v1/messages 201'))).toBe(true);
+    expect(captured.responses.some((text) => text.startsWith('201 ') && text.includes('"SUCCESS"'))).toBe(
+      true,
+    );
   });
 });
 
