@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { createSandbox, type Sandbox } from '../../src/sandbox';
+import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox';
 import type { RunningServer } from '../../src/server';
 import { TEST_APPKEY } from '../support/constants';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
@@ -106,17 +106,32 @@ describe('when the provider fails, the gateway answers with a clear upstream err
   });
 });
 
+/** Runs `check` against a fresh sandbox and a gateway pointed at it, and stops both afterwards. */
+async function withSandboxAndGateway(
+  sandboxOptions: Partial<SandboxOptions>,
+  upstream: Record<string, unknown>,
+  check: (sandbox: Sandbox, gw: RunningServer) => Promise<void>,
+): Promise<void> {
+  const sandbox = createSandbox({
+    appKeys: [TEST_APPKEY],
+    callsPerSecond: 15,
+    pageSize: 25,
+    dlrDelayMs: 60_000,
+    ...sandboxOptions,
+  });
+  await sandbox.start();
+  const gw = await gatewayAgainst(sandbox, upstream);
+  try {
+    await check(sandbox, gw);
+  } finally {
+    await gw.stop();
+    await sandbox.stop();
+  }
+}
+
 describe('credentials and reachability', () => {
-  it('provider 401 AUTH_FAILED (wrong APPKEY) → 502 naming the credentials problem, without the key', async () => {
-    const sandbox = createSandbox({
-      appKeys: ['the-real-key-is-different'],
-      callsPerSecond: 15,
-      pageSize: 25,
-      dlrDelayMs: 60_000,
-    });
-    await sandbox.start();
-    const gw = await gatewayAgainst(sandbox);
-    try {
+  it('provider 401 AUTH_FAILED (wrong APPKEY) → 502 naming the credentials problem, without the key', () =>
+    withSandboxAndGateway({ appKeys: ['the-real-key-is-different'] }, {}, async (sandbox, gw) => {
       const res = await send(gw);
       expect(res.status).toBe(502);
       expect(res.body.error).toEqual({
@@ -125,53 +140,25 @@ describe('credentials and reachability', () => {
           "provider refused the gateway's credentials on send-sms (HTTP 401 AUTH_FAILED); check upstream.appKey",
       });
       expect(sandbox.calls[0]?.metaStatus).toBe('AUTH_FAILED');
-    } finally {
-      await gw.stop();
-      await sandbox.stop();
-    }
-  });
+    }));
 
-  it('basic auth mode sends the APPKEY as HTTP Basic credentials, as the overview page words it', async () => {
-    const sandbox = createSandbox({
-      appKeys: [TEST_APPKEY],
-      acceptBasicAuth: true,
-      callsPerSecond: 15,
-      pageSize: 25,
-      dlrDelayMs: 60_000,
-    });
-    await sandbox.start();
-    const gw = await gatewayAgainst(sandbox, { authMode: 'basic' });
-    try {
+  it('basic auth mode sends the APPKEY as HTTP Basic credentials, as the overview page words it', () =>
+    withSandboxAndGateway({ acceptBasicAuth: true }, { authMode: 'basic' }, async (sandbox, gw) => {
       expect((await send(gw)).status).toBe(201);
       expect(sandbox.calls[0]?.appKey).toBeUndefined();
       expect(sandbox.calls[0]?.authorization).toBe(
         `Basic ${Buffer.from(`${TEST_APPKEY}:`).toString('base64')}`,
       );
-    } finally {
-      await gw.stop();
-      await sandbox.stop();
-    }
-  });
+    }));
 
-  it('provider unreachable → 503 UPSTREAM_UNAVAILABLE saying it was not sent', async () => {
-    const sandbox = createSandbox({
-      appKeys: [TEST_APPKEY],
-      callsPerSecond: 15,
-      pageSize: 25,
-      dlrDelayMs: 60_000,
-    });
-    await sandbox.start();
-    const gw = await gatewayAgainst(sandbox);
-    await sandbox.stop();
-    try {
+  it('provider unreachable → 503 UPSTREAM_UNAVAILABLE saying it was not sent', () =>
+    withSandboxAndGateway({}, {}, async (sandbox, gw) => {
+      await sandbox.stop();
       const res = await send(gw);
       expect(res.status).toBe(503);
       expect(res.body.error.description).toMatch(
         /provider unreachable for send-sms \(ECONNREFUSED\); not sent/,
       );
       expect(await statusOfLastMessage(gw)).toBe('failed');
-    } finally {
-      await gw.stop();
-    }
-  });
+    }));
 });

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import jwt from 'jsonwebtoken';
-import { loadConfig, type Config } from '../../src/config';
+import { loadConfig, mergeTrees, type Config } from '../../src/config';
 import { createLogger } from '../../src/observability';
 import { startServer, type RunningServer } from '../../src/server';
 import { systemClock, type Clock } from '../../src/clock';
@@ -31,24 +31,7 @@ export function testConfig(overrides: Tree = {}): Config {
     store: { sqliteFile: ':memory:' },
     log: { level: 'debug' },
   };
-  return loadConfig({}, deepMerge(deepMerge(base, { tenants: TEST_TENANTS }), overrides));
-}
-
-function deepMerge(a: Tree, b: Tree): Tree {
-  const out: Tree = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const cur = out[k];
-    out[k] =
-      typeof cur === 'object' &&
-      cur !== null &&
-      !Array.isArray(cur) &&
-      typeof v === 'object' &&
-      v !== null &&
-      !Array.isArray(v)
-        ? deepMerge(cur as Tree, v as Tree)
-        : v;
-  }
-  return out;
+  return loadConfig({}, mergeTrees(mergeTrees(base, { tenants: TEST_TENANTS }), overrides));
 }
 
 /** Starts smsgate exactly as `npm start` does, on loopback, capturing its logs and responses. */
