@@ -68,8 +68,9 @@ export function createMessageSender(
     const draft = validateSend(identity.tenantId, body);
     // Recorded before the provider call, so a crash mid-call leaves evidence to reconcile.
     const batch = await recordAccepted(draft);
+    let answer: ProviderSendResult;
     try {
-      const answer = await budget.run(identity.tenantId, () =>
+      answer = await budget.run(identity.tenantId, () =>
         upstream.sendSms({
           text: draft.text,
           numbers: draft.recipients,
@@ -80,11 +81,13 @@ export function createMessageSender(
             : {}),
         }),
       );
-      return present(await recordProviderAnswer(batch, answer, draft));
     } catch (error) {
       await recordFailure(batch, error);
       throw error;
     }
+    // Past this point the provider has accepted the batch: if recording its answer fails, the
+    // messages stay `queued` (to be reconciled from delivery reports), never marked failed.
+    return present(await recordProviderAnswer(batch, answer, draft));
   };
 
   // The provider adds its low-credit alert to every send once the balance is low; say it once

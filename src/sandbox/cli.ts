@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     ...(env.SANDBOX_DLR_URL ? { dlrCallbackUrl: env.SANDBOX_DLR_URL } : {}),
     ...(env.SANDBOX_INBOUND_URL ? { inboundCallbackUrl: env.SANDBOX_INBOUND_URL } : {}),
   });
-  const url = await sandbox.start(Number(env.SANDBOX_PORT ?? 4010), env.SANDBOX_HOST ?? '127.0.0.1');
+  await sandbox.start(Number(env.SANDBOX_PORT ?? 4010), env.SANDBOX_HOST ?? '127.0.0.1');
   process.stdout.write(
     `${JSON.stringify({ sandbox: sandbox.apiUrl, callsPerSecond: String(limit > 0 ? limit : 'unlimited') })}\n`,
   );
@@ -29,7 +29,6 @@ async function main(): Promise<void> {
   const stop = () => void sandbox.stop().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  void url;
 }
 
 main().catch((error: unknown) => {
