@@ -7,7 +7,12 @@ import type { Config } from './config';
 import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
 import { createMessageSender, messagesRouter } from './messages';
 import type { Logger } from './observability';
-import { createUpstreamBudget } from './scheduler';
+import {
+  createLocalSlotSource,
+  createRedisSlotSource,
+  createUpstreamBudget,
+  type SlotSource,
+} from './scheduler';
 import { createMessageRepository, type Db } from './store';
 import { createUpstreamClient } from './upstream';
 
@@ -36,8 +41,9 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
     timeoutMs: config.upstream.timeoutMs,
   });
   const budget = createUpstreamBudget({
+    slots: createSlotSource(config, clock, logger),
     callsPerSecond: config.upstream.callsPerSecond,
-    windowMarginMs: config.upstream.windowMarginMs,
+    weightOf: (tenantId) => config.tenants[tenantId]?.weight ?? 1,
     maxQueueWaitMs: config.upstream.maxQueueWaitMs,
     maxQueueLength: config.upstream.maxQueueLength,
     clock,
@@ -75,4 +81,23 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
       upstream.close();
     },
   };
+}
+
+/**
+ * One node: an in-process sliding log. Several replicas (redis.url set): one sliding log in Redis,
+ * falling back to this replica's share of the cap (callsPerSecond / cluster.replicas) while Redis
+ * is unreachable, so the account's cap holds either way.
+ */
+function createSlotSource(config: Config, clock: Clock, logger: Logger): SlotSource {
+  const windowMs = 1000 + config.upstream.windowMarginMs;
+  if (!config.redis.url) return createLocalSlotSource(config.upstream.callsPerSecond, windowMs, clock);
+  const share = Math.max(1, Math.floor(config.upstream.callsPerSecond / config.cluster.replicas));
+  return createRedisSlotSource({
+    url: config.redis.url,
+    keyPrefix: `${config.redis.keyPrefix}:upstream`,
+    limit: config.upstream.callsPerSecond,
+    windowMs,
+    fallback: createLocalSlotSource(share, windowMs, clock),
+    logger,
+  });
 }

@@ -126,6 +126,7 @@ function envOverrides(env: Env): Tree {
     SMSGATE_MODE: ['mode'],
     SMSGATE_UPSTREAM_URL: ['upstream', 'baseUrl'],
     SMSGATE_SQLITE_FILE: ['store', 'sqliteFile'],
+    REDIS_URL: ['redis', 'url'],
   };
   for (const [name, path] of Object.entries(named)) {
     const value = env[name];

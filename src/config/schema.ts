@@ -19,6 +19,8 @@ const tenant = z.strictObject({
   /** When set, `from` must be one of these. */
   allowedSenders: z.array(senderId).optional(),
   allowedCountries: z.array(countryCode).min(1).default(['AU']),
+  /** Share of the upstream budget when several tenants wait (2 = twice a weight-1 tenant's share). */
+  weight: z.number().positive().max(1000).default(1),
 });
 export type TenantConfig = z.infer<typeof tenant>;
 
@@ -106,6 +108,22 @@ export const configSchema = z.strictObject({
       dlrDelayMs: z.number().int().min(0).default(2_000),
       dlrCallbackUrl: z.url().optional(),
       inboundCallbackUrl: z.url().optional(),
+    })
+    .prefault({}),
+  redis: z
+    .strictObject({
+      /** Set (or REDIS_URL) to share the upstream budget between replicas. */
+      url: z
+        .string()
+        .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
+        .optional(),
+      keyPrefix: z.string().min(1).default('smsgate'),
+    })
+    .prefault({}),
+  cluster: z
+    .strictObject({
+      /** Replicas sharing the account: while Redis is down each keeps callsPerSecond / replicas. */
+      replicas: z.number().int().positive().default(1),
     })
     .prefault({}),
   store: z

@@ -200,7 +200,10 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     }
     const proceed = () => {
       if (faults.respondWith) {
-        const { httpStatus, status, msg } = faults.respondWith;
+        const { httpStatus, status, msg, headers, times } = faults.respondWith;
+        if (times !== undefined)
+          faults.respondWith = times > 1 ? { ...faults.respondWith, times: times - 1 } : null;
+        res.set(headers ?? {});
         reply(req, res, new ProviderReply(httpStatus, status, msg));
         return;
       }

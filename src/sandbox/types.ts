@@ -41,7 +41,14 @@ export interface Faults {
   /** Never answer (the client must time out). */
   hang: boolean;
   /** Answer every call with this provider error instead of processing it. */
-  respondWith: { httpStatus: number; status: string; msg: string } | null;
+  respondWith: {
+    httpStatus: number;
+    status: string;
+    msg: string;
+    headers?: Record<string, string>;
+    /** Answer this way only this many times, then behave normally again. */
+    times?: number;
+  } | null;
 }
 
 export interface SandboxCall {

@@ -1,13 +1,19 @@
 import type { Clock } from '../clock';
 import { ApiError } from '../http/errors';
-import { SlidingLog } from './sliding-log';
+import { UpstreamError } from '../upstream/errors';
+import { FairQueue } from './fair-queue';
+import type { SlotSource } from './slot-source';
 
 export interface UpstreamBudgetOptions {
+  /** Where slots come from: this node's sliding log, or the cluster's in Redis. */
+  slots: SlotSource;
   callsPerSecond: number;
-  /** Extra milliseconds on the one-second window (see upstream.windowMarginMs). */
-  windowMarginMs: number;
+  /** Weight of a tenant's share when several wait (config tenants.<id>.weight, default 1). */
+  weightOf: (tenantId: string) => number;
   maxQueueWaitMs: number;
   maxQueueLength: number;
+  /** How often one call is retried after the provider answered 429 (it was not processed). */
+  maxThrottleRetries?: number;
   clock: Clock;
 }
 
@@ -19,78 +25,118 @@ export interface UpstreamBudget {
 }
 
 interface Waiter {
-  tenantId: string;
   deadline: number;
   admit: () => void;
   refuse: (error: ApiError) => void;
 }
 
 /**
- * One node's budget: a sliding log of `callsPerSecond` per rolling second with a FIFO queue in
- * front of it. A waiting call either gets a slot before its deadline or is refused with
- * 429 OVER_LIMIT and a Retry-After estimate; a full queue answers 503 ("not sent").
+ * Waiting calls sit in per-tenant queues and get slots by weight (fair, work-conserving). A call
+ * that cannot get a slot before its deadline is refused with 429 OVER_LIMIT and a Retry-After
+ * estimate, never left hanging; a full queue answers 503 ("not sent"). When the provider still
+ * answers 429 (another client on the same account), the whole budget pauses for its Retry-After
+ * (or 1 s) and the call is retried with a fresh slot, at the head of its tenant's queue.
  */
 export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBudget {
-  const log = new SlidingLog(options.callsPerSecond, 1000 + options.windowMarginMs);
-  const queue: Waiter[] = [];
+  const queue = new FairQueue<Waiter>(options.weightOf);
+  const maxRetries = options.maxThrottleRetries ?? 3;
   let cancelWake: (() => void) | undefined;
+  let draining = false;
+  let again = false;
   let stopped = false;
 
-  function retryAfterSeconds(position: number): string {
-    return String(Math.max(1, Math.ceil((position + 1) / options.callsPerSecond)));
-  }
+  const retryAfter = (ahead: number) => String(Math.max(1, Math.ceil((ahead + 1) / options.callsPerSecond)));
 
-  function drain(): void {
-    cancelWake?.();
-    cancelWake = undefined;
-    const now = options.clock.now();
-    while (queue.length > 0) {
-      const head = queue[0] as Waiter;
-      if (head.deadline < now) {
-        queue.shift();
-        head.refuse(
-          new ApiError('OVER_LIMIT', 'upstream: no provider slot within the queue deadline; not sent', {
-            'Retry-After': retryAfterSeconds(queue.length),
-          }),
-        );
-        continue;
-      }
-      const wait = log.tryAcquire(now);
-      if (wait > 0) {
-        cancelWake = options.clock.schedule(drain, Math.min(wait, head.deadline - now + 1));
-        return;
-      }
-      queue.shift();
-      head.admit();
+  function refuseExpired(now: number): void {
+    const expired = queue.removeWhere((waiter) => waiter.deadline < now);
+    for (const waiter of expired) {
+      waiter.refuse(
+        new ApiError('OVER_LIMIT', 'upstream: no provider slot within the queue deadline; not sent', {
+          'Retry-After': retryAfter(queue.size),
+        }),
+      );
     }
   }
 
+  function earliestDeadline(): number {
+    return Math.min(...queue.items().map((waiter) => waiter.deadline));
+  }
+
+  // One drain loop at a time per node; a request to drain while one runs makes it go round again.
+  async function drain(): Promise<void> {
+    if (draining) {
+      again = true;
+      return;
+    }
+    draining = true;
+    cancelWake?.();
+    cancelWake = undefined;
+    try {
+      do {
+        again = false;
+        for (;;) {
+          refuseExpired(options.clock.now());
+          if (queue.size === 0 || stopped) break;
+          // The answer's wait counts from when the slot source was asked, not from when it answered.
+          const askedAt = options.clock.now();
+          const wait = await options.slots.tryAcquire();
+          if (wait > 0) {
+            const wakeAt = Math.min(askedAt + wait, earliestDeadline() + 1);
+            cancelWake = options.clock.schedule(
+              () => void drain(),
+              Math.max(1, wakeAt - options.clock.now()),
+            );
+            return;
+          }
+          queue.shift()?.item.admit();
+        }
+      } while (again);
+    } finally {
+      draining = false;
+    }
+  }
+
+  function waitForSlot(tenantId: string, atHead: boolean): Promise<void> {
+    if (stopped)
+      return Promise.reject(
+        new ApiError('UPSTREAM_UNAVAILABLE', 'upstream: gateway is shutting down; not sent'),
+      );
+    if (!atHead && queue.size >= options.maxQueueLength) {
+      return Promise.reject(
+        new ApiError('UPSTREAM_UNAVAILABLE', 'upstream: the provider queue is full; not sent', {
+          'Retry-After': retryAfter(queue.size),
+        }),
+      );
+    }
+    return new Promise<void>((admit, refuse) => {
+      const waiter = { deadline: options.clock.now() + options.maxQueueWaitMs, admit, refuse };
+      if (atHead) queue.unshift(tenantId, waiter);
+      else queue.push(tenantId, waiter);
+      void drain();
+    });
+  }
+
   return {
-    run(tenantId, call) {
-      if (stopped)
-        return Promise.reject(
-          new ApiError('UPSTREAM_UNAVAILABLE', 'upstream: gateway is shutting down; not sent'),
-        );
-      if (queue.length === 0 && log.tryAcquire(options.clock.now()) === 0) return call();
-      if (queue.length >= options.maxQueueLength) {
-        return Promise.reject(
-          new ApiError('UPSTREAM_UNAVAILABLE', 'upstream: the provider queue is full; not sent', {
-            'Retry-After': retryAfterSeconds(queue.length),
-          }),
-        );
+    async run(tenantId, call) {
+      for (let attempt = 0; ; attempt++) {
+        await waitForSlot(tenantId, attempt > 0);
+        try {
+          return await call();
+        } catch (error) {
+          if (!(error instanceof UpstreamError) || error.kind !== 'throttled' || attempt >= maxRetries)
+            throw error;
+          await options.slots.pause(1000 * Number(error.headers['Retry-After'] ?? 1));
+        }
       }
-      return new Promise<void>((admit, refuse) => {
-        queue.push({ tenantId, deadline: options.clock.now() + options.maxQueueWaitMs, admit, refuse });
-        drain();
-      }).then(call);
     },
-    queueLength: () => queue.length,
+    queueLength: () => queue.size,
     stop() {
       stopped = true;
       cancelWake?.();
-      for (const waiter of queue.splice(0)) {
+      for (const waiter of queue.removeWhere(() => true)) {
         waiter.refuse(new ApiError('UPSTREAM_UNAVAILABLE', 'upstream: gateway is shutting down; not sent'));
       }
+      void options.slots.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 import { ApiError } from '../../src/http';
 import { chooseSender, measureText, normaliseRecipients } from '../../src/messages';
 
-const tenant = { scopes: ['sms:send' as const], defaultSender: '', allowedCountries: ['AU'] };
+const tenant = { scopes: ['sms:send' as const], defaultSender: '', allowedCountries: ['AU'], weight: 1 };
 
 function errorOf(fn: () => unknown): ApiError {
   try {
