@@ -102,6 +102,7 @@ const gateway = await start(
     SMSGATE_SQLITE_FILE: join(dataDir, 'bench.db'),
     SMSGATE__http__requireHttps: 'false',
     SMSGATE__upstream__callsPerSecond: '100000',
+    SMSGATE__tenants__demo__rateLimit: '{requests: 1000000, windowSec: 60}',
     LOG_LEVEL: 'warn',
   },
   `http://127.0.0.1:${gatewayPort}/readyz`,

@@ -5,6 +5,7 @@ import { createAuthenticator } from './auth';
 import type { Clock } from './clock';
 import type { Config } from './config';
 import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
+import { createTenantRateLimit } from './limits';
 import { createMessageSender, messagesRouter } from './messages';
 import type { Logger } from './observability';
 import {
@@ -50,6 +51,11 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
   });
   const sendMessages = createMessageSender({ config, repository, budget, upstream, clock, logger });
   const authenticate = createAuthenticator(config.auth, config.tenants);
+  const rateLimit = createTenantRateLimit({
+    tenants: config.tenants,
+    keyPrefix: config.redis.keyPrefix,
+    ...(config.redis.url ? { redisUrl: config.redis.url } : {}),
+  });
 
   const app = express();
   app.disable('x-powered-by');
@@ -65,7 +71,7 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
       () => shuttingDown,
     ),
   );
-  app.use('/v1', authenticate);
+  app.use('/v1', authenticate, rateLimit.middleware);
   app.use(messagesRouter({ sendMessages, repository }));
   app.use(notFound());
   app.use(errorHandler(logger));
@@ -79,6 +85,7 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
       shuttingDown = true;
       budget.stop();
       upstream.close();
+      rateLimit.close();
     },
   };
 }

@@ -21,6 +21,13 @@ const tenant = z.strictObject({
   allowedCountries: z.array(countryCode).min(1).default(['AU']),
   /** Share of the upstream budget when several tenants wait (2 = twice a weight-1 tenant's share). */
   weight: z.number().positive().max(1000).default(1),
+  /** Requests this tenant may make per window, over all /v1 routes. */
+  rateLimit: z
+    .strictObject({
+      requests: z.number().int().positive(),
+      windowSec: z.number().int().positive().max(86_400),
+    })
+    .default({ requests: 300, windowSec: 60 }),
 });
 export type TenantConfig = z.infer<typeof tenant>;
 

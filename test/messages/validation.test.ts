@@ -1,7 +1,8 @@
 import { ApiError } from '../../src/http';
 import { chooseSender, measureText, normaliseRecipients } from '../../src/messages';
+import { testConfig } from '../support/gateway';
 
-const tenant = { scopes: ['sms:send' as const], defaultSender: '', allowedCountries: ['AU'], weight: 1 };
+const tenant = testConfig().tenants.alpha!;
 
 function errorOf(fn: () => unknown): ApiError {
   try {
