@@ -5,7 +5,7 @@ import { createAuthenticator } from './auth';
 import type { Clock } from './clock';
 import type { Config } from './config';
 import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
-import { createTenantRateLimit } from './limits';
+import { createQuotaService, createTenantRateLimit, usageRouter } from './limits';
 import { createMessageSender, messagesRouter } from './messages';
 import type { Logger } from './observability';
 import {
@@ -14,7 +14,7 @@ import {
   createUpstreamBudget,
   type SlotSource,
 } from './scheduler';
-import { createMessageRepository, type Db } from './store';
+import { createMessageRepository, createQuotaRepository, type Db } from './store';
 import { createUpstreamClient } from './upstream';
 
 export interface GatewayRuntime {
@@ -49,7 +49,8 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
     maxQueueLength: config.upstream.maxQueueLength,
     clock,
   });
-  const sendMessages = createMessageSender({ config, repository, budget, upstream, clock, logger });
+  const quotas = createQuotaService(config, createQuotaRepository(db), clock);
+  const sendMessages = createMessageSender({ config, repository, budget, upstream, quotas, clock, logger });
   const authenticate = createAuthenticator(config.auth, config.tenants);
   const rateLimit = createTenantRateLimit({
     tenants: config.tenants,
@@ -73,6 +74,7 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
   );
   app.use('/v1', authenticate, rateLimit.middleware);
   app.use(messagesRouter({ sendMessages, repository }));
+  app.use(usageRouter(config, quotas));
   app.use(notFound());
   app.use(errorHandler(logger));
 

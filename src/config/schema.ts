@@ -28,6 +28,13 @@ const tenant = z.strictObject({
       windowSec: z.number().int().positive().max(86_400),
     })
     .default({ requests: 300, windowSec: 60 }),
+  /** Segments (recipients x segments per message) this tenant may send per period; unset = no quota. */
+  quota: z
+    .strictObject({
+      segmentsPerDay: z.number().int().positive().optional(),
+      segmentsPerMonth: z.number().int().positive().optional(),
+    })
+    .default({}),
 });
 export type TenantConfig = z.infer<typeof tenant>;
 
@@ -131,6 +138,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Replicas sharing the account: while Redis is down each keeps callsPerSecond / replicas. */
       replicas: z.number().int().positive().default(1),
+    })
+    .prefault({}),
+  quotas: z
+    .strictObject({
+      /** Where a day and a month begin and end for quotas. */
+      timezone: z.string().default('Australia/Sydney'),
     })
     .prefault({}),
   store: z

@@ -3,6 +3,7 @@ import type { Identity } from '../auth';
 import { formatProviderTime, type Clock } from '../clock';
 import type { Config, TenantConfig } from '../config';
 import { ApiError } from '../http/errors';
+import type { QuotaService } from '../limits';
 import type { Logger } from '../observability';
 import type { UpstreamBudget } from '../scheduler';
 import type { MessageOutcome, MessageRecord, MessageRepository } from '../store';
@@ -21,6 +22,7 @@ export interface MessagesDeps {
   repository: MessageRepository;
   budget: UpstreamBudget;
   upstream: UpstreamClient;
+  quotas: QuotaService;
   clock: Clock;
   logger: Logger;
 }
@@ -61,13 +63,20 @@ const nextUlid = monotonicFactory();
 export function createMessageSender(
   deps: MessagesDeps,
 ): (identity: Identity, body: unknown) => Promise<SendResult> {
-  const { config, repository, budget, upstream, clock, logger } = deps;
+  const { config, repository, budget, upstream, quotas, clock, logger } = deps;
 
   /** validate → record as queued → provider call within the upstream budget → record the outcome. */
   return async function sendMessages(identity, body) {
     const draft = validateSend(identity.tenantId, body);
+    const reservation = await quotas.reserve(
+      identity.tenantId,
+      draft.recipients.length * draft.measure.segments,
+    );
     // Recorded before the provider call, so a crash mid-call leaves evidence to reconcile.
-    const batch = await recordAccepted(draft);
+    const batch = await recordAccepted(draft).catch(async (error: unknown) => {
+      await quotas.release(reservation);
+      throw error;
+    });
     let answer: ProviderSendResult;
     try {
       answer = await budget.run(identity.tenantId, () =>
@@ -82,12 +91,17 @@ export function createMessageSender(
         }),
       );
     } catch (error) {
-      await recordFailure(batch, error);
+      const outcomeUnknown = await recordFailure(batch, error);
+      // Not sent: give the segments back. Outcome unknown: it may have been sent, so keep them.
+      if (!outcomeUnknown) await quotas.release(reservation);
       throw error;
     }
     // Past this point the provider has accepted the batch: if recording its answer fails, the
     // messages stay `queued` (to be reconciled from delivery reports), never marked failed.
-    return present(await recordProviderAnswer(batch, answer, draft));
+    const recorded = await recordProviderAnswer(batch, answer, draft);
+    const refused = recorded.filter((m) => m.status === 'failed').length;
+    if (refused > 0) await quotas.release(reservation, refused * draft.measure.segments);
+    return present(recorded);
   };
 
   // The provider adds its low-credit alert to every send once the balance is low; say it once
@@ -171,7 +185,8 @@ export function createMessageSender(
   }
 
   /** A provider timeout leaves the outcome unknown (reconciled later, never blindly resent); anything else was not sent. */
-  async function recordFailure(batch: MessageRecord[], error: unknown): Promise<void> {
+  /** Marks the batch failed (not sent) or unknown (provider timeout); says whether it is unknown. */
+  async function recordFailure(batch: MessageRecord[], error: unknown): Promise<boolean> {
     const unknown = error instanceof UpstreamError && error.kind === 'timeout';
     const reason = error instanceof ApiError ? error.description : 'internal error';
     const status = unknown ? 'unknown' : 'failed';
@@ -186,6 +201,7 @@ export function createMessageSender(
         'could not record the outcome of a failed send',
       );
     }
+    return unknown;
   }
 }
 

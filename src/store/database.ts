@@ -31,9 +31,17 @@ export interface MessageEventsTable {
   at: string;
 }
 
+export interface QuotaUsageTable {
+  tenant_id: string;
+  /** e.g. `day:2026-11-25` or `month:2026-11`, in the quota timezone. */
+  period: string;
+  used: number;
+}
+
 export interface Database {
   messages: MessagesTable;
   message_events: MessageEventsTable;
+  quota_usage: QuotaUsageTable;
 }
 
 export type Db = Kysely<Database>;

@@ -8,3 +8,4 @@ export {
   type MessageOutcome,
   type StatusChange,
 } from './message-repository';
+export { createQuotaRepository, type QuotaRepository, type QuotaDemand } from './quota-repository';

@@ -68,4 +68,18 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table messages`.execute(db);
     },
   },
+  '0002_quota_usage': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('quota_usage')
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('period', 'varchar(24)', (col) => col.notNull())
+        .addColumn('used', 'integer', (col) => col.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('quota_usage_pk', ['tenant_id', 'period'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table quota_usage`.execute(db);
+    },
+  },
 };
