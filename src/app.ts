@@ -11,6 +11,7 @@ import type { Logger } from './observability';
 import {
   createLocalSlotSource,
   createRedisSlotSource,
+  createSendCoalescer,
   createUpstreamBudget,
   type SlotSource,
 } from './scheduler';
@@ -50,7 +51,15 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
     clock,
   });
   const quotas = createQuotaService(config, createQuotaRepository(db), clock);
-  const sendMessages = createMessageSender({ config, repository, budget, upstream, quotas, clock, logger });
+  const sendThroughBudget = createSendCoalescer({
+    budget,
+    upstream,
+    clock,
+    enabled: config.upstream.coalesce.enabled,
+    windowMs: config.upstream.coalesce.windowMs,
+    maxNumbers: config.messages.maxRecipients,
+  });
+  const sendMessages = createMessageSender({ config, repository, sendThroughBudget, quotas, clock, logger });
   const authenticate = createAuthenticator(config.auth, config.tenants);
   const rateLimit = createTenantRateLimit({
     tenants: config.tenants,

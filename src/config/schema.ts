@@ -109,6 +109,16 @@ export const configSchema = z.strictObject({
       /** How long a request may wait for an upstream slot before 429 OVER_LIMIT. */
       maxQueueWaitMs: z.number().int().positive().default(5_000),
       maxQueueLength: z.number().int().positive().default(10_000),
+      /**
+       * Sends of one tenant with the same text, sender and schedule that wait for a slot together
+       * go out as one provider call (up to 1000 numbers). windowMs: least time a group stays open.
+       */
+      coalesce: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          windowMs: z.number().int().min(0).max(5000).default(0),
+        })
+        .prefault({}),
       /** Timezone the provider reads `schedule_time` in (undocumented; Australian local time is the best guess). */
       timezone: z.string().default('Australia/Sydney'),
     })

@@ -5,9 +5,9 @@ import type { Config, TenantConfig } from '../config';
 import { ApiError } from '../http/errors';
 import type { QuotaService } from '../limits';
 import type { Logger } from '../observability';
-import type { UpstreamBudget } from '../scheduler';
+import type { SendThroughBudget } from '../scheduler';
 import type { MessageOutcome, MessageRecord, MessageRepository } from '../store';
-import { UpstreamError, type ProviderSendResult, type UpstreamClient } from '../upstream';
+import { UpstreamError, type ProviderSendResult } from '../upstream';
 import {
   chooseSender,
   measureText,
@@ -20,8 +20,8 @@ import {
 export interface MessagesDeps {
   config: Config;
   repository: MessageRepository;
-  budget: UpstreamBudget;
-  upstream: UpstreamClient;
+  /** The one way to the provider: through the upstream budget, coalesced where possible. */
+  sendThroughBudget: SendThroughBudget;
   quotas: QuotaService;
   clock: Clock;
   logger: Logger;
@@ -63,7 +63,7 @@ const nextUlid = monotonicFactory();
 export function createMessageSender(
   deps: MessagesDeps,
 ): (identity: Identity, body: unknown) => Promise<SendResult> {
-  const { config, repository, budget, upstream, quotas, clock, logger } = deps;
+  const { config, repository, sendThroughBudget, quotas, clock, logger } = deps;
 
   /** validate → record as queued → provider call within the upstream budget → record the outcome. */
   return async function sendMessages(identity, body) {
@@ -79,17 +79,15 @@ export function createMessageSender(
     });
     let answer: ProviderSendResult;
     try {
-      answer = await budget.run(identity.tenantId, () =>
-        upstream.sendSms({
-          text: draft.text,
-          numbers: draft.recipients,
-          from: draft.sender,
-          customString: batch[0]?.batchId ?? '',
-          ...(draft.scheduledAt !== undefined
-            ? { scheduleTime: formatProviderTime(draft.scheduledAt, config.upstream.timezone) }
-            : {}),
-        }),
-      );
+      answer = await sendThroughBudget(identity.tenantId, {
+        text: draft.text,
+        numbers: draft.recipients,
+        from: draft.sender,
+        customString: batch[0]?.batchId ?? '',
+        ...(draft.scheduledAt !== undefined
+          ? { scheduleTime: formatProviderTime(draft.scheduledAt, config.upstream.timezone) }
+          : {}),
+      });
     } catch (error) {
       const outcomeUnknown = await recordFailure(batch, error);
       // Not sent: give the segments back. Outcome unknown: it may have been sent, so keep them.

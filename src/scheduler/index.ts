@@ -6,3 +6,4 @@ export { createLocalSlotSource, type SlotSource } from './slot-source';
 export { createRedisSlotSource, type RedisSlotSourceOptions } from './redis-slot-source';
 export { FairQueue } from './fair-queue';
 export { SlidingLog } from './sliding-log';
+export { createSendCoalescer, type SendThroughBudget, type CoalescerOptions } from './coalescer';

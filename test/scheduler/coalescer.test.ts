@@ -1,0 +1,122 @@
+import { createLocalSlotSource, createSendCoalescer, createUpstreamBudget } from '../../src/scheduler';
+import { UpstreamError, type ProviderSendRequest, type UpstreamClient } from '../../src/upstream';
+import { ManualClock } from '../support/manual-clock';
+
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+function setup({ enabled = true, windowMs = 0, callsPerSecond = 1, fail = false } = {}) {
+  const clock = new ManualClock(0);
+  const calls: ProviderSendRequest[] = [];
+  const upstream: UpstreamClient = {
+    async sendSms(request) {
+      calls.push(request);
+      if (fail) throw new UpstreamError('rejected', 'provider refused send-sms');
+      return {
+        messages: request.numbers.map((to, i) => ({
+          providerMessageId: `P${calls.length}-${i}`,
+          to,
+          from: '',
+        })),
+        totalNumbers: request.numbers.length,
+        successNumber: request.numbers.length,
+        creditsUsed: request.numbers.length,
+      };
+    },
+    read: async () => ({ httpStatus: 200, body: {} }),
+    close: () => undefined,
+  };
+  const budget = createUpstreamBudget({
+    slots: createLocalSlotSource(callsPerSecond, 1000, clock),
+    callsPerSecond,
+    weightOf: () => 1,
+    maxQueueWaitMs: 10_000,
+    maxQueueLength: 1000,
+    clock,
+  });
+  const send = createSendCoalescer({ budget, upstream, clock, enabled, windowMs, maxNumbers: 1000 });
+  const request = (numbers: string[], text = 'same', customString = 'b-1'): ProviderSendRequest => ({
+    text,
+    numbers,
+    from: '',
+    customString,
+  });
+  return { clock, calls, send, request };
+}
+
+describe('coalescing sends', () => {
+  it('sends at once when a slot is free, and merges what queues behind it into one call', async () => {
+    const { clock, calls, send, request } = setup();
+    const first = send('t', request(['+61400000001']));
+    await settle();
+    expect(calls).toHaveLength(1); // no added wait when the budget has room
+    const queued = ['+61400000002', '+61400000003', '+61400000004'].map((n) => send('t', request([n])));
+    await settle();
+    expect(calls).toHaveLength(1);
+    clock.advance(1001);
+    await settle();
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.numbers).toEqual(['+61400000002', '+61400000003', '+61400000004']);
+    const results = await Promise.all(queued);
+    expect(results.map((r) => r.messages.map((m) => m.to))).toEqual([
+      ['+61400000002'],
+      ['+61400000003'],
+      ['+61400000004'],
+    ]);
+    expect(results.map((r) => [r.totalNumbers, r.successNumber, r.creditsUsed])).toEqual([
+      [1, 1, 1],
+      [1, 1, 1],
+      [1, 1, 1],
+    ]);
+    await first;
+  });
+
+  it('keeps a group open for windowMs even when a slot is free', async () => {
+    const { clock, calls, send, request } = setup({ windowMs: 50, callsPerSecond: 15 });
+    const sends = [send('t', request(['+61400000001'])), send('t', request(['+61400000002']))];
+    clock.advance(49);
+    await settle();
+    expect(calls).toHaveLength(0);
+    clock.advance(1);
+    await settle();
+    expect(calls.map((c) => c.numbers)).toEqual([['+61400000001', '+61400000002']]);
+    await Promise.all(sends);
+  });
+
+  it('never merges different tenants, texts, or a number already in the group', async () => {
+    const { clock, calls, send, request } = setup({ windowMs: 10, callsPerSecond: 15 });
+    const sends = [
+      send('t', request(['+61400000001'])),
+      send('u', request(['+61400000002'])),
+      send('t', request(['+61400000003'], 'other text')),
+      send('t', request(['+61400000001'])),
+    ];
+    clock.advance(10);
+    await settle();
+    expect(calls.map((c) => c.numbers).sort()).toEqual([
+      ['+61400000001'],
+      ['+61400000001'],
+      ['+61400000002'],
+      ['+61400000003'],
+    ]);
+    await Promise.all(sends);
+  });
+
+  it('gives every member the error when the merged call fails', async () => {
+    const { clock, send, request } = setup({ windowMs: 10, callsPerSecond: 15, fail: true });
+    const sends = [send('t', request(['+61400000001'])), send('t', request(['+61400000002']))].map((p) =>
+      p.catch((e: unknown) => e),
+    );
+    clock.advance(10);
+    await settle();
+    expect(await Promise.all(sends)).toEqual([expect.any(UpstreamError), expect.any(UpstreamError)]);
+  });
+
+  it('sends each request alone when switched off', async () => {
+    const { clock, calls, send, request } = setup({ enabled: false, callsPerSecond: 15 });
+    await Promise.all([send('t', request(['+61400000001'])), send('t', request(['+61400000002']))]);
+    clock.advance(1);
+    expect(calls).toHaveLength(2);
+  });
+});
