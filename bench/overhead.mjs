@@ -6,16 +6,14 @@
 // bursts, which measures its own queueing rather than the gateway): the sandbox's send-sms with the APPKEY, and the gateway's POST /v1/messages
 // with a JWT. Reports p50/p99 of both, the difference, errors, and the gateway's peak RSS.
 // Usage: npm run bench:overhead [-- --rate 200 --duration 20]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
+import { freePort, root, start } from './lib.mjs';
 
-const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
   options: { rate: { type: 'string', default: '200' }, duration: { type: 'string', default: '20' } },
 });
@@ -23,34 +21,6 @@ const rate = Number(values.rate);
 const duration = Number(values.duration);
 const appKey = `bench-${Math.random().toString(36).slice(2)}-key`;
 const jwtSecret = 'bench-jwt-secret-bench-jwt-secret-0123456789';
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address();
-  await new Promise((done) => server.close(done));
-  return port;
-}
-
-/** Starts a built entry point and resolves once `readyUrl` answers 2xx (30 s at most). */
-async function start(script, env, readyUrl) {
-  const child = spawn(process.execPath, [join(root, 'dist', script)], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const until = Date.now() + 30_000;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`);
-    const ok = await fetch(readyUrl).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (ok) return child;
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  child.kill();
-  throw new Error(`${script} did not become ready`);
-}
 
 function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -58,6 +58,7 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
     enabled: config.upstream.coalesce.enabled,
     windowMs: config.upstream.coalesce.windowMs,
     maxNumbers: config.messages.maxRecipients,
+    bulkSend: config.upstream.bulkSend,
   });
   const sendMessages = createMessageSender({ config, repository, sendThroughBudget, quotas, clock, logger });
   const authenticate = createAuthenticator(config.auth, config.tenants);

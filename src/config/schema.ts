@@ -105,7 +105,7 @@ export const configSchema = z.strictObject({
        * and reaches the provider with some jitter, so the provider must never see two slots closer
        * than a full second apart.
        */
-      windowMarginMs: z.number().int().min(0).max(500).default(25),
+      windowMarginMs: z.number().int().min(0).max(500).default(50),
       /** How long a request may wait for an upstream slot before 429 OVER_LIMIT. */
       maxQueueWaitMs: z.number().int().positive().default(5_000),
       maxQueueLength: z.number().int().positive().default(10_000),
@@ -119,6 +119,8 @@ export const configSchema = z.strictObject({
           windowMs: z.number().int().min(0).max(5000).default(0),
         })
         .prefault({}),
+      /** Also send different messages of a tenant that wait together as one bulk-send-sms call. */
+      bulkSend: z.boolean().default(false),
       /** Timezone the provider reads `schedule_time` in (undocumented; Australian local time is the best guess). */
       timezone: z.string().default('Australia/Sydney'),
     })

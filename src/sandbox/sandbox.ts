@@ -120,6 +120,10 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     setFaults(req.body as Partial<Faults>);
     res.json(faults);
   });
+  app.post('/_sandbox/reset', (_req, res) => {
+    reset();
+    res.json({ reset: true });
+  });
   app.post('/_sandbox/limit', (req, res) => {
     const limit = Number((req.body as { callsPerSecond?: unknown }).callsPerSecond);
     callsPerSecond = Number.isFinite(limit) && limit > 0 ? limit : Infinity;
@@ -579,6 +583,16 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     cancelTimers.add(cancel);
   }
 
+  function reset(): void {
+    calls.length = 0;
+    sent.clear();
+    inbox.length = 0;
+    reportsPosted.length = 0;
+    pendingReports.length = 0;
+    admitted.clear();
+    faults = { ...NO_FAULTS };
+  }
+
   function setFaults(next: Partial<Faults>): void {
     faults = { ...faults, ...next };
   }
@@ -627,15 +641,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     },
     injectInbound,
     flushDueReports,
-    reset() {
-      calls.length = 0;
-      sent.clear();
-      inbox.length = 0;
-      reportsPosted.length = 0;
-      pendingReports.length = 0;
-      admitted.clear();
-      faults = { ...NO_FAULTS };
-    },
+    reset,
   };
 }
 

@@ -11,6 +11,8 @@ export interface CoalescerOptions {
   windowMs: number;
   /** Numbers one provider call may carry. */
   maxNumbers: number;
+  /** Also put different messages of a tenant into one bulk-send-sms call. */
+  bulkSend: boolean;
 }
 
 /** Sends one request through the budget, merged with others where possible. */
@@ -32,9 +34,18 @@ interface Group {
   sealed: boolean;
 }
 
+/** Members with the same text, sender and schedule: one message to all their numbers. */
+interface Message {
+  request: ProviderSendRequest;
+  members: Member[];
+}
+
+const messageKey = (r: ProviderSendRequest) => JSON.stringify([r.text, r.from, r.scheduleTime ?? null]);
+
 /**
  * Coalescing: sends of one tenant with the same text, sender and schedule go out as one
- * send-sms call of up to `maxNumbers` numbers. A group stays open while it waits for its upstream
+ * send-sms call of up to `maxNumbers` numbers; with `bulkSend`, different messages of the tenant
+ * go out together as one bulk-send-sms call. A group stays open while it waits for its upstream
  * slot (and at least `windowMs`), so when slots are free a send leaves at once, and when they are
  * scarce everything that queued behind them leaves together. Each caller gets back only its own
  * numbers' results; if the call fails, every member gets the error. Groups never mix tenants.
@@ -42,9 +53,41 @@ interface Group {
 export function createSendCoalescer(options: CoalescerOptions): SendThroughBudget {
   const open = new Map<string, Group>();
 
-  function callProvider(members: Member[]): Promise<ProviderSendResult> {
-    const first = members[0]!.request;
-    return options.upstream.sendSms({ ...first, numbers: members.flatMap((m) => m.request.numbers) });
+  function messagesOf(group: Group): Message[] {
+    const byKey = new Map<string, Message>();
+    for (const member of group.members) {
+      const key = messageKey(member.request);
+      const message = byKey.get(key);
+      if (message) {
+        message.members.push(member);
+        message.request = {
+          ...message.request,
+          numbers: [...message.request.numbers, ...member.request.numbers],
+        };
+      } else {
+        byKey.set(key, { request: member.request, members: [member] });
+      }
+    }
+    return [...byKey.values()];
+  }
+
+  /** One provider call for the whole group; resolves or rejects every member. */
+  async function callProvider(messages: Message[]): Promise<void> {
+    if (messages.length === 1) {
+      const [only] = messages as [Message];
+      const result = await options.upstream.sendSms(only.request);
+      for (const member of only.members) member.resolve(shareOf(result, member.request.numbers));
+      return;
+    }
+    const answers = await options.upstream.bulkSendSms(messages.map((m) => m.request));
+    messages.forEach((message, i) => {
+      const answer = answers[i];
+      for (const member of message.members) {
+        if (answer === undefined || answer instanceof Error)
+          member.reject(answer ?? new Error('no answer for this message'));
+        else member.resolve(shareOf(answer, member.request.numbers));
+      }
+    });
   }
 
   function dispatch(tenantId: string, group: Group): void {
@@ -54,21 +97,18 @@ export function createSendCoalescer(options: CoalescerOptions): SendThroughBudge
           group.sealed = true;
           if (open.get(group.key) === group) open.delete(group.key);
         }
-        return callProvider(group.members);
+        return callProvider(messagesOf(group));
       })
-      .then(
-        (result) => {
-          for (const member of group.members) member.resolve(shareOf(result, member.request.numbers));
-        },
-        (error: unknown) => {
-          for (const member of group.members) member.reject(error);
-        },
-      );
+      .catch((error: unknown) => {
+        for (const member of group.members) member.reject(error);
+      });
   }
 
   return (tenantId, request) => {
     if (!options.enabled) return options.budget.run(tenantId, () => options.upstream.sendSms(request));
-    const key = JSON.stringify([tenantId, request.text, request.from, request.scheduleTime ?? null]);
+    const key = options.bulkSend
+      ? JSON.stringify([tenantId])
+      : JSON.stringify([tenantId, messageKey(request)]);
     return new Promise<ProviderSendResult>((resolve, reject) => {
       const member = { request, resolve, reject };
       const current = open.get(key);

@@ -50,6 +50,11 @@ export interface ProviderEnvelope {
 
 export interface UpstreamClient {
   sendSms(request: ProviderSendRequest): Promise<ProviderSendResult>;
+  /**
+   * Several different messages in one bulk-send-sms call. The call as a whole can fail (thrown);
+   * otherwise each message has its own answer: a result, or the provider's refusal of it.
+   */
+  bulkSendSms(requests: ProviderSendRequest[]): Promise<(ProviderSendResult | UpstreamError)[]>;
   read(endpoint: ProviderRead, query: Record<string, string>): Promise<ProviderEnvelope>;
   close(): void;
 }
@@ -117,38 +122,43 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
 
   return {
     async sendSms(request) {
-      const body: Record<string, unknown> = {
-        sms_text: request.text,
-        numbers: request.numbers,
-        from: request.from,
-        custom_string: request.customString,
-      };
-      if (request.scheduleTime) body.schedule_time = request.scheduleTime;
-      const response = await call('post', 'send-sms', { body });
-      const envelope = checkedEnvelope(response, 'send-sms', secrets);
-      const data = sendDataSchema.safeParse(envelope.data);
-      if (!data.success) {
-        throw new UpstreamError('rejected', 'provider send-sms answer was not in the documented shape', {
+      const response = await call('post', 'send-sms', { body: toSendBody(request) });
+      return toSendResult(
+        checkedEnvelope(response.status, response.data, response.headers, 'send-sms', secrets),
+        response.status,
+        'send-sms',
+      );
+    },
+
+    async bulkSendSms(requests) {
+      const response = await call('post', 'bulk-send-sms', { body: requests.map(toSendBody) });
+      // A refusal of the whole call (auth, throttling) comes as one envelope, not an array.
+      if (!Array.isArray(response.data)) {
+        checkedEnvelope(response.status, response.data, response.headers, 'bulk-send-sms', secrets);
+        throw new UpstreamError('rejected', 'provider bulk-send-sms answer was not an array', {
           httpStatus: response.status,
-          status: envelope.meta.status,
+          status: 'UNPARSEABLE',
         });
       }
-      return {
-        messages: data.data.messages.map((m) => ({
-          providerMessageId: m.message_id,
-          to: withPlus(m.to),
-          from: m.from ?? '',
-        })),
-        totalNumbers: data.data.total_numbers,
-        successNumber: data.data.success_number,
-        creditsUsed: data.data.credits_used,
-        ...(envelope.low_sms_alert ? { lowBalanceAlert: envelope.low_sms_alert } : {}),
-      };
+      const answers = response.data as unknown[];
+      return requests.map((_, i) => {
+        const endpoint = `bulk-send-sms message ${i + 1}`;
+        try {
+          return toSendResult(
+            checkedEnvelope(response.status, answers[i], {}, endpoint, secrets),
+            response.status,
+            endpoint,
+          );
+        } catch (error) {
+          if (error instanceof UpstreamError) return error;
+          throw error;
+        }
+      });
     },
 
     async read(endpoint, query) {
       const response = await call('get', endpoint, { query });
-      checkedEnvelope(response, endpoint, secrets);
+      checkedEnvelope(response.status, response.data, response.headers, endpoint, secrets);
       return { httpStatus: response.status, body: response.data as Record<string, unknown> };
     },
 
@@ -159,18 +169,56 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
   };
 }
 
+function toSendBody(request: ProviderSendRequest): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    sms_text: request.text,
+    numbers: request.numbers,
+    from: request.from,
+    custom_string: request.customString,
+  };
+  if (request.scheduleTime) body.schedule_time = request.scheduleTime;
+  return body;
+}
+
+function toSendResult(
+  envelope: z.infer<typeof envelopeSchema>,
+  httpStatus: number,
+  endpoint: string,
+): ProviderSendResult {
+  const data = sendDataSchema.safeParse(envelope.data);
+  if (!data.success) {
+    throw new UpstreamError('rejected', `provider ${endpoint} answer was not in the documented shape`, {
+      httpStatus,
+      status: envelope.meta.status,
+    });
+  }
+  return {
+    messages: data.data.messages.map((m) => ({
+      providerMessageId: m.message_id,
+      to: withPlus(m.to),
+      from: m.from ?? '',
+    })),
+    totalNumbers: data.data.total_numbers,
+    successNumber: data.data.success_number,
+    creditsUsed: data.data.credits_used,
+    ...(envelope.low_sms_alert ? { lowBalanceAlert: envelope.low_sms_alert } : {}),
+  };
+}
+
 /** Success means HTTP 2xx and meta.status SUCCESS; anything else becomes a scrubbed UpstreamError. */
 function checkedEnvelope(
-  response: AxiosResponse<unknown>,
+  httpStatus: number,
+  body: unknown,
+  headers: Record<string, unknown>,
   endpoint: string,
   secrets: string[],
 ): z.infer<typeof envelopeSchema> {
-  const parsed = envelopeSchema.safeParse(response.data);
+  const parsed = envelopeSchema.safeParse(body);
   const status = parsed.success ? parsed.data.meta.status : 'UNPARSEABLE';
   const msg = parsed.success ? scrubSecrets(parsed.data.msg ?? '', secrets).slice(0, 200) : '';
-  const provider = { httpStatus: response.status, status };
-  if (response.status === 429 || status === 'OVER_LIMIT') {
-    const retryAfter = Number(response.headers['retry-after']);
+  const provider = { httpStatus: httpStatus, status };
+  if (httpStatus === 429 || status === 'OVER_LIMIT') {
+    const retryAfter = Number(headers['retry-after']);
     const seconds = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.ceil(retryAfter) : 1;
     throw new UpstreamError(
       'throttled',
@@ -181,26 +229,25 @@ function checkedEnvelope(
       },
     );
   }
-  if (response.status >= 200 && response.status < 300 && parsed.success && status === 'SUCCESS')
-    return parsed.data;
+  if (httpStatus >= 200 && httpStatus < 300 && parsed.success && status === 'SUCCESS') return parsed.data;
   if (status === 'AUTH_FAILED' || status === 'AUTH_FAILED_NO_DATA') {
     throw new UpstreamError(
       'rejected',
-      `provider refused the gateway's credentials on ${endpoint} (HTTP ${response.status} ${status}); check upstream.appKey`,
+      `provider refused the gateway's credentials on ${endpoint} (HTTP ${httpStatus} ${status}); check upstream.appKey`,
       provider,
     );
   }
   if (!parsed.success) {
     throw new UpstreamError(
       'rejected',
-      `provider answered ${endpoint} with HTTP ${response.status} and a body that is not its JSON envelope`,
+      `provider answered ${endpoint} with HTTP ${httpStatus} and a body that is not its JSON envelope`,
       provider,
     );
   }
   const detail = msg ? `: ${msg}` : '';
   throw new UpstreamError(
     'rejected',
-    `provider refused ${endpoint} (HTTP ${response.status} ${status})${detail}`,
+    `provider refused ${endpoint} (HTTP ${httpStatus} ${status})${detail}`,
     provider,
   );
 }

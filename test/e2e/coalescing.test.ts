@@ -55,3 +55,43 @@ describe('coalescing end to end', () => {
     expect(new Set(sent)).toEqual(new Set(numbers));
   }, 60_000);
 });
+
+describe('bulk sending end to end', () => {
+  let gw: RunningServer;
+  beforeAll(async () => {
+    gw = await startTestGateway({
+      tenants: {
+        bulk: {
+          scopes: ['sms:send'],
+          allowedCountries: ['AU'],
+          rateLimit: { requests: 100_000, windowSec: 60 },
+        },
+      },
+      upstream: {
+        callsPerSecond: 1,
+        coalesce: { enabled: true, windowMs: 300 },
+        bulkSend: true,
+        maxQueueWaitMs: 10_000,
+      },
+    });
+  });
+  afterAll(() => gw.stop());
+
+  it('carries different messages that wait together in one bulk-send-sms call, each caller getting its own message', async () => {
+    const token = tokenFor('bulk', { scope: 'sms:send' });
+    const agent = new Agent({ keepAlive: true, maxSockets: 100 });
+    const sends = Array.from({ length: 20 }, (_, i) =>
+      post(gw.url, token, { to: `+614${String(20_000_000 + i)}`, text: `Your code is ${1000 + i}` }, agent),
+    );
+    const statuses = await Promise.all(sends);
+    agent.destroy();
+    expect(statuses).toEqual(Array(20).fill(201));
+    const calls = gw.sandbox!.calls;
+    expect(calls.map((c) => c.endpoint)).toEqual(['bulk-send-sms']);
+    const elements = calls[0]!.body as { sms_text: string; numbers: string[] }[];
+    expect(elements).toHaveLength(20);
+    expect(elements.map((e) => e.sms_text).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `Your code is ${1000 + i}`).sort(),
+    );
+  });
+});

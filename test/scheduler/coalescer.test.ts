@@ -6,23 +6,29 @@ const settle = async () => {
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
 };
 
-function setup({ enabled = true, windowMs = 0, callsPerSecond = 1, fail = false } = {}) {
+function setup({ enabled = true, windowMs = 0, callsPerSecond = 1, fail = false, bulkSend = false } = {}) {
   const clock = new ManualClock(0);
   const calls: ProviderSendRequest[] = [];
+  const bulkCalls: ProviderSendRequest[][] = [];
+  const answer = (request: ProviderSendRequest, call: number) => ({
+    messages: request.numbers.map((to, i) => ({ providerMessageId: `P${call}-${i}`, to, from: '' })),
+    totalNumbers: request.numbers.length,
+    successNumber: request.numbers.length,
+    creditsUsed: request.numbers.length,
+  });
   const upstream: UpstreamClient = {
     async sendSms(request) {
       calls.push(request);
       if (fail) throw new UpstreamError('rejected', 'provider refused send-sms');
-      return {
-        messages: request.numbers.map((to, i) => ({
-          providerMessageId: `P${calls.length}-${i}`,
-          to,
-          from: '',
-        })),
-        totalNumbers: request.numbers.length,
-        successNumber: request.numbers.length,
-        creditsUsed: request.numbers.length,
-      };
+      return answer(request, calls.length);
+    },
+    async bulkSendSms(requests) {
+      bulkCalls.push(requests);
+      return requests.map((request, i) =>
+        request.text === 'refused'
+          ? new UpstreamError('rejected', 'provider refused bulk-send-sms message')
+          : answer(request, 100 + i),
+      );
     },
     read: async () => ({ httpStatus: 200, body: {} }),
     close: () => undefined,
@@ -35,14 +41,22 @@ function setup({ enabled = true, windowMs = 0, callsPerSecond = 1, fail = false 
     maxQueueLength: 1000,
     clock,
   });
-  const send = createSendCoalescer({ budget, upstream, clock, enabled, windowMs, maxNumbers: 1000 });
+  const send = createSendCoalescer({
+    budget,
+    upstream,
+    clock,
+    enabled,
+    windowMs,
+    maxNumbers: 1000,
+    bulkSend,
+  });
   const request = (numbers: string[], text = 'same', customString = 'b-1'): ProviderSendRequest => ({
     text,
     numbers,
     from: '',
     customString,
   });
-  return { clock, calls, send, request };
+  return { clock, calls, bulkCalls, send, request };
 }
 
 describe('coalescing sends', () => {
@@ -111,6 +125,34 @@ describe('coalescing sends', () => {
     clock.advance(10);
     await settle();
     expect(await Promise.all(sends)).toEqual([expect.any(UpstreamError), expect.any(UpstreamError)]);
+  });
+
+  it('with bulkSend, puts different messages of a tenant that wait together into one bulk-send-sms call', async () => {
+    const { clock, calls, bulkCalls, send, request } = setup({ bulkSend: true });
+    await send('t', request(['+61400000001'], 'first'));
+    const waiting = [
+      send('t', request(['+61400000002'], 'hello')),
+      send('t', request(['+61400000003'], 'hello')),
+      send('t', request(['+61400000004'], 'goodbye')),
+      send('t', request(['+61400000005'], 'refused')).catch((e: unknown) => e),
+    ];
+    await settle();
+    clock.advance(1001);
+    await settle();
+    expect(calls).toHaveLength(1);
+    expect(bulkCalls).toHaveLength(1);
+    expect(bulkCalls[0]!.map((r) => [r.text, r.numbers])).toEqual([
+      ['hello', ['+61400000002', '+61400000003']],
+      ['goodbye', ['+61400000004']],
+      ['refused', ['+61400000005']],
+    ]);
+    const [a, b, c, refused] = await Promise.all(waiting);
+    expect([a, b, c].map((r) => (r as { messages: { to: string }[] }).messages.map((m) => m.to))).toEqual([
+      ['+61400000002'],
+      ['+61400000003'],
+      ['+61400000004'],
+    ]);
+    expect(refused).toBeInstanceOf(UpstreamError);
   });
 
   it('sends each request alone when switched off', async () => {
