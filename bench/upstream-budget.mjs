@@ -154,13 +154,14 @@ function maxInAnySecond(times) {
 }
 
 /**
- * Sustained calls per second of a list. Slots are used in bursts (15 at once, then a window's
- * wait), so the span from first to last call is one window short of the time those calls took.
+ * Sustained calls per second of a list. Slots are used in bursts (up to 15 at once, spread over
+ * a few hundred ms when the gateway is busy, then a window's wait), so the rate is measured
+ * between calls in the same position of their bursts: call i and call i + 15m are m windows apart.
  */
 function ratePerSecond(calls) {
-  if (calls.length < 2) return 0;
   const times = calls.map((c) => c.at).sort((a, b) => a - b);
-  return times.length / ((times[times.length - 1] - times[0] + 1000) / 1000);
+  const last = Math.floor((times.length - 1) / CAP) * CAP;
+  return last === 0 ? 0 : last / ((times[last] - times[0]) / 1000);
 }
 
 function jain(values) {

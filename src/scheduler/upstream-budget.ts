@@ -119,7 +119,14 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBu
   return {
     async run(tenantId, call) {
       for (let attempt = 0; ; attempt++) {
-        await waitForSlot(tenantId, attempt > 0);
+        // Fast path: nobody waits here, so taking a free slot directly passes no one.
+        const direct =
+          attempt === 0 &&
+          !stopped &&
+          queue.size === 0 &&
+          !draining &&
+          (await options.slots.tryAcquire()) === 0;
+        if (!direct) await waitForSlot(tenantId, attempt > 0);
         try {
           return await call();
         } catch (error) {
