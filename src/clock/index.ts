@@ -21,8 +21,17 @@ export function isoTime(clock: Clock): string {
   return new Date(clock.now()).toISOString();
 }
 
-/** Formats a time the way the provider writes it: `Y-m-d H:i:s` in the given IANA timezone. */
-export function formatProviderTime(ms: number, timeZone: string): string {
+/** The wall-clock date and time of an instant in an IANA timezone. */
+export interface WallClock {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+export function wallClock(ms: number, timeZone: string): WallClock {
   const parts = new Intl.DateTimeFormat('en-CA', {
     timeZone,
     year: 'numeric',
@@ -33,7 +42,21 @@ export function formatProviderTime(ms: number, timeZone: string): string {
     second: '2-digit',
     hourCycle: 'h23',
   }).formatToParts(new Date(ms));
-  const part = (type: Intl.DateTimeFormatPartTypes): string =>
-    parts.find((p) => p.type === type)?.value ?? '00';
-  return `${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')}:${part('second')}`;
+  const get = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  return {
+    year: get('year'),
+    month: get('month'),
+    day: get('day'),
+    hour: get('hour'),
+    minute: get('minute'),
+    second: get('second'),
+  };
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** Formats a time the way the provider writes it: `Y-m-d H:i:s` in the given IANA timezone. */
+export function formatProviderTime(ms: number, timeZone: string): string {
+  const t = wallClock(ms, timeZone);
+  return `${t.year}-${pad(t.month)}-${pad(t.day)} ${pad(t.hour)}:${pad(t.minute)}:${pad(t.second)}`;
 }

@@ -2,39 +2,21 @@
 // the next one starts (DST-aware). Intl gives wall-clock parts; the start instant is found by
 // correcting a UTC guess with the zone's offset at that guess, twice (enough across a DST change).
 
-interface WallClock {
-  year: number;
-  month: number;
-  day: number;
-}
+import { wallClock, type WallClock } from '../clock';
 
-function wallClock(ms: number, timeZone: string): WallClock & { asUtc: number } {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(new Date(ms));
-  const get = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  const [year, month, day] = [get('year'), get('month'), get('day')];
-  return {
-    year,
-    month,
-    day,
-    asUtc: Date.UTC(year, month - 1, day, get('hour'), get('minute'), get('second')),
-  };
+
+/** The wall clock read as if it were UTC: the difference from the instant is the zone's offset. */
+function wallClockAsUtc(ms: number, timeZone: string): number {
+  const t = wallClock(ms, timeZone);
+  return Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second);
 }
 
 /** The instant local midnight starts on the given local date. */
-function startOfLocalDay(date: WallClock, timeZone: string): number {
+function startOfLocalDay(date: Pick<WallClock, 'year' | 'month' | 'day'>, timeZone: string): number {
   const guess = Date.UTC(date.year, date.month - 1, date.day);
   let instant = guess;
   for (let i = 0; i < 2; i++) {
-    const offset = wallClock(instant, timeZone).asUtc - instant;
+    const offset = wallClockAsUtc(instant, timeZone) - instant;
     instant = guess - offset;
   }
   return instant;
