@@ -4,7 +4,6 @@
 
 import { wallClock, type WallClock } from '../clock';
 
-
 /** The wall clock read as if it were UTC: the difference from the instant is the zone's offset. */
 function wallClockAsUtc(ms: number, timeZone: string): number {
   const t = wallClock(ms, timeZone);
