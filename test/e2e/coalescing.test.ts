@@ -22,17 +22,18 @@ function post(url: string, token: string, body: object, agent: Agent): Promise<n
   });
 }
 
+/** A tenant that may send as fast as the test needs. */
+const bulkTenant = {
+  scopes: ['sms:send'],
+  allowedCountries: ['AU'],
+  rateLimit: { requests: 100_000, windowSec: 60 },
+};
+
 describe('coalescing end to end', () => {
   let gw: RunningServer;
   beforeAll(async () => {
     gw = await startTestGateway({
-      tenants: {
-        bulk: {
-          scopes: ['sms:send'],
-          allowedCountries: ['AU'],
-          rateLimit: { requests: 100_000, windowSec: 60 },
-        },
-      },
+      tenants: { bulk: bulkTenant },
       upstream: { coalesce: { enabled: true, windowMs: 1000 }, maxQueueWaitMs: 20_000 },
     });
   });
@@ -60,13 +61,7 @@ describe('bulk sending end to end', () => {
   let gw: RunningServer;
   beforeAll(async () => {
     gw = await startTestGateway({
-      tenants: {
-        bulk: {
-          scopes: ['sms:send'],
-          allowedCountries: ['AU'],
-          rateLimit: { requests: 100_000, windowSec: 60 },
-        },
-      },
+      tenants: { bulk: bulkTenant },
       upstream: {
         callsPerSecond: 1,
         coalesce: { enabled: true, windowMs: 300 },
