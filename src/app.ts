@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { sql } from 'kysely';
 import { createAuthenticator } from './auth';
+import { callbacksRouter, createDeliveryReportIntake } from './callbacks';
 import type { Clock } from './clock';
 import type { Config } from './config';
 import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
@@ -15,7 +16,12 @@ import {
   createUpstreamBudget,
   type SlotSource,
 } from './scheduler';
-import { createMessageRepository, createQuotaRepository, type Db } from './store';
+import {
+  createDeliveryReportRepository,
+  createMessageRepository,
+  createQuotaRepository,
+  type Db,
+} from './store';
 import { createUpstreamClient } from './upstream';
 
 export interface GatewayRuntime {
@@ -80,6 +86,12 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
     healthRouter(
       [{ name: 'store', check: async () => void (await sql`select 1`.execute(db)) }],
       () => shuttingDown,
+    ),
+  );
+  app.use(
+    callbacksRouter(
+      config.callbacks.tokens,
+      createDeliveryReportIntake(createDeliveryReportRepository(db), clock),
     ),
   );
   app.use('/v1', authenticate, rateLimit.middleware);

@@ -58,6 +58,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     server.listen(effective.http.port, effective.http.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  // The embedded sandbox reports deliveries to this gateway, as the real provider would.
+  if (sandbox && !config.sandbox.dlrCallbackUrl && effective.callbacks.tokens[0]) {
+    sandbox.configureCallbacks({
+      dlr: `http://127.0.0.1:${port}/v1/callbacks/cellcast/${effective.callbacks.tokens[0]}/dlr`,
+    });
+  }
   const url = `http://${effective.http.host === '0.0.0.0' || effective.http.host === '::' ? 'localhost' : effective.http.host}:${port}`;
 
   let stopping: Promise<void> | undefined;
@@ -87,5 +93,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 }
 
 export function secretsOf(config: Config): string[] {
-  return [config.upstream.appKey, config.auth.jwtSecret].filter((s): s is string => typeof s === 'string');
+  return [config.upstream.appKey, config.auth.jwtSecret, ...config.callbacks.tokens].filter(
+    (s): s is string => typeof s === 'string',
+  );
 }

@@ -39,7 +39,7 @@ export function parseConfig(tree: unknown): Config {
 }
 
 /** Values never echoed in a configuration error. */
-const SECRET_KEYS = new Set(['appKey', 'jwtSecret']);
+const SECRET_KEYS = new Set(['appKey', 'jwtSecret', 'tokens']);
 
 function describeIssues(error: z.ZodError): string {
   return error.issues
@@ -140,6 +140,8 @@ function envOverrides(env: Env): Tree {
   if (appKey !== undefined) setPath(tree, ['upstream', 'appKey'], appKey);
   const jwtSecret = readSecret(env, 'SMSGATE_JWT_SECRET');
   if (jwtSecret !== undefined) setPath(tree, ['auth', 'jwtSecret'], jwtSecret);
+  const callbackToken = readSecret(env, 'SMSGATE_CALLBACK_TOKEN');
+  if (callbackToken !== undefined) setPath(tree, ['callbacks', 'tokens'], [callbackToken]);
   return tree;
 }
 
@@ -169,7 +171,11 @@ function withDevelopmentSecrets(config: Config): Config {
   const upstream = config.upstream.appKey
     ? config.upstream
     : { ...config.upstream, appKey: `sandbox-${randomBytes(18).toString('hex')}` };
-  return { ...config, auth, upstream };
+  const callbacks =
+    config.callbacks.tokens.length > 0
+      ? config.callbacks
+      : { tokens: [randomBytes(24).toString('base64url')] };
+  return { ...config, auth, upstream, callbacks };
 }
 
 function developmentJwtSecret(config: Config): string {

@@ -152,6 +152,15 @@ export const configSchema = z.strictObject({
       replicas: z.number().int().positive().default(1),
     })
     .prefault({}),
+  callbacks: z
+    .strictObject({
+      /**
+       * Secrets in the provider's callback URLs (/v1/callbacks/cellcast/<token>/dlr); two during a
+       * rotation. SMSGATE_CALLBACK_TOKEN[_FILE]; generated per process in sandbox mode.
+       */
+      tokens: z.array(z.string().min(32, 'expected at least 32 random characters')).max(2).default([]),
+    })
+    .prefault({}),
   quotas: z
     .strictObject({
       /** Where a day and a month begin and end for quotas. */

@@ -14,6 +14,14 @@ export function requestId(req: IncomingMessage, res: ServerResponse): string {
   return id;
 }
 
+/**
+ * The path as logged: no query string (it may carry a ticket), and provider callback tokens
+ * (`/callbacks/<provider>/<token>/…`, the only credential ever in a path) replaced.
+ */
+export function loggablePath(url: string | undefined): string {
+  return (url ?? '').split('?')[0]!.replace(/(\/callbacks\/[^/]+\/)[^/]+/, '$1[REDACTED]');
+}
+
 /** One access-log line per request, with the request id; no headers or bodies (they carry credentials and numbers). */
 export function accessLog(logger: Logger): RequestHandler {
   return pinoHttp({
@@ -25,11 +33,11 @@ export function accessLog(logger: Logger): RequestHandler {
       req: (req: { id: unknown; method: string; url: string }) => ({
         id: req.id,
         method: req.method,
-        path: req.url.split('?')[0],
+        path: loggablePath(req.url),
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
-    customSuccessMessage: (req, res) => `${req.method} ${(req.url ?? '').split('?')[0]} ${res.statusCode}`,
-    customErrorMessage: (req, res) => `${req.method} ${(req.url ?? '').split('?')[0]} ${res.statusCode}`,
+    customSuccessMessage: (req, res) => `${req.method} ${loggablePath(req.url)} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method} ${loggablePath(req.url)} ${res.statusCode}`,
   }) as unknown as RequestHandler;
 }

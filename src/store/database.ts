@@ -38,10 +38,32 @@ export interface QuotaUsageTable {
   used: number;
 }
 
+export interface DeliveryReportsTable {
+  id: Generated<number>;
+  provider_message_id: string;
+  provider_status: string;
+  /** Our message, when the report matched one; null for a message we never sent. */
+  message_id: string | null;
+  tenant_id: string | null;
+  recipient: string | null;
+  custom_string: string | null;
+  received_at: string;
+}
+
+export interface RejectedCallbacksTable {
+  id: Generated<number>;
+  kind: string;
+  reason: string;
+  payload: string;
+  received_at: string;
+}
+
 export interface Database {
   messages: MessagesTable;
   message_events: MessageEventsTable;
   quota_usage: QuotaUsageTable;
+  delivery_reports: DeliveryReportsTable;
+  rejected_callbacks: RejectedCallbacksTable;
 }
 
 export type Db = Kysely<Database>;

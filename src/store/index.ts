@@ -9,3 +9,9 @@ export {
   type StatusChange,
 } from './message-repository';
 export { createQuotaRepository, type QuotaRepository, type QuotaDemand } from './quota-repository';
+export {
+  createDeliveryReportRepository,
+  type DeliveryReportRepository,
+  type DeliveryReportInput,
+  type IntakeCounts,
+} from './delivery-report-repository';

@@ -82,4 +82,38 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table quota_usage`.execute(db);
     },
   },
+  '0003_delivery_reports': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('delivery_reports')
+        .addColumn('id', ...serialKey(db))
+        .addColumn('provider_message_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('provider_status', 'varchar(20)', (col) => col.notNull())
+        .addColumn('message_id', 'varchar(40)')
+        .addColumn('tenant_id', 'varchar(64)')
+        .addColumn('recipient', 'varchar(20)')
+        .addColumn('custom_string', 'varchar(64)')
+        .addColumn('received_at', 'varchar(32)', (col) => col.notNull())
+        .execute();
+      // A report is stored once per (message, status): the provider's retries are idempotent.
+      await db.schema
+        .createIndex('delivery_reports_once')
+        .on('delivery_reports')
+        .columns(['provider_message_id', 'provider_status'])
+        .unique()
+        .execute();
+      await db.schema
+        .createTable('rejected_callbacks')
+        .addColumn('id', ...serialKey(db))
+        .addColumn('kind', 'varchar(20)', (col) => col.notNull())
+        .addColumn('reason', 'text', (col) => col.notNull())
+        .addColumn('payload', 'text', (col) => col.notNull())
+        .addColumn('received_at', 'varchar(32)', (col) => col.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table rejected_callbacks`.execute(db);
+      await sql`drop table delivery_reports`.execute(db);
+    },
+  },
 };

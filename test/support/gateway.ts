@@ -6,7 +6,7 @@ import { createLogger } from '../../src/observability';
 import { startServer, type RunningServer } from '../../src/server';
 import { systemClock, type Clock } from '../../src/clock';
 import { captured } from './leak-guard';
-import { TEST_APPKEY, TEST_JWT_SECRET } from './constants';
+import { TEST_APPKEY, TEST_CALLBACK_TOKEN, TEST_JWT_SECRET } from './constants';
 
 type Tree = Record<string, unknown>;
 
@@ -26,8 +26,9 @@ export function testConfig(overrides: Tree = {}): Config {
   const base: Tree = {
     http: { port: 0, host: '127.0.0.1' },
     auth: { jwtSecret: TEST_JWT_SECRET },
+    callbacks: { tokens: [TEST_CALLBACK_TOKEN] },
     upstream: { appKey: TEST_APPKEY, timeoutMs: 2000 },
-    sandbox: { dlrDelayMs: 50 },
+    sandbox: { dlrDelayMs: 60_000 },
     store: { sqliteFile: ':memory:' },
     log: { level: 'debug' },
   };
@@ -48,7 +49,7 @@ export async function startTestGateway(
   });
   const logger = createLogger({
     level: config.log.level,
-    secrets: [TEST_APPKEY, TEST_JWT_SECRET],
+    secrets: [TEST_APPKEY, TEST_JWT_SECRET, TEST_CALLBACK_TOKEN],
     destination,
   });
   const running = await startServer(config, { clock, logger });

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { Clock } from '../clock';
+import type { DeliveryReportInput, DeliveryReportRepository, IntakeCounts } from '../store';
+
+/**
+ * Our message statuses in the order they may follow each other; a report never moves a message
+ * back (a late `Queued` cannot overwrite `Delivered`), and the first final status stays.
+ */
+const RANK: Record<string, number> = {
+  queued: 0,
+  scheduled: 1,
+  sent: 2,
+  unknown: 2,
+  dispatched: 3,
+  delivered: 4,
+  failed: 4,
+  rejected: 4,
+  expired: 4,
+  aborted: 4,
+  delivery_unknown: 4,
+};
+export const statusRank = (status: string): number => RANK[status] ?? 0;
+
+/** The provider's statuses (shared/provider/cellcast-v3.md §5.1) and ours for them. */
+const PROVIDER_STATUS: Record<string, string> = {
+  Queued: 'sent',
+  Dispatched: 'dispatched',
+  Delivered: 'delivered',
+  Failed: 'failed',
+  Rejected: 'rejected',
+  Expired: 'expired',
+  Aborted: 'aborted',
+  // "At the SMSC but no usable receipt": final, and not our `unknown` (a send whose outcome we do not know).
+  Unknown: 'delivery_unknown',
+};
+
+const reportSchema = z.object({
+  message_id: z.string().trim().min(1).max(64),
+  status: z.enum(Object.keys(PROVIDER_STATUS) as [string, ...string[]]),
+  recipient: z.union([z.string(), z.number()]).optional(),
+  custom_string: z.string().max(64).optional(),
+  source: z.string().optional(),
+});
+
+/**
+ * Delivery reports from the provider: a JSON array (as it sends them) or a single object. Each
+ * item is checked on its own: good ones are stored and applied, malformed ones are recorded as
+ * rejected; one bad item never costs the others. Everything is stored before the answer.
+ */
+export function createDeliveryReportIntake(repository: DeliveryReportRepository, clock: Clock) {
+  return async function receiveDeliveryReports(body: unknown): Promise<IntakeCounts> {
+    const items = Array.isArray(body) ? body : [body];
+    const reports: DeliveryReportInput[] = [];
+    const rejected: { reason: string; payload: string }[] = [];
+    items.forEach((item, i) => {
+      const parsed = reportSchema.safeParse(item);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        rejected.push({
+          reason: `[${i}].${issue?.path.join('.') || 'item'}: ${issue?.message ?? 'invalid'}`,
+          payload: JSON.stringify(item ?? null).slice(0, 2000),
+        });
+        return;
+      }
+      const { message_id, status, recipient, custom_string } = parsed.data;
+      const digits = recipient === undefined ? '' : String(recipient).replace(/[^0-9]/g, '');
+      const ours = PROVIDER_STATUS[status] as string;
+      reports.push({
+        providerMessageId: message_id,
+        providerStatus: status,
+        status: ours,
+        rank: statusRank(ours),
+        recipient: digits ? `+${digits}` : null,
+        customString: custom_string || null,
+      });
+    });
+    return repository.store(reports, rejected, new Date(clock.now()).toISOString(), statusRank);
+  };
+}

@@ -1,0 +1,177 @@
+import request from 'supertest';
+import type { RunningServer } from '../../src/server';
+import { TEST_CALLBACK_TOKEN } from '../support/constants';
+import { bearer, startTestGateway, tokenFor } from '../support/gateway';
+import { captured } from '../support/leak-guard';
+
+const dlrPath = `/v1/callbacks/cellcast/${TEST_CALLBACK_TOKEN}/dlr`;
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('delivery reports from the provider', () => {
+  let gw: RunningServer;
+  beforeAll(async () => {
+    gw = await startTestGateway({ sandbox: { dlrDelayMs: 50 } });
+  });
+  afterAll(() => gw.stop());
+
+  const send = async (tenant = 'alpha') => {
+    const res = await request(gw.url)
+      .post('/v1/messages')
+      .set(bearer(tokenFor(tenant)))
+      .send({ to: '0412345678', text: 'hello' });
+    expect(res.status).toBe(201);
+    return res.body.data.messages[0].id as string;
+  };
+  const message = async (id: string, tenant = 'alpha') =>
+    (
+      await request(gw.url)
+        .get(`/v1/messages/${id}`)
+        .set(bearer(tokenFor(tenant)))
+    ).body.data;
+  const providerIdOf = async (id: string) => (await message(id)).providerMessageId as string;
+  const post = (body: unknown, path = dlrPath) =>
+    request(gw.url)
+      .post(path)
+      .send(body as object);
+  const reportsStored = async () =>
+    Number(
+      (
+        await gw.db
+          .selectFrom('delivery_reports')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+
+  it("the sandbox's delivery report reaches the gateway and moves the message to delivered, with its history", async () => {
+    const id = await send();
+    const delivered = await waitFor(async () => {
+      const data = await message(id);
+      return data.status === 'delivered' ? data : undefined;
+    });
+    expect(delivered.history.map((h: { status: string }) => h.status)).toEqual([
+      'queued',
+      'sent',
+      'delivered',
+    ]);
+    expect(delivered.history[2].detail).toBe('provider: Delivered');
+    // Another tenant still cannot see it.
+    expect(
+      (
+        await request(gw.url)
+          .get(`/v1/messages/${id}`)
+          .set(bearer(tokenFor('beta')))
+      ).status,
+    ).toBe(404);
+  });
+
+  it('refuses a wrong token with the plain 404 of an unknown route, storing nothing', async () => {
+    const before = await reportsStored();
+    const res = await post(
+      [{ message_id: 'X', status: 'Delivered' }],
+      '/v1/callbacks/cellcast/not-the-token/dlr',
+    );
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('NOT_FOUND');
+    expect(await reportsStored()).toBe(before);
+  });
+
+  it('stores the good items of a batch with a malformed one, and records the malformed one as rejected', async () => {
+    gw.sandbox!.configureCallbacks({ dlr: 'http://127.0.0.1:9/' }); // keep the sandbox's own reports out of this test
+    const id = await send();
+    const providerId = await providerIdOf(id);
+    const res = await post([
+      { message_id: providerId, status: 'Delivered', recipient: '61412345678' },
+      { status: 'Delivered' },
+      'garbage',
+    ]);
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual({ applied: 1, duplicates: 0, ignored: 0, rejected: 2 });
+    expect((await message(id)).status).toBe('delivered');
+    const rejected = await gw.db
+      .selectFrom('rejected_callbacks')
+      .select(['reason'])
+      .orderBy('id', 'desc')
+      .limit(2)
+      .execute();
+    expect(rejected.map((r) => r.reason).sort()).toEqual([
+      expect.stringMatching(/^\[1\]\.message_id/),
+      expect.stringMatching(/^\[2\]\./),
+    ]);
+  });
+
+  it('treats the same report posted 5 times as one, and never lets a late Queued undo Delivered', async () => {
+    const id = await send();
+    const providerId = await providerIdOf(id);
+    const report = { message_id: providerId, status: 'Delivered', recipient: '61412345678' };
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push((await post([report])).body.data);
+    expect(answers.map((a) => [a.applied, a.duplicates])).toEqual([
+      [1, 0],
+      [0, 1],
+      [0, 1],
+      [0, 1],
+      [0, 1],
+    ]);
+    expect((await post({ message_id: providerId, status: 'Queued' })).body.data).toMatchObject({
+      applied: 0,
+      ignored: 1,
+    });
+    const data = await message(id);
+    expect(data.status).toBe('delivered');
+    expect(data.history.map((h: { status: string }) => h.status)).toEqual(['queued', 'sent', 'delivered']);
+  });
+
+  it('stores a report for a message we never sent without touching any tenant', async () => {
+    const res = await post({ message_id: 'AAAAAAAA-0000-0000-0000-000000000000', status: 'Failed' });
+    expect(res.body.data).toEqual({ applied: 0, duplicates: 0, ignored: 1, rejected: 0 });
+    const row = await gw.db
+      .selectFrom('delivery_reports')
+      .selectAll()
+      .where('provider_message_id', '=', 'AAAAAAAA-0000-0000-0000-000000000000')
+      .executeTakeFirstOrThrow();
+    expect(row.tenant_id).toBeNull();
+  });
+
+  it("finds the message by our batch reference when the provider's id never reached us", async () => {
+    const id = await send();
+    const batch = await gw.db
+      .selectFrom('messages')
+      .select(['batch_id'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    await gw.db
+      .updateTable('messages')
+      .set({ provider_message_id: null, status: 'unknown' })
+      .where('id', '=', id)
+      .execute();
+    const res = await post([
+      {
+        message_id: 'BBBBBBBB-1111-1111-1111-111111111111',
+        status: 'Delivered',
+        recipient: '61412345678',
+        custom_string: batch.batch_id,
+      },
+    ]);
+    expect(res.body.data.applied).toBe(1);
+    expect(await message(id)).toMatchObject({
+      status: 'delivered',
+      providerMessageId: 'BBBBBBBB-1111-1111-1111-111111111111',
+    });
+  });
+
+  it('keeps the callback token out of the access log', () => {
+    const callbackLines = captured.logLines.filter((line) => line.includes('/v1/callbacks/cellcast/'));
+    expect(callbackLines.length).toBeGreaterThan(0);
+    expect(callbackLines.every((line) => line.includes('/v1/callbacks/cellcast/[REDACTED]/dlr'))).toBe(true);
+  });
+});
