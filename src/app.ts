@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { sql } from 'kysely';
 import { createAuthenticator } from './auth';
-import { callbacksRouter, createDeliveryReportIntake } from './callbacks';
+import { callbacksRouter, createDeliveryReportIntake, createInboundIntake, inboundRouter } from './callbacks';
 import type { Clock } from './clock';
 import type { Config } from './config';
 import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
@@ -18,6 +18,7 @@ import {
 } from './scheduler';
 import {
   createDeliveryReportRepository,
+  createInboundRepository,
   createMessageRepository,
   createQuotaRepository,
   type Db,
@@ -88,14 +89,16 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
       () => shuttingDown,
     ),
   );
+  const inbound = createInboundRepository(db);
   app.use(
-    callbacksRouter(
-      config.callbacks.tokens,
-      createDeliveryReportIntake(createDeliveryReportRepository(db), clock),
-    ),
+    callbacksRouter(config.callbacks.tokens, {
+      receiveDeliveryReports: createDeliveryReportIntake(createDeliveryReportRepository(db), clock),
+      receiveInbound: createInboundIntake(config, inbound, clock),
+    }),
   );
   app.use('/v1', authenticate, rateLimit.middleware);
   app.use(messagesRouter({ sendMessages, repository }));
+  app.use(inboundRouter(inbound));
   app.use(usageRouter(config, quotas));
   app.use(notFound());
   app.use(errorHandler(logger));

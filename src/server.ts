@@ -58,11 +58,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     server.listen(effective.http.port, effective.http.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  // The embedded sandbox reports deliveries to this gateway, as the real provider would.
+  // The embedded sandbox reports deliveries and replies to this gateway, as the real provider would.
   if (sandbox && !config.sandbox.dlrCallbackUrl && effective.callbacks.tokens[0]) {
-    sandbox.configureCallbacks({
-      dlr: `http://127.0.0.1:${port}/v1/callbacks/cellcast/${effective.callbacks.tokens[0]}/dlr`,
-    });
+    const callbacks = `http://127.0.0.1:${port}/v1/callbacks/cellcast/${effective.callbacks.tokens[0]}`;
+    sandbox.configureCallbacks({ dlr: `${callbacks}/dlr`, inbound: `${callbacks}/inbound` });
   }
   const url = `http://${effective.http.host === '0.0.0.0' || effective.http.host === '::' ? 'localhost' : effective.http.host}:${port}`;
 

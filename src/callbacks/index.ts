@@ -1,4 +1,7 @@
 // Provider callbacks: delivery reports are checked, stored and applied to the sending tenant's
-// messages before the provider gets its 2xx. (Inbound replies and fan-out to tenants come next.)
+// messages before the provider gets its 2xx; inbound replies are routed to the tenant they
+// belong to. (Fan-out to tenants by webhook and SSE comes next.)
 export { createDeliveryReportIntake, statusRank } from './delivery-reports';
-export { callbacksRouter, callbackToken } from './routes';
+export { createInboundIntake } from './inbound';
+export { callbacksRouter, callbackToken, type CallbackIntakes } from './routes';
+export { inboundRouter } from './inbound-routes';

@@ -21,13 +21,26 @@ export function callbackToken(tokens: string[]): RequestHandler {
   };
 }
 
+export interface CallbackIntakes {
+  receiveDeliveryReports: (body: unknown) => Promise<IntakeCounts>;
+  receiveInbound: (body: unknown) => Promise<{ stored: number; duplicates: number; rejected: number }>;
+}
+
 export function callbacksRouter(
   tokens: string[],
-  receiveDeliveryReports: (body: unknown) => Promise<IntakeCounts>,
+  { receiveDeliveryReports, receiveInbound }: CallbackIntakes,
 ): Router {
   const router = Router();
   router.post('/v1/callbacks/cellcast/:token/dlr', callbackToken(tokens), requireJson, async (req, res) => {
     sendSuccess(res, 200, await receiveDeliveryReports(req.body));
   });
+  router.post(
+    '/v1/callbacks/cellcast/:token/inbound',
+    callbackToken(tokens),
+    requireJson,
+    async (req, res) => {
+      sendSuccess(res, 200, await receiveInbound(req.body));
+    },
+  );
   return router;
 }

@@ -80,6 +80,13 @@ function checkConsistency(config: Config): Config {
       );
     }
   }
+  for (const [key, tenantId] of [
+    ['inbound.defaultTenant', config.inbound.defaultTenant],
+    ...config.inbound.rules.map((rule, i) => [`inbound.rules.${i}.tenant`, rule.tenant]),
+  ] as [string, string | undefined][]) {
+    if (tenantId !== undefined && !Object.hasOwn(config.tenants, tenantId))
+      problems.push(`${key}: '${tenantId}' is not a configured tenant`);
+  }
   const upstream = new URL(config.upstream.baseUrl);
   if (upstream.protocol !== 'https:' && !isLoopbackHost(upstream.hostname)) {
     problems.push(

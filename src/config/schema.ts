@@ -161,6 +161,18 @@ export const configSchema = z.strictObject({
       tokens: z.array(z.string().min(32, 'expected at least 32 random characters')).max(2).default([]),
     })
     .prefault({}),
+  inbound: z
+    .strictObject({
+      /** Inbound SMS that is no reply to a known message and matches no rule goes here (unset: kept, routed to nobody). */
+      defaultTenant: z.string().optional(),
+      /** First-word keyword → tenant, checked in order (case-insensitive). */
+      rules: z
+        .array(
+          z.strictObject({ keyword: z.string().regex(/^\S+$/, 'expected one word'), tenant: z.string() }),
+        )
+        .default([]),
+    })
+    .prefault({}),
   quotas: z
     .strictObject({
       /** Where a day and a month begin and end for quotas. */

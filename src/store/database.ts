@@ -58,12 +58,27 @@ export interface RejectedCallbacksTable {
   received_at: string;
 }
 
+export interface InboundMessagesTable {
+  id: string;
+  provider_message_id: string;
+  /** Null when no rule routed it to a tenant. */
+  tenant_id: string | null;
+  sender: string;
+  text: string;
+  received_at: string;
+  /** Our message this replies to, when the provider named one we sent. */
+  reply_to: string | null;
+  routed_by: string;
+  created_at: string;
+}
+
 export interface Database {
   messages: MessagesTable;
   message_events: MessageEventsTable;
   quota_usage: QuotaUsageTable;
   delivery_reports: DeliveryReportsTable;
   rejected_callbacks: RejectedCallbacksTable;
+  inbound_messages: InboundMessagesTable;
 }
 
 export type Db = Kysely<Database>;

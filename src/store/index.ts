@@ -15,3 +15,9 @@ export {
   type DeliveryReportInput,
   type IntakeCounts,
 } from './delivery-report-repository';
+export {
+  createInboundRepository,
+  type InboundRepository,
+  type InboundInput,
+  type InboundRecord,
+} from './inbound-repository';

@@ -116,4 +116,28 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table delivery_reports`.execute(db);
     },
   },
+  '0004_inbound_messages': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('inbound_messages')
+        .addColumn('id', 'varchar(40)', (col) => col.primaryKey())
+        .addColumn('provider_message_id', 'varchar(64)', (col) => col.notNull().unique())
+        .addColumn('tenant_id', 'varchar(64)')
+        .addColumn('sender', 'varchar(20)', (col) => col.notNull())
+        .addColumn('text', 'text', (col) => col.notNull())
+        .addColumn('received_at', 'varchar(32)', (col) => col.notNull())
+        .addColumn('reply_to', 'varchar(40)')
+        .addColumn('routed_by', 'varchar(10)', (col) => col.notNull())
+        .addColumn('created_at', 'varchar(32)', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('inbound_tenant_created')
+        .on('inbound_messages')
+        .columns(['tenant_id', 'created_at', 'id'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table inbound_messages`.execute(db);
+    },
+  },
 };

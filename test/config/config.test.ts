@@ -67,6 +67,13 @@ describe('configuration', () => {
     expect(loadError({}, { upstream: { retries: 3 } })).toMatch(/upstream: Unrecognized key: "retries"/);
   });
 
+  it('refuses inbound routing to a tenant that does not exist', () => {
+    expect(loadError({}, { inbound: { rules: [{ keyword: 'JOIN', tenant: 'ghost' }] } })).toMatch(
+      /inbound\.rules\.0\.tenant: 'ghost' is not a configured tenant/,
+    );
+    expect(loadError({}, { inbound: { defaultTenant: 'ghost' } })).toMatch(/inbound\.defaultTenant: 'ghost'/);
+  });
+
   it('never echoes a secret value in a configuration error', () => {
     expect(loadError({ SMSGATE_APPKEY: 'short' })).not.toContain('short');
   });

@@ -1,0 +1,65 @@
+import { monotonicFactory } from 'ulid';
+import { z } from 'zod';
+import type { Clock } from '../clock';
+import type { Config } from '../config';
+import type { InboundInput, InboundRepository } from '../store';
+
+const inboundSchema = z.object({
+  message_id: z.union([z.string().trim().min(1).max(64), z.number()]),
+  from: z.union([z.string().min(1).max(20), z.number()]),
+  body: z.string().max(10_000),
+  received_at: z.string().max(32).optional(),
+  original_message_id: z.string().max(64).optional(),
+  custom_string: z.string().optional(),
+  type: z.string().optional(),
+});
+
+/** Inbound text is attacker-chosen (anyone can text the number): stored as data, capped. */
+const MAX_INBOUND_TEXT = 2000;
+const nextUlid = monotonicFactory();
+
+/**
+ * Inbound replies from the provider (a JSON array, or one object). A reply to one of our messages
+ * goes to the tenant that sent it; anything else by the first-word keyword rules, then to
+ * inbound.defaultTenant, else it is kept and routed to nobody. Duplicates are stored once.
+ */
+export function createInboundIntake(config: Config, repository: InboundRepository, clock: Clock) {
+  function fallbackRoute(text: string): InboundInput['fallback'] {
+    const firstWord = text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+    const rule = config.inbound.rules.find((r) => r.keyword.toLowerCase() === firstWord);
+    if (rule) return { tenantId: rule.tenant, routedBy: 'keyword' };
+    if (config.inbound.defaultTenant) return { tenantId: config.inbound.defaultTenant, routedBy: 'default' };
+    return { tenantId: null, routedBy: 'none' };
+  }
+
+  return async function receiveInbound(body: unknown) {
+    const items = Array.isArray(body) ? body : [body];
+    const accepted: InboundInput[] = [];
+    const rejected: { reason: string; payload: string }[] = [];
+    const now = clock.now();
+    items.forEach((item, i) => {
+      const parsed = inboundSchema.safeParse(item);
+      const digits = parsed.success ? String(parsed.data.from).replace(/[^0-9]/g, '') : '';
+      if (!parsed.success || digits === '') {
+        const issue = parsed.success ? undefined : parsed.error.issues[0];
+        const reason = issue
+          ? `[${i}].${issue.path.join('.') || 'item'}: ${issue.message}`
+          : `[${i}].from: no phone number`;
+        rejected.push({ reason, payload: JSON.stringify(item ?? null).slice(0, 2000) });
+        return;
+      }
+      const text = parsed.data.body.slice(0, MAX_INBOUND_TEXT);
+      accepted.push({
+        id: `in_${nextUlid(now)}`,
+        providerMessageId: String(parsed.data.message_id),
+        sender: `+${digits}`,
+        text,
+        receivedAt: parsed.data.received_at ?? '',
+        originalProviderMessageId: parsed.data.original_message_id || null,
+        fallback: fallbackRoute(text),
+        createdAt: new Date(now).toISOString(),
+      });
+    });
+    return repository.store(accepted, rejected);
+  };
+}
