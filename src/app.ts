@@ -2,9 +2,27 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { sql } from 'kysely';
 import { createAuthenticator } from './auth';
-import { callbacksRouter, createDeliveryReportIntake, createInboundIntake, inboundRouter } from './callbacks';
+import {
+  callbacksRouter,
+  createDeliveryReportIntake,
+  createInboundBackstop,
+  createInboundIntake,
+  inboundRouter,
+  type InboundBackstop,
+} from './callbacks';
 import type { Clock } from './clock';
 import type { Config } from './config';
+import {
+  createEventHub,
+  createEventStreams,
+  createWebhookSender,
+  createWebhookWorker,
+  webhookAdminRouter,
+  type EventHub,
+  type EventStreams,
+  type WebhookWorker,
+} from './delivery';
+import { createEgressPolicy } from './egress';
 import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
 import { createQuotaService, createTenantRateLimit, usageRouter } from './limits';
 import { createMessageSender, messagesRouter } from './messages';
@@ -18,10 +36,13 @@ import {
 } from './scheduler';
 import {
   createDeliveryReportRepository,
+  createEventRepository,
   createInboundRepository,
   createMessageRepository,
+  createOutboxRepository,
   createQuotaRepository,
   type Db,
+  type StoredEvent,
 } from './store';
 import { createUpstreamClient } from './upstream';
 
@@ -29,17 +50,26 @@ export interface GatewayRuntime {
   db: Db;
   clock: Clock;
   logger: Logger;
+  /** The store belongs to this process alone (embedded SQLite); default true. */
+  exclusiveStore?: boolean;
 }
 
 export interface Gateway {
   app: Express;
+  webhooks: WebhookWorker;
+  backstop: InboundBackstop;
+  events: EventHub;
+  streams: EventStreams;
+  /** Starts the background work: the webhook outbox worker and the inbound backstop poller. */
+  start(): Promise<void>;
   /** Marks the gateway as draining: readiness fails and queued provider calls are refused. */
   beginShutdown(): void;
   close(): Promise<void>;
 }
 
 /** Composes the Express app from the capability modules; nothing else happens here. */
-export function createGateway(config: Config, { db, clock, logger }: GatewayRuntime): Gateway {
+export function createGateway(config: Config, runtime: GatewayRuntime): Gateway {
+  const { db, clock, logger } = runtime;
   if (!config.upstream.appKey) throw new Error('upstream.appKey is required');
   let shuttingDown = false;
   const repository = createMessageRepository(db);
@@ -89,27 +119,80 @@ export function createGateway(config: Config, { db, clock, logger }: GatewayRunt
       () => shuttingDown,
     ),
   );
-  const inbound = createInboundRepository(db);
+  // Events: stored with their outbox rows by the intakes, then pushed live and delivered by webhook.
+  const hasWebhook = (tenantId: string) => config.tenants[tenantId]?.webhook !== undefined;
+  const outbox = createOutboxRepository(db);
+  const hub = createEventHub({
+    ...(config.redis.url ? { redisUrl: config.redis.url } : {}),
+    channel: `${config.redis.keyPrefix}:events`,
+    logger,
+  });
+  const webhooks = createWebhookWorker({
+    config,
+    outbox,
+    deliver: createWebhookSender({
+      policy: createEgressPolicy(config.webhooks.allowPrivateTargets),
+      timeoutMs: config.webhooks.timeoutMs,
+    }),
+    clock,
+    logger,
+    exclusiveStore: runtime.exclusiveStore ?? true,
+  });
+  const onEvents = (events: StoredEvent[]) => {
+    if (events.length === 0) return;
+    hub.publish(events);
+    webhooks.notify();
+  };
+  const streams = createEventStreams({ config, events: createEventRepository(db), hub, clock, authenticate });
+  const inbound = createInboundRepository(db, hasWebhook);
+  const receiveInbound = createInboundIntake(config, inbound, clock, onEvents);
+  const backstop = createInboundBackstop({
+    budget,
+    upstream,
+    receiveInbound,
+    intervalMs: config.inbound.pollIntervalMs,
+    logger,
+  });
   app.use(
-    callbacksRouter(config.callbacks.tokens, {
-      receiveDeliveryReports: createDeliveryReportIntake(createDeliveryReportRepository(db), clock),
-      receiveInbound: createInboundIntake(config, inbound, clock),
+    callbacksRouter(config.callbacks, {
+      receiveDeliveryReports: createDeliveryReportIntake(
+        createDeliveryReportRepository(db, hasWebhook),
+        clock,
+        onEvents,
+      ),
+      receiveInbound,
     }),
   );
+  app.use(streams.streamRouter);
   app.use('/v1', authenticate, rateLimit.middleware);
   app.use(messagesRouter({ sendMessages, repository }));
   app.use(inboundRouter(inbound));
+  app.use(streams.ticketRouter);
   app.use(usageRouter(config, quotas));
+  app.use(webhookAdminRouter(config, outbox, clock, webhooks.notify));
   app.use(notFound());
   app.use(errorHandler(logger));
 
   return {
     app,
+    webhooks,
+    backstop,
+    events: hub,
+    streams,
+    async start() {
+      await webhooks.start();
+      backstop.start();
+    },
     beginShutdown() {
       shuttingDown = true;
+      streams.closeAll();
     },
     async close() {
       shuttingDown = true;
+      streams.closeAll();
+      await backstop.stop();
+      await webhooks.stop();
+      await hub.close();
       budget.stop();
       upstream.close();
       rateLimit.close();

@@ -58,6 +58,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     server.listen(effective.http.port, effective.http.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  await gateway.start();
   // The embedded sandbox reports deliveries and replies to this gateway, as the real provider would.
   if (sandbox && !config.sandbox.dlrCallbackUrl && effective.callbacks.tokens[0]) {
     const callbacks = `http://127.0.0.1:${port}/v1/callbacks/cellcast/${effective.callbacks.tokens[0]}`;
@@ -92,7 +93,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 }
 
 export function secretsOf(config: Config): string[] {
-  return [config.upstream.appKey, config.auth.jwtSecret, ...config.callbacks.tokens].filter(
-    (s): s is string => typeof s === 'string',
+  const webhookSecrets = Object.values(config.tenants).flatMap((tenant) =>
+    tenant.webhook ? [tenant.webhook.secret, tenant.webhook.previousSecret] : [],
   );
+  return [
+    config.upstream.appKey,
+    config.auth.jwtSecret,
+    ...config.callbacks.tokens,
+    config.callbacks.basicAuth?.password,
+    ...webhookSecrets,
+  ].filter((s): s is string => typeof s === 'string');
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Clock } from '../clock';
-import type { DeliveryReportInput, DeliveryReportRepository, IntakeCounts } from '../store';
+import type { DeliveryReportInput, DeliveryReportRepository, IntakeCounts, StoredEvent } from '../store';
 
 /**
  * Our message statuses in the order they may follow each other; a report never moves a message
@@ -47,7 +47,11 @@ const reportSchema = z.object({
  * item is checked on its own: good ones are stored and applied, malformed ones are recorded as
  * rejected; one bad item never costs the others. Everything is stored before the answer.
  */
-export function createDeliveryReportIntake(repository: DeliveryReportRepository, clock: Clock) {
+export function createDeliveryReportIntake(
+  repository: DeliveryReportRepository,
+  clock: Clock,
+  onEvents: (events: StoredEvent[]) => void,
+) {
   return async function receiveDeliveryReports(body: unknown): Promise<IntakeCounts> {
     const items = Array.isArray(body) ? body : [body];
     const reports: DeliveryReportInput[] = [];
@@ -74,6 +78,13 @@ export function createDeliveryReportIntake(repository: DeliveryReportRepository,
         customString: custom_string || null,
       });
     });
-    return repository.store(reports, rejected, new Date(clock.now()).toISOString(), statusRank);
+    const { counts, events } = await repository.store(
+      reports,
+      rejected,
+      new Date(clock.now()).toISOString(),
+      statusRank,
+    );
+    onEvents(events);
+    return counts;
   };
 }

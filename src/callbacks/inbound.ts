@@ -2,7 +2,7 @@ import { monotonicFactory } from 'ulid';
 import { z } from 'zod';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
-import type { InboundInput, InboundRepository } from '../store';
+import type { InboundCounts, InboundInput, InboundRepository, StoredEvent } from '../store';
 
 const inboundSchema = z.object({
   message_id: z.union([z.string().trim().min(1).max(64), z.number()]),
@@ -23,7 +23,12 @@ const nextUlid = monotonicFactory();
  * goes to the tenant that sent it; anything else by the first-word keyword rules, then to
  * inbound.defaultTenant, else it is kept and routed to nobody. Duplicates are stored once.
  */
-export function createInboundIntake(config: Config, repository: InboundRepository, clock: Clock) {
+export function createInboundIntake(
+  config: Config,
+  repository: InboundRepository,
+  clock: Clock,
+  onEvents: (events: StoredEvent[]) => void,
+) {
   function fallbackRoute(text: string): InboundInput['fallback'] {
     const firstWord = text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
     const rule = config.inbound.rules.find((r) => r.keyword.toLowerCase() === firstWord);
@@ -32,7 +37,7 @@ export function createInboundIntake(config: Config, repository: InboundRepositor
     return { tenantId: null, routedBy: 'none' };
   }
 
-  return async function receiveInbound(body: unknown) {
+  return async function receiveInbound(body: unknown): Promise<InboundCounts> {
     const items = Array.isArray(body) ? body : [body];
     const accepted: InboundInput[] = [];
     const rejected: { reason: string; payload: string }[] = [];
@@ -60,6 +65,8 @@ export function createInboundIntake(config: Config, repository: InboundRepositor
         createdAt: new Date(now).toISOString(),
       });
     });
-    return repository.store(accepted, rejected);
+    const { counts, events } = await repository.store(accepted, rejected, new Date(now).toISOString());
+    onEvents(events);
+    return counts;
   };
 }

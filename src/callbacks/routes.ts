@@ -1,8 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
+import type { Config } from '../config';
+import { createAddressMatcher } from '../egress';
 import { requireJson, sendSuccess } from '../http';
 import { ApiError } from '../http/errors';
-import type { IntakeCounts } from '../store';
+import type { InboundCounts, IntakeCounts } from '../store';
 
 /**
  * The provider signs nothing, so its callbacks carry an unguessable token in the path (two may
@@ -21,26 +23,51 @@ export function callbackToken(tokens: string[]): RequestHandler {
   };
 }
 
+/**
+ * The optional extra locks: a source-address allowlist (a caller outside it gets the same 404 as
+ * a wrong token) and HTTP Basic credentials, which the operator embeds in the callback URLs.
+ */
+export function callbackGuard(settings: Config['callbacks']): RequestHandler {
+  const fromAllowedAddress =
+    settings.allowedIps.length > 0 ? createAddressMatcher(settings.allowedIps) : undefined;
+  const expected = settings.basicAuth
+    ? Buffer.from(
+        `Basic ${Buffer.from(`${settings.basicAuth.username}:${settings.basicAuth.password}`).toString('base64')}`,
+      )
+    : undefined;
+  return (req, res, next) => {
+    if (fromAllowedAddress && !fromAllowedAddress(req.ip ?? '')) {
+      next(new ApiError('NOT_FOUND', `no route ${req.method} /v1/callbacks/cellcast/…`));
+      return;
+    }
+    if (expected) {
+      const presented = Buffer.from(req.get('authorization') ?? '');
+      if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+        res.set('WWW-Authenticate', 'Basic realm="smsgate-callbacks"');
+        next(new ApiError('AUTH_FAILED', 'Authorization: the callback credentials are missing or wrong'));
+        return;
+      }
+    }
+    next();
+  };
+}
+
 export interface CallbackIntakes {
   receiveDeliveryReports: (body: unknown) => Promise<IntakeCounts>;
-  receiveInbound: (body: unknown) => Promise<{ stored: number; duplicates: number; rejected: number }>;
+  receiveInbound: (body: unknown) => Promise<InboundCounts>;
 }
 
 export function callbacksRouter(
-  tokens: string[],
+  settings: Config['callbacks'],
   { receiveDeliveryReports, receiveInbound }: CallbackIntakes,
 ): Router {
   const router = Router();
-  router.post('/v1/callbacks/cellcast/:token/dlr', callbackToken(tokens), requireJson, async (req, res) => {
+  const guards = [callbackToken(settings.tokens), callbackGuard(settings), requireJson];
+  router.post('/v1/callbacks/cellcast/:token/dlr', ...guards, async (req, res) => {
     sendSuccess(res, 200, await receiveDeliveryReports(req.body));
   });
-  router.post(
-    '/v1/callbacks/cellcast/:token/inbound',
-    callbackToken(tokens),
-    requireJson,
-    async (req, res) => {
-      sendSuccess(res, 200, await receiveInbound(req.body));
-    },
-  );
+  router.post('/v1/callbacks/cellcast/:token/inbound', ...guards, async (req, res) => {
+    sendSuccess(res, 200, await receiveInbound(req.body));
+  });
   return router;
 }

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { createEgressPolicy } from '../egress';
 import { configSchema, type Config } from './schema';
 
 export class ConfigError extends Error {
@@ -39,7 +40,7 @@ export function parseConfig(tree: unknown): Config {
 }
 
 /** Values never echoed in a configuration error. */
-const SECRET_KEYS = new Set(['appKey', 'jwtSecret', 'tokens']);
+const SECRET_KEYS = new Set(['appKey', 'jwtSecret', 'tokens', 'secret', 'previousSecret', 'password']);
 
 function describeIssues(error: z.ZodError): string {
   return error.issues
@@ -86,6 +87,15 @@ function checkConsistency(config: Config): Config {
   ] as [string, string | undefined][]) {
     if (tenantId !== undefined && !Object.hasOwn(config.tenants, tenantId))
       problems.push(`${key}: '${tenantId}' is not a configured tenant`);
+  }
+  const egress = createEgressPolicy(config.webhooks.allowPrivateTargets);
+  for (const [tenantId, tenant] of Object.entries(config.tenants)) {
+    const refused = tenant.webhook && egress.checkUrl(tenant.webhook.url);
+    if (refused) {
+      problems.push(
+        `tenants.${tenantId}.webhook.url: refused (${refused}); list it in webhooks.allowPrivateTargets if it is meant`,
+      );
+    }
   }
   const upstream = new URL(config.upstream.baseUrl);
   if (upstream.protocol !== 'https:' && !isLoopbackHost(upstream.hostname)) {
@@ -181,7 +191,7 @@ function withDevelopmentSecrets(config: Config): Config {
   const callbacks =
     config.callbacks.tokens.length > 0
       ? config.callbacks
-      : { tokens: [randomBytes(24).toString('base64url')] };
+      : { ...config.callbacks, tokens: [randomBytes(24).toString('base64url')] };
   return { ...config, auth, upstream, callbacks };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isValidAllowEntry } from '../egress';
 
 // The single source of truth for configuration. Every key has a default that suits the embedded
 // sandbox mode, so `npm start` needs no file; production overrides come from SMSGATE_CONFIG and env.
@@ -10,6 +11,15 @@ export type Scope = z.infer<typeof scopeSchema>;
 const senderId = z.string().regex(/^[A-Za-z0-9 -]*$/, 'expected letters, digits, spaces or dashes');
 
 const countryCode = z.string().regex(/^[A-Z]{2}$/, 'expected an ISO 3166 alpha-2 country code such as AU');
+
+/** Standard Webhooks secrets: `whsec_` + base64 of 24–64 random bytes. */
+const webhookSecret = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, 'expected whsec_ followed by base64 of 24–64 random bytes');
+
+const addressAllowEntry = z
+  .string()
+  .refine(isValidAllowEntry, 'expected an IP address, IP:port, [IPv6]:port or a CIDR range');
 
 const tenant = z.strictObject({
   /** Scopes a token of this tenant may carry; scopes outside this list are ignored. */
@@ -35,6 +45,15 @@ const tenant = z.strictObject({
       segmentsPerMonth: z.number().int().positive().optional(),
     })
     .default({}),
+  /** Where this tenant's events (message.status, message.inbound) are POSTed, signed per Standard Webhooks. */
+  webhook: z
+    .strictObject({
+      url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+      secret: webhookSecret,
+      /** The secret being retired during a rotation: deliveries carry a signature for each. */
+      previousSecret: webhookSecret.optional(),
+    })
+    .optional(),
 });
 export type TenantConfig = z.infer<typeof tenant>;
 
@@ -159,6 +178,10 @@ export const configSchema = z.strictObject({
        * rotation. SMSGATE_CALLBACK_TOKEN[_FILE]; generated per process in sandbox mode.
        */
       tokens: z.array(z.string().min(32, 'expected at least 32 random characters')).max(2).default([]),
+      /** Optional HTTP Basic credentials the provider must also present (put them in the callback URL). */
+      basicAuth: z.strictObject({ username: z.string().min(1), password: z.string().min(16) }).optional(),
+      /** Optional source addresses (CIDR or IP) the callbacks must come from; empty = any. Needs http.trustProxy right. */
+      allowedIps: z.array(addressAllowEntry).default([]),
     })
     .prefault({}),
   inbound: z
@@ -171,6 +194,44 @@ export const configSchema = z.strictObject({
           z.strictObject({ keyword: z.string().regex(/^\S+$/, 'expected one word'), tenant: z.string() }),
         )
         .default([]),
+      /**
+       * Backstop for lost inbound callbacks: every this many ms, read the provider's unread replies
+       * (get-responses, through the upstream budget), store any we missed, then mark them read. 0 = off.
+       */
+      pollIntervalMs: z.number().int().min(0).default(60_000),
+    })
+    .prefault({}),
+  webhooks: z
+    .strictObject({
+      /** One delivery attempt may take this long before it counts as failed. */
+      timeoutMs: z.number().int().positive().max(60_000).default(15_000),
+      /** Gaps after each failed attempt; after the last one the delivery is dead-lettered (default: ~3 days). */
+      retryScheduleSec: z
+        .array(z.number().positive())
+        .min(1)
+        .default([5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 86_400]),
+      /** Each gap is stretched or shrunk by up to this fraction, at random, so receivers are not stampeded. */
+      jitter: z.number().min(0).max(0.5).default(0.2),
+      /** Deliveries in flight at once, and per tenant (one slow receiver cannot hold up the others). */
+      concurrency: z.number().int().positive().max(256).default(16),
+      perTenantConcurrency: z.number().int().positive().max(64).default(4),
+      /** How often the worker looks for due retries; new events are sent at once. */
+      pollIntervalMs: z.number().int().positive().default(1_000),
+      /**
+       * Webhook targets on loopback, private, link-local or other non-public addresses are refused
+       * (SSRF) unless listed here: `10.0.0.0/8`, `127.0.0.1:9000`, `[::1]:9000`.
+       */
+      allowPrivateTargets: z.array(addressAllowEntry).default([]),
+    })
+    .prefault({}),
+  events: z
+    .strictObject({
+      /** A comment line on idle Server-Sent Events streams, so proxies keep them open. */
+      heartbeatMs: z.number().int().positive().default(15_000),
+      /** Lifetime of a single-use ticket from POST /v1/events/tickets. */
+      ticketTtlSec: z.number().int().positive().max(600).default(60),
+      /** At most this many missed events are replayed on reconnect with Last-Event-ID. */
+      replayLimit: z.number().int().positive().max(100_000).default(1_000),
     })
     .prefault({}),
   quotas: z

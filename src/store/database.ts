@@ -72,6 +72,53 @@ export interface InboundMessagesTable {
   created_at: string;
 }
 
+/** What happened for a tenant, in order: the source for webhooks and for SSE replay. */
+export interface EventsTable {
+  /** Increasing: the SSE `id:` and the Last-Event-ID a client resumes from. */
+  id: Generated<number>;
+  /** The Standard Webhooks `webhook-id`, the same on every attempt. */
+  event_id: string;
+  tenant_id: string;
+  type: string;
+  /** The JSON body exactly as delivered (signatures are over these bytes). */
+  payload: string;
+  created_at: string;
+}
+
+/** The outbox: one row per event for a tenant with a webhook, written with the event. */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  event_id: string;
+  tenant_id: string;
+  /** pending → done, or dead (retries exhausted, or the endpoint answered 410). */
+  state: string;
+  attempts: number;
+  next_attempt_at: string;
+  /** A worker holds the row until then; an expired lease (a crashed worker) frees it again. */
+  lease_until: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Endpoints that answered 410 Gone: nothing more is sent to them until an admin re-enables them. */
+export interface WebhookEndpointsTable {
+  tenant_id: string;
+  url: string;
+  disabled_at: string;
+  reason: string;
+}
+
+/** Single-use tickets for EventSource, which cannot send an Authorization header. */
+export interface EventTicketsTable {
+  /** sha256 of the ticket: the ticket itself is never stored. */
+  ticket_hash: string;
+  tenant_id: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 export interface Database {
   messages: MessagesTable;
   message_events: MessageEventsTable;
@@ -79,6 +126,10 @@ export interface Database {
   delivery_reports: DeliveryReportsTable;
   rejected_callbacks: RejectedCallbacksTable;
   inbound_messages: InboundMessagesTable;
+  events: EventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  event_tickets: EventTicketsTable;
 }
 
 export type Db = Kysely<Database>;

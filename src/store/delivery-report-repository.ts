@@ -1,4 +1,5 @@
 import type { Db } from './database';
+import { appendEvents, type NewEvent, type StoredEvent, type WebhookTenants } from './event-repository';
 
 /** A delivery report as the provider sent it, already checked for shape. */
 export interface DeliveryReportInput {
@@ -30,14 +31,20 @@ export interface DeliveryReportRepository {
     rejected: { reason: string; payload: string }[],
     at: string,
     rankOf: (status: string) => number,
-  ): Promise<IntakeCounts>;
+  ): Promise<{ counts: IntakeCounts; events: StoredEvent[] }>;
 }
 
-export function createDeliveryReportRepository(db: Db): DeliveryReportRepository {
+/**
+ * Each applied report becomes a `message.status` event for the tenant that sent the message,
+ * stored with its outbox row in the same transaction as the report and the status change.
+ */
+export function createDeliveryReportRepository(db: Db, hasWebhook: WebhookTenants): DeliveryReportRepository {
+  const columns = ['id', 'tenant_id', 'status', 'recipient', 'reference', 'batch_id'] as const;
   return {
     async store(reports, rejected, at, rankOf) {
       const counts: IntakeCounts = { applied: 0, duplicates: 0, ignored: 0, rejected: rejected.length };
-      await db.transaction().execute(async (trx) => {
+      const events = await db.transaction().execute(async (trx) => {
+        const changes: NewEvent[] = [];
         for (const item of rejected) {
           await trx
             .insertInto('rejected_callbacks')
@@ -48,13 +55,13 @@ export function createDeliveryReportRepository(db: Db): DeliveryReportRepository
           // Ours by the provider's id; if the send's answer was lost, by our batch reference and the number.
           let message = await trx
             .selectFrom('messages')
-            .select(['id', 'tenant_id', 'status'])
+            .select(columns)
             .where('provider_message_id', '=', report.providerMessageId)
             .executeTakeFirst();
           if (!message && report.customString && report.recipient) {
             message = await trx
               .selectFrom('messages')
-              .select(['id', 'tenant_id', 'status'])
+              .select(columns)
               .where('batch_id', '=', report.customString)
               .where('recipient', '=', report.recipient)
               .executeTakeFirst();
@@ -92,10 +99,24 @@ export function createDeliveryReportRepository(db: Db): DeliveryReportRepository
               })
               .execute();
             counts.applied += 1;
+            changes.push({
+              tenantId: message.tenant_id,
+              type: 'message.status',
+              data: {
+                messageId: message.id,
+                status: report.status,
+                providerStatus: report.providerStatus,
+                to: message.recipient,
+                reference: message.reference,
+                batchId: message.batch_id,
+                at,
+              },
+            });
           }
         }
+        return appendEvents(trx, changes, at, hasWebhook);
       });
-      return counts;
+      return { counts, events };
     },
   };
 }

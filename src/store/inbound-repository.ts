@@ -1,4 +1,5 @@
 import type { Db } from './database';
+import { appendEvents, type NewEvent, type StoredEvent, type WebhookTenants } from './event-repository';
 
 export interface InboundInput {
   id: string;
@@ -24,23 +25,32 @@ export interface InboundRecord {
   createdAt: string;
 }
 
+export interface InboundCounts {
+  stored: number;
+  duplicates: number;
+  rejected: number;
+}
+
 export interface InboundRepository {
   /** Stores new inbound messages once each (by the provider's id), routed, in one transaction. */
   store(
     items: InboundInput[],
     rejected: { reason: string; payload: string }[],
-  ): Promise<{ stored: number; duplicates: number; rejected: number }>;
+    at: string,
+  ): Promise<{ counts: InboundCounts; events: StoredEvent[] }>;
   listForTenant(
     tenantId: string,
     page: { offset: number; size: number },
   ): Promise<{ items: InboundRecord[]; total: number }>;
 }
 
-export function createInboundRepository(db: Db): InboundRepository {
+/** Each newly stored message routed to a tenant becomes a `message.inbound` event, in the same transaction. */
+export function createInboundRepository(db: Db, hasWebhook: WebhookTenants): InboundRepository {
   return {
-    async store(items, rejected) {
-      const counts = { stored: 0, duplicates: 0, rejected: rejected.length };
-      await db.transaction().execute(async (trx) => {
+    async store(items, rejected, at) {
+      const counts: InboundCounts = { stored: 0, duplicates: 0, rejected: rejected.length };
+      const events = await db.transaction().execute(async (trx) => {
+        const arrivals: NewEvent[] = [];
         for (const item of rejected) {
           await trx
             .insertInto('rejected_callbacks')
@@ -48,7 +58,7 @@ export function createInboundRepository(db: Db): InboundRepository {
               kind: 'inbound',
               reason: item.reason,
               payload: item.payload,
-              received_at: new Date().toISOString(),
+              received_at: at,
             })
             .execute();
         }
@@ -61,26 +71,45 @@ export function createInboundRepository(db: Db): InboundRepository {
                 .where('provider_message_id', '=', item.originalProviderMessageId)
                 .executeTakeFirst()
             : undefined;
+          const tenantId = original ? original.tenant_id : item.fallback.tenantId;
+          const routedBy = original ? 'reply' : item.fallback.routedBy;
           const result = await trx
             .insertInto('inbound_messages')
             .values({
               id: item.id,
               provider_message_id: item.providerMessageId,
-              tenant_id: original ? original.tenant_id : item.fallback.tenantId,
+              tenant_id: tenantId,
               sender: item.sender,
               text: item.text,
               received_at: item.receivedAt,
               reply_to: original?.id ?? null,
-              routed_by: original ? 'reply' : item.fallback.routedBy,
+              routed_by: routedBy,
               created_at: item.createdAt,
             })
             .onConflict((oc) => oc.column('provider_message_id').doNothing())
             .executeTakeFirst();
-          if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0) counts.duplicates += 1;
-          else counts.stored += 1;
+          if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0) {
+            counts.duplicates += 1;
+            continue;
+          }
+          counts.stored += 1;
+          if (tenantId === null) continue;
+          arrivals.push({
+            tenantId,
+            type: 'message.inbound',
+            data: {
+              id: item.id,
+              from: item.sender,
+              text: item.text,
+              receivedAt: item.receivedAt,
+              replyTo: original?.id ?? null,
+              routedBy,
+            },
+          });
         }
+        return appendEvents(trx, arrivals, at, hasWebhook);
       });
-      return counts;
+      return { counts, events };
     },
 
     async listForTenant(tenantId, page) {

@@ -20,4 +20,20 @@ export {
   type InboundRepository,
   type InboundInput,
   type InboundRecord,
+  type InboundCounts,
 } from './inbound-repository';
+export {
+  createEventRepository,
+  type EventRepository,
+  type EventType,
+  type StoredEvent,
+  type WebhookTenants,
+} from './event-repository';
+export {
+  createOutboxRepository,
+  type OutboxRepository,
+  type DueDelivery,
+  type DeadLetter,
+  type AttemptRecord,
+  type ClaimRoom,
+} from './outbox-repository';

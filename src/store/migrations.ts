@@ -140,4 +140,58 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table inbound_messages`.execute(db);
     },
   },
+  '0005_events_outbox': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('events')
+        .addColumn('id', ...serialKey(db))
+        .addColumn('event_id', 'varchar(40)', (col) => col.notNull().unique())
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('type', 'varchar(40)', (col) => col.notNull())
+        .addColumn('payload', 'text', (col) => col.notNull())
+        .addColumn('created_at', 'varchar(32)', (col) => col.notNull())
+        .execute();
+      await db.schema.createIndex('events_tenant_id').on('events').columns(['tenant_id', 'id']).execute();
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('id', ...serialKey(db))
+        .addColumn('event_id', 'varchar(40)', (col) => col.notNull().references('events.event_id'))
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('state', 'varchar(10)', (col) => col.notNull())
+        .addColumn('attempts', 'integer', (col) => col.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'varchar(32)', (col) => col.notNull())
+        .addColumn('lease_until', 'varchar(32)')
+        .addColumn('last_status', 'integer')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'varchar(32)', (col) => col.notNull())
+        .addColumn('updated_at', 'varchar(32)', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('webhook_deliveries_due')
+        .on('webhook_deliveries')
+        .columns(['state', 'next_attempt_at'])
+        .execute();
+      await db.schema
+        .createTable('webhook_endpoints')
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('url', 'text', (col) => col.notNull())
+        .addColumn('disabled_at', 'varchar(32)', (col) => col.notNull())
+        .addColumn('reason', 'text', (col) => col.notNull())
+        .addPrimaryKeyConstraint('webhook_endpoints_pk', ['tenant_id', 'url'])
+        .execute();
+      await db.schema
+        .createTable('event_tickets')
+        .addColumn('ticket_hash', 'varchar(64)', (col) => col.primaryKey())
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('expires_at', 'varchar(32)', (col) => col.notNull())
+        .addColumn('used_at', 'varchar(32)')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table event_tickets`.execute(db);
+      await sql`drop table webhook_endpoints`.execute(db);
+      await sql`drop table webhook_deliveries`.execute(db);
+      await sql`drop table events`.execute(db);
+    },
+  },
 };

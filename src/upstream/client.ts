@@ -56,6 +56,8 @@ export interface UpstreamClient {
    */
   bulkSendSms(requests: ProviderSendRequest[]): Promise<(ProviderSendResult | UpstreamError)[]>;
   read(endpoint: ProviderRead, query: Record<string, string>): Promise<ProviderEnvelope>;
+  /** Marks inbound replies read (inbound-read-bulk), so get-responses stops returning them. */
+  markInboundRead(inboundIds: string[]): Promise<void>;
   close(): void;
 }
 
@@ -160,6 +162,11 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
       const response = await call('get', endpoint, { query });
       checkedEnvelope(response.status, response.data, response.headers, endpoint, secrets);
       return { httpStatus: response.status, body: response.data as Record<string, unknown> };
+    },
+
+    async markInboundRead(inboundIds) {
+      const response = await call('post', 'inbound-read-bulk', { body: { message_id: inboundIds } });
+      checkedEnvelope(response.status, response.data, response.headers, 'inbound-read-bulk', secrets);
     },
 
     close() {

@@ -31,6 +31,7 @@ function setup({ enabled = true, windowMs = 0, callsPerSecond = 1, fail = false,
       );
     },
     read: async () => ({ httpStatus: 200, body: {} }),
+    markInboundRead: async () => undefined,
     close: () => undefined,
   };
   const budget = createUpstreamBudget({

@@ -1,0 +1,133 @@
+import type { Transaction } from 'kysely';
+import { monotonicFactory } from 'ulid';
+import type { Database, Db } from './database';
+
+export type EventType = 'message.status' | 'message.inbound';
+
+export interface NewEvent {
+  tenantId: string;
+  type: EventType;
+  data: Record<string, unknown>;
+}
+
+export interface StoredEvent {
+  /** Increasing; the SSE id. */
+  id: number;
+  /** The webhook-id. */
+  eventId: string;
+  tenantId: string;
+  type: EventType;
+  /** `{"id","type","timestamp","data"}` as JSON, exactly as delivered. */
+  payload: string;
+  createdAt: string;
+}
+
+/** Which tenants get an outbox row (a webhook to deliver to) for their events. */
+export type WebhookTenants = (tenantId: string) => boolean;
+
+const nextUlid = monotonicFactory();
+
+/**
+ * Appends events inside the caller's transaction, each with its outbox row when the tenant has a
+ * webhook: the state change, the event and its delivery commit together or not at all.
+ */
+export async function appendEvents(
+  trx: Transaction<Database>,
+  events: NewEvent[],
+  at: string,
+  hasWebhook: WebhookTenants,
+): Promise<StoredEvent[]> {
+  const stored: StoredEvent[] = [];
+  for (const event of events) {
+    const eventId = `evt_${nextUlid(Date.parse(at))}`;
+    const payload = JSON.stringify({ id: eventId, type: event.type, timestamp: at, data: event.data });
+    const row = await trx
+      .insertInto('events')
+      .values({ event_id: eventId, tenant_id: event.tenantId, type: event.type, payload, created_at: at })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    if (hasWebhook(event.tenantId)) {
+      await trx
+        .insertInto('webhook_deliveries')
+        .values({
+          event_id: eventId,
+          tenant_id: event.tenantId,
+          state: 'pending',
+          attempts: 0,
+          next_attempt_at: at,
+          lease_until: null,
+          last_status: null,
+          last_error: null,
+          created_at: at,
+          updated_at: at,
+        })
+        .execute();
+    }
+    stored.push({
+      id: Number(row.id),
+      eventId,
+      tenantId: event.tenantId,
+      type: event.type,
+      payload,
+      createdAt: at,
+    });
+  }
+  return stored;
+}
+
+export interface EventRepository {
+  /** This tenant's events after `afterId`, oldest first (SSE replay). */
+  listSince(tenantId: string, afterId: number, limit: number): Promise<StoredEvent[]>;
+  createTicket(ticketHash: string, tenantId: string, expiresAt: string, now: string): Promise<void>;
+  /** Uses a ticket up: the tenant it was issued to, or null if unknown, expired or already used. */
+  redeemTicket(ticketHash: string, now: string): Promise<string | null>;
+}
+
+export function createEventRepository(db: Db): EventRepository {
+  return {
+    async listSince(tenantId, afterId, limit) {
+      const rows = await db
+        .selectFrom('events')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('id', '>', afterId)
+        .orderBy('id', 'asc')
+        .limit(limit)
+        .execute();
+      return rows.map((row) => ({
+        id: Number(row.id),
+        eventId: row.event_id,
+        tenantId: row.tenant_id,
+        type: row.type as EventType,
+        payload: row.payload,
+        createdAt: row.created_at,
+      }));
+    },
+
+    async createTicket(ticketHash, tenantId, expiresAt, now) {
+      await db.deleteFrom('event_tickets').where('expires_at', '<', now).execute();
+      await db
+        .insertInto('event_tickets')
+        .values({ ticket_hash: ticketHash, tenant_id: tenantId, expires_at: expiresAt, used_at: null })
+        .execute();
+    },
+
+    async redeemTicket(ticketHash, now) {
+      // One conditional UPDATE: two replicas racing for the same ticket cannot both win.
+      const result = await db
+        .updateTable('event_tickets')
+        .set({ used_at: now })
+        .where('ticket_hash', '=', ticketHash)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return null;
+      const row = await db
+        .selectFrom('event_tickets')
+        .select('tenant_id')
+        .where('ticket_hash', '=', ticketHash)
+        .executeTakeFirst();
+      return row?.tenant_id ?? null;
+    },
+  };
+}
