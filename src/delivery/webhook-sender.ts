@@ -52,7 +52,8 @@ export function createWebhookSender(options: { policy: EgressPolicy; timeoutMs: 
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     try {
       const response = await client.post(target.url, body, {
-        lookup: (hostname: string) => options.policy.resolveFor(hostname, port),
+        // Declared async on purpose: axios only treats an AsyncFunction as a promise-style lookup.
+        lookup: async (hostname: string) => options.policy.resolveFor(hostname, port),
         headers: {
           'Content-Type': 'application/json',
           'User-Agent': 'smsgate-webhooks/1',

@@ -177,6 +177,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
     notify,
     async runOnce() {
       while (pass) await pass;
+      await Promise.all([...running]);
       const started = await runPass();
       await Promise.all(started);
     },

@@ -74,8 +74,35 @@ describe('configuration', () => {
     expect(loadError({}, { inbound: { defaultTenant: 'ghost' } })).toMatch(/inbound\.defaultTenant: 'ghost'/);
   });
 
+  it('refuses webhook URLs on loopback, link-local or other internal addresses unless allowlisted', () => {
+    const secret = 'whsec_YWxwaGEtd2ViaG9vay1zZWNyZXQtMDAwMQ==';
+    const tenants = (url: string) => ({ tenants: { demo: { webhook: { url, secret } } } });
+    expect(loadError({}, tenants('http://127.0.0.1:9000/hook'))).toMatch(
+      /tenants\.demo\.webhook\.url: refused \(127\.0\.0\.1 is a loopback address\)/,
+    );
+    expect(loadError({}, tenants('http://169.254.169.254/'))).toMatch(
+      /169\.254\.169\.254 is a linkLocal address/,
+    );
+    expect(loadError({}, tenants('http://[::1]/'))).toMatch(/::1 is a loopback address/);
+    expect(loadError({}, tenants('http://0x7f000001/'))).toMatch(/127\.0\.0\.1 is a loopback address/);
+    const allowed = loadConfig(sandboxEnv, {
+      ...tenants('http://127.0.0.1:9000/hook'),
+      webhooks: { allowPrivateTargets: ['127.0.0.1:9000'] },
+    });
+    expect(allowed.tenants.demo?.webhook?.url).toBe('http://127.0.0.1:9000/hook');
+    expect(
+      loadError({}, { tenants: { demo: { webhook: { url: 'https://hooks.example.com/', secret: 'x' } } } }),
+    ).toMatch(/tenants\.demo\.webhook\.secret: expected whsec_/);
+  });
+
   it('never echoes a secret value in a configuration error', () => {
     expect(loadError({ SMSGATE_APPKEY: 'short' })).not.toContain('short');
+    expect(
+      loadError(
+        {},
+        { tenants: { demo: { webhook: { url: 'https://a.example/', secret: 'whsec_tooShort' } } } },
+      ),
+    ).not.toContain('tooShort');
   });
 
   it('refuses production mode without the provider key or the JWT secret', () => {

@@ -6,7 +6,7 @@ import { createLogger } from '../../src/observability';
 import { startServer, type RunningServer } from '../../src/server';
 import { systemClock, type Clock } from '../../src/clock';
 import { captured } from './leak-guard';
-import { TEST_APPKEY, TEST_CALLBACK_TOKEN, TEST_JWT_SECRET } from './constants';
+import { TEST_APPKEY, TEST_CALLBACK_TOKEN, TEST_JWT_SECRET, TEST_WEBHOOK_SECRETS } from './constants';
 
 type Tree = Record<string, unknown>;
 
@@ -49,7 +49,7 @@ export async function startTestGateway(
   });
   const logger = createLogger({
     level: config.log.level,
-    secrets: [TEST_APPKEY, TEST_JWT_SECRET, TEST_CALLBACK_TOKEN],
+    secrets: [TEST_APPKEY, TEST_JWT_SECRET, TEST_CALLBACK_TOKEN, ...Object.values(TEST_WEBHOOK_SECRETS)],
     destination,
   });
   const running = await startServer(config, { clock, logger });

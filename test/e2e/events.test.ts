@@ -1,0 +1,165 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import type { RunningServer } from '../../src/server';
+import { TEST_CALLBACK_TOKEN } from '../support/constants';
+import { bearer, startTestGateway, tokenFor } from '../support/gateway';
+import { ManualClock } from '../support/manual-clock';
+import { openEventStream } from '../support/sse';
+import { waitFor } from '../support/wait';
+
+const inboundPath = `/v1/callbacks/cellcast/${TEST_CALLBACK_TOKEN}/inbound`;
+let sequence = 0;
+
+/** An inbound SMS routed to `tenant` by keyword: one `message.inbound` event for it. */
+function inboundFor(gw: RunningServer, tenant: string, text: string) {
+  sequence += 1;
+  return request(gw.url)
+    .post(inboundPath)
+    .send([{ message_id: `IN-${Date.now()}-${sequence}`, from: '61412345678', body: `${tenant} ${text}` }])
+    .expect(200);
+}
+
+const keywordRules = {
+  inbound: {
+    rules: [
+      { keyword: 'alpha', tenant: 'alpha' },
+      { keyword: 'beta', tenant: 'beta' },
+    ],
+  },
+};
+const textOf = (data: string) => (JSON.parse(data) as { data: { text: string } }).data.text;
+
+describe('GET /v1/events (Server-Sent Events)', () => {
+  const clock = new ManualClock(Date.now());
+  let gw: RunningServer;
+  beforeAll(async () => {
+    gw = await startTestGateway({ ...keywordRules, events: { heartbeatMs: 50 } }, clock);
+  });
+  afterAll(() => gw.stop());
+
+  const ticket = async (tenant = 'alpha') => {
+    const res = await request(gw.url)
+      .post('/v1/events/tickets')
+      .set(bearer(tokenFor(tenant)));
+    expect(res.status).toBe(201);
+    return res.body.data as { ticket: string; expiresAt: string; url: string };
+  };
+
+  it('streams this tenant’s events with ids and heartbeats, and only this tenant’s', async () => {
+    const stream = await openEventStream(`${gw.url}/v1/events`, bearer(tokenFor('alpha')));
+    expect(stream.status).toBe(200);
+    expect(stream.response.headers['content-type']).toMatch(/^text\/event-stream/);
+    await inboundFor(gw, 'beta', 'not for alpha');
+    await inboundFor(gw, 'alpha', 'first');
+    const [event] = await waitFor(() => stream.events.length >= 1 && stream.events, 3000, 'the event');
+    expect(event!.event).toBe('message.inbound');
+    expect(textOf(event!.data)).toBe('alpha first');
+    expect(event!.id).toMatch(/^\d+$/);
+    await waitFor(() => stream.comments.includes('keep-alive'), 3000, 'a heartbeat');
+    expect(stream.events).toHaveLength(1);
+    stream.close();
+  });
+
+  it('a reconnect with Last-Event-ID replays exactly the missed events, then goes on live', async () => {
+    const first = await openEventStream(`${gw.url}/v1/events`, bearer(tokenFor('alpha')));
+    await inboundFor(gw, 'alpha', 'one');
+    await inboundFor(gw, 'alpha', 'two');
+    await waitFor(() => first.events.length === 2, 3000, 'two events');
+    const lastSeen = first.events[1]!.id;
+    first.close();
+
+    // Missed while disconnected: three for alpha (and one for beta, which must not appear).
+    for (const text of ['three', 'four', 'five']) await inboundFor(gw, 'alpha', text);
+    await inboundFor(gw, 'beta', 'other tenant');
+
+    const resumed = await openEventStream(`${gw.url}/v1/events`, {
+      ...bearer(tokenFor('alpha')),
+      'Last-Event-ID': lastSeen,
+    });
+    await waitFor(() => resumed.events.length === 3, 3000, 'the replay');
+    await inboundFor(gw, 'alpha', 'six');
+    await waitFor(() => resumed.events.length === 4, 3000, 'the live event');
+    expect(resumed.events.map((e) => textOf(e.data))).toEqual([
+      'alpha three',
+      'alpha four',
+      'alpha five',
+      'alpha six',
+    ]);
+    const ids = resumed.events.map((e) => Number(e.id));
+    expect(ids.every((id) => id > Number(lastSeen))).toBe(true);
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    resumed.close();
+  });
+
+  it('a ticket opens one stream, once; a used or expired ticket is refused', async () => {
+    const { ticket: value, url } = await ticket();
+    const stream = await openEventStream(`${gw.url}${url}`);
+    expect(stream.status).toBe(200);
+    await inboundFor(gw, 'alpha', 'via ticket');
+    await waitFor(() => stream.events.length === 1, 3000, 'the event');
+    stream.close();
+
+    const reused = await request(gw.url).get(`/v1/events?ticket=${value}`);
+    expect(reused.status).toBe(401);
+    expect(reused.body.error).toEqual({
+      code: 'AUTH_FAILED',
+      description: 'ticket: unknown, expired or already used',
+    });
+
+    const late = await ticket();
+    clock.advance(61_000);
+    const expired = await request(gw.url).get(`/v1/events?ticket=${late.ticket}`);
+    expect(expired.status).toBe(401);
+    const forged = await request(gw.url).get('/v1/events?ticket=not-a-ticket');
+    expect(forged.status).toBe(401);
+  });
+
+  it('refuses a stream without credentials, a ticket without sms:read, and a malformed Last-Event-ID', async () => {
+    expect((await request(gw.url).get('/v1/events')).status).toBe(401);
+    const sendOnly = await request(gw.url)
+      .post('/v1/events/tickets')
+      .set(bearer(tokenFor('alpha', { scope: 'sms:send' })));
+    expect(sendOnly.status).toBe(403);
+    const bad = await request(gw.url)
+      .get('/v1/events')
+      .set({ ...bearer(tokenFor('alpha')), 'Last-Event-ID': 'abc' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toEqual({
+      code: 'FIELD_INVALID',
+      description: "Last-Event-ID: expected an event id from this stream, got 'abc'",
+    });
+  });
+});
+
+describe('SSE across replicas (real Redis pub/sub, one shared store)', () => {
+  let first: RunningServer;
+  let second: RunningServer;
+  beforeAll(async () => {
+    const shared = {
+      ...keywordRules,
+      store: { sqliteFile: join(mkdtempSync(join(tmpdir(), 'smsgate-events-')), 'smsgate.db') },
+      redis: { url: 'redis://127.0.0.1:6379', keyPrefix: `smsgate-test-${process.pid}-${Date.now()}` },
+    };
+    first = await startTestGateway(shared);
+    second = await startTestGateway(shared);
+  });
+  afterAll(async () => {
+    await first.stop();
+    await second.stop();
+  });
+
+  it('an event taken in by one replica reaches a stream on the other, once', async () => {
+    const onSecond = await openEventStream(`${second.url}/v1/events`, bearer(tokenFor('alpha')));
+    const onFirst = await openEventStream(`${first.url}/v1/events`, bearer(tokenFor('alpha')));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the subscriber connection is up
+    await inboundFor(first, 'alpha', 'cross replica');
+    await waitFor(() => onSecond.events.length === 1 && onFirst.events.length === 1, 3000, 'both streams');
+    expect(onSecond.events[0]!.data).toBe(onFirst.events[0]!.data);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect([onFirst.events.length, onSecond.events.length]).toEqual([1, 1]);
+    onSecond.close();
+    onFirst.close();
+  });
+});
