@@ -23,7 +23,15 @@ import type {
 } from './types';
 
 const SHARED_NUMBER = '61447023680';
-const NO_FAULTS: Faults = { latencyMs: 0, errorRate: 0, resetRate: 0, hang: false, respondWith: null };
+const NO_FAULTS: Faults = {
+  latencyMs: 0,
+  errorRate: 0,
+  resetRate: 0,
+  hang: false,
+  respondWith: null,
+  callbackDuplicates: 0,
+  callbackOutOfOrder: false,
+};
 
 /** A provider answer: HTTP status, the `meta.status` code, `msg` and `data`, as Cellcast v3 shapes them. */
 class ProviderReply {
@@ -512,7 +520,11 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       const message = sent.get(report.message_id);
       if (message) message.status = report.status;
     }
-    if (dlrCallbackUrl) await postCallback(dlrCallbackUrl, reports, () => reportsPosted.push(reports));
+    const batch = faults.callbackOutOfOrder
+      ? [...reports].reverse().flatMap((report) => [report, { ...report, status: 'Dispatched' as const }])
+      : reports;
+    if (dlrCallbackUrl)
+      await postCallbackWithDuplicates(dlrCallbackUrl, batch, () => reportsPosted.push(batch));
   }
 
   function injectInbound(input: {
@@ -546,9 +558,14 @@ export function createSandbox(options: SandboxOptions): Sandbox {
           original_body: message.originalBody,
         },
       ];
-      void postCallback(inboundCallbackUrl, payload, () => undefined);
+      void postCallbackWithDuplicates(inboundCallbackUrl, payload, () => undefined);
     }
     return message;
+  }
+
+  async function postCallbackWithDuplicates(url: string, payload: unknown[], onDelivered: () => void) {
+    for (let copy = 0; copy <= faults.callbackDuplicates; copy += 1)
+      await postCallback(url, payload, onDelivered);
   }
 
   // The provider's callback retry policy is undocumented; the sandbox retries a failed POST

@@ -40,6 +40,13 @@ export interface Faults {
   resetRate: number;
   /** Never answer (the client must time out). */
   hang: boolean;
+  /** Each DLR and inbound callback is POSTed this many extra times (the provider's retry policy is undocumented). */
+  callbackDuplicates: number;
+  /**
+   * DLR batches arrive out of order: reversed, and each final report followed by a stale
+   * intermediate `Dispatched` for the same message (which must not undo the final status).
+   */
+  callbackOutOfOrder: boolean;
   /** Answer every call with this provider error instead of processing it. */
   respondWith: {
     httpStatus: number;
@@ -88,7 +95,7 @@ export interface InboundMessage {
 
 export interface DeliveryReport {
   message_id: string;
-  status: DeliveryStatus;
+  status: DeliveryStatus | 'Dispatched';
   recipient: string;
   custom_string: string;
   source: string;

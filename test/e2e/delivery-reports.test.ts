@@ -129,10 +129,19 @@ describe('delivery reports from the provider', () => {
     const data = await message(id);
     expect(data.status).toBe('delivered');
     expect(data.history.map((h: { status: string }) => h.status)).toEqual(['queued', 'sent', 'delivered']);
+    // One event for the tenant: the duplicates and the stale Queued created none.
+    const events = await gw.db
+      .selectFrom('events')
+      .select('payload')
+      .where('tenant_id', '=', 'alpha')
+      .execute();
+    expect(events.filter((e) => JSON.parse(e.payload).data.messageId === id)).toHaveLength(1);
   });
 
   it('stores a report for a message we never sent without touching any tenant', async () => {
+    const eventsBefore = (await gw.db.selectFrom('events').select('id').execute()).length;
     const res = await post({ message_id: 'AAAAAAAA-0000-0000-0000-000000000000', status: 'Failed' });
+    expect((await gw.db.selectFrom('events').select('id').execute()).length).toBe(eventsBefore);
     expect(res.body.data).toEqual({ applied: 0, duplicates: 0, ignored: 1, rejected: 0 });
     const row = await gw.db
       .selectFrom('delivery_reports')
@@ -173,5 +182,47 @@ describe('delivery reports from the provider', () => {
     const callbackLines = captured.logLines.filter((line) => line.includes('/v1/callbacks/cellcast/'));
     expect(callbackLines.length).toBeGreaterThan(0);
     expect(callbackLines.every((line) => line.includes('/v1/callbacks/cellcast/[REDACTED]/dlr'))).toBe(true);
+  });
+});
+
+describe('optional callback locks: source addresses and Basic credentials', () => {
+  const report = [{ message_id: 'CCCCCCCC-0000-0000-0000-000000000000', status: 'Delivered' }];
+  const basicAuth = { username: 'cellcast', password: 'callback-basic-password-0123' };
+  const stored = async (gw: RunningServer) =>
+    (await gw.db.selectFrom('delivery_reports').select('id').execute()).length;
+
+  it('a caller outside callbacks.allowedIps gets the 404 of a wrong token, and nothing is stored', async () => {
+    const gw = await startTestGateway({ callbacks: { allowedIps: ['10.0.0.0/8'] } });
+    try {
+      const res = await request(gw.url).post(dlrPath).send(report);
+      expect(res.status).toBe(404);
+      expect(await stored(gw)).toBe(0);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('with callbacks.basicAuth, missing or wrong credentials → 401 and nothing stored; right ones → stored', async () => {
+    const gw = await startTestGateway({ callbacks: { allowedIps: ['127.0.0.1', '::1'], basicAuth } });
+    try {
+      const none = await request(gw.url).post(dlrPath).send(report);
+      expect(none.status).toBe(401);
+      expect(none.headers['www-authenticate']).toBe('Basic realm="smsgate-callbacks"');
+      const wrong = await request(gw.url)
+        .post(dlrPath)
+        .auth('cellcast', 'not-the-password-at-all')
+        .send(report);
+      expect(wrong.status).toBe(401);
+      expect(await stored(gw)).toBe(0);
+      const right = await request(gw.url)
+        .post(dlrPath)
+        .auth(basicAuth.username, basicAuth.password)
+        .send(report);
+      expect(right.status).toBe(200);
+      expect(await stored(gw)).toBe(1);
+      expect(captured.logLines.some((line) => line.includes(basicAuth.password))).toBe(false);
+    } finally {
+      await gw.stop();
+    }
   });
 });

@@ -2,6 +2,7 @@ import request from 'supertest';
 import type { RunningServer } from '../../src/server';
 import { TEST_CALLBACK_TOKEN } from '../support/constants';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
+import { waitFor } from '../support/wait';
 
 const inboundPath = `/v1/callbacks/cellcast/${TEST_CALLBACK_TOKEN}/inbound`;
 
@@ -107,5 +108,61 @@ describe('inbound replies', () => {
           .set(bearer(tokenFor('alpha')))
       ).status,
     ).toBe(400);
+  });
+});
+
+describe('the get-responses backstop', () => {
+  let gw: RunningServer;
+  beforeAll(async () => {
+    gw = await startTestGateway({
+      inbound: { rules: [{ keyword: 'JOIN', tenant: 'beta' }], pollIntervalMs: 0 },
+    });
+  });
+  afterAll(() => gw.stop());
+
+  const betaInbox = async (page = 1) =>
+    (
+      await request(gw.url)
+        .get(`/v1/inbound?page=${page}`)
+        .set(bearer(tokenFor('beta')))
+    ).body;
+  const storedCount = async () =>
+    Number(
+      (
+        await gw.db
+          .selectFrom('inbound_messages')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+
+  it('picks up replies whose callback never came, through the budget, stores them once, then marks them read', async () => {
+    const sandbox = gw.sandbox!;
+    // One reply arrives by callback as usual; then the callback URL breaks for the next 30.
+    sandbox.injectInbound({ from: '+61412000000', body: 'JOIN by callback' });
+    await waitFor(async () => (await storedCount()) === 1 || undefined, 5000, 'the callback');
+    sandbox.configureCallbacks({ inbound: 'http://127.0.0.1:9/' });
+    for (let i = 0; i < 30; i++)
+      sandbox.injectInbound({ from: `+614120001${String(i).padStart(2, '0')}`, body: `JOIN ${i}` });
+    const callsBefore = sandbox.calls.length;
+
+    const { seen } = await gw.gateway.backstop.pollOnce();
+    expect(seen).toBe(31); // the callback's one was still unread at the provider: seen again, stored once
+    expect(await storedCount()).toBe(31);
+    const first = await betaInbox();
+    expect(first.page).toEqual({ count: 2, number: 1 });
+    expect((await betaInbox(2)).data).toHaveLength(6);
+    expect(sandbox.inbox.every((m) => m.read)).toBe(true);
+    const endpoints = sandbox.calls.slice(callsBefore).map((c) => c.endpoint);
+    expect(endpoints).toEqual([
+      'get-responses',
+      'inbound-read-bulk',
+      'get-responses',
+      'inbound-read-bulk',
+      'get-responses',
+    ]);
+
+    expect(await gw.gateway.backstop.pollOnce()).toEqual({ seen: 0 });
+    expect(await storedCount()).toBe(31);
   });
 });

@@ -84,6 +84,51 @@ describe('events reach the right tenant by webhook and SSE (real clock, sandbox 
     expect(asBeta.status).toBe(404);
   });
 
+  it('with the sandbox posting every report 3 times and out of order, each (message, status) is one event', async () => {
+    gw.sandbox!.setFaults({ callbackDuplicates: 2, callbackOutOfOrder: true });
+    const before = {
+      hooks: alpha.received.length,
+      streamed: alphaStream.events.length,
+      posted: gw.sandbox!.reportsPosted.length,
+    };
+    const res = await request(gw.url)
+      .post('/v1/messages')
+      .set(bearer(tokenFor('alpha')))
+      .send({ to: ['0412100001', '0412100002', '0412100003'], text: 'chaos' });
+    const ids: string[] = res.body.data.messages.map((m: { id: string }) => m.id);
+    await waitFor(() => gw.sandbox!.reportsPosted.length >= before.posted + 3, 5000, 'three copies posted');
+    const batch = gw.sandbox!.reportsPosted.at(-1)!;
+    expect(batch.map((r) => r.status)).toEqual([
+      'Delivered',
+      'Dispatched',
+      'Delivered',
+      'Dispatched',
+      'Delivered',
+      'Dispatched',
+    ]);
+    await waitFor(
+      () => alpha.received.length >= before.hooks + 3 && alphaStream.events.length >= before.streamed + 3,
+      5000,
+      'the events',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150)); // room for any (wrong) extra event to show
+    await gw.gateway.webhooks.runOnce();
+    gw.sandbox!.setFaults({ callbackDuplicates: 0, callbackOutOfOrder: false });
+
+    const hooks = alpha.received.slice(before.hooks).map((r) => JSON.parse(r.body));
+    const streamed = alphaStream.events.slice(before.streamed).map((e) => JSON.parse(e.data));
+    for (const events of [hooks, streamed]) {
+      expect(events.map((e) => e.data.messageId).sort()).toEqual([...ids].sort());
+      expect(events.every((e) => e.data.status === 'delivered')).toBe(true);
+    }
+    for (const id of ids) {
+      const detail = await request(gw.url)
+        .get(`/v1/messages/${id}`)
+        .set(bearer(tokenFor('alpha')));
+      expect(detail.body.data.status).toBe('delivered');
+    }
+  });
+
   it("a reply to alpha's message reaches only alpha: webhook, SSE and GET /v1/inbound", async () => {
     const { providerId } = await sendAs(gw, 'alpha', '0412000111');
     await waitFor(() => alpha.received.length >= 2 && alphaStream.events.length >= 2, 5000, 'the DLR event');
