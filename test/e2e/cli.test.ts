@@ -1,21 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
 import { TEST_APPKEY } from '../support/constants';
+import { freePort } from '../support/ports';
 
 // What a newcomer does: `npm start`, then `npm run token -- --tenant demo`, then curl.
 const root = resolve(__dirname, '../..');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 // Detached: npm leads its own process group, so a signal can reach npm, its shell and node
 // together, as Ctrl-C in a terminal or a container stop does (npm's shell does not forward signals).
