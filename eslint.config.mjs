@@ -3,7 +3,9 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', '.build-test/', 'node_modules/', 'coverage/', 'data/', 'test/artifacts/', 'examples/'] },
+  {
+    ignores: ['dist/', '.build-test/', 'node_modules/', 'coverage/', 'data/', 'test/artifacts/', 'examples/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
