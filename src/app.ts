@@ -23,8 +23,9 @@ import {
   type WebhookWorker,
 } from './delivery';
 import { createEgressPolicy } from './egress';
+import { demoPages, formsRouter } from './forms';
 import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
-import { createQuotaService, createTenantRateLimit, usageRouter } from './limits';
+import { createLimiterStores, createQuotaService, createTenantRateLimit, usageRouter } from './limits';
 import { createMessageSender, messagesRouter } from './messages';
 import type { Logger } from './observability';
 import {
@@ -37,6 +38,7 @@ import {
 import {
   createDeliveryReportRepository,
   createEventRepository,
+  createFormReplyRepository,
   createInboundRepository,
   createMessageRepository,
   createOutboxRepository,
@@ -163,6 +165,18 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
       receiveInbound,
     }),
   );
+  const formStores = createLimiterStores(config.redis.url, config.redis.keyPrefix);
+  app.use(
+    formsRouter({
+      config,
+      sendMessages,
+      replies: createFormReplyRepository(db),
+      stores: formStores,
+      clock,
+      logger,
+    }),
+  );
+  if (config.mode === 'sandbox') app.use(demoPages());
   app.use(streams.streamRouter);
   app.use('/v1', authenticate, rateLimit.middleware);
   app.use(messagesRouter({ sendMessages, repository }));
@@ -196,6 +210,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
       budget.stop();
       upstream.close();
       rateLimit.close();
+      formStores.close();
     },
   };
 }

@@ -5,6 +5,7 @@ import { systemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { createLogger, type Logger } from './observability';
 import { createSandbox, type Sandbox } from './sandbox';
+import { DEMO_FORM_ID, demoForm } from './forms';
 import { openSqliteDatabase, type Db } from './store';
 
 export interface RunningServer {
@@ -45,7 +46,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       clock,
     });
     await sandbox.start(config.sandbox.port, config.sandbox.host);
-    effective = { ...config, upstream: { ...config.upstream, baseUrl: sandbox.apiUrl } };
+    // The demo contact form at /demo/contact, its CAPTCHA checked by the sandbox's siteverify.
+    const forms =
+      config.tenants.demo && !config.forms[DEMO_FORM_ID]
+        ? {
+            ...config.forms,
+            [DEMO_FORM_ID]: demoForm('demo', `${sandbox.url}/_sandbox/turnstile/v0/siteverify`),
+          }
+        : config.forms;
+    effective = { ...config, forms, upstream: { ...config.upstream, baseUrl: sandbox.apiUrl } };
   }
   const db = await openSqliteDatabase(effective.store.sqliteFile);
   const gateway = createGateway(effective, { db, clock, logger });
@@ -102,5 +111,8 @@ export function secretsOf(config: Config): string[] {
     ...config.callbacks.tokens,
     config.callbacks.basicAuth?.password,
     ...webhookSecrets,
+    ...Object.values(config.forms).map((form) =>
+      'secret' in form.captcha ? form.captcha.secret : undefined,
+    ),
   ].filter((s): s is string => typeof s === 'string');
 }

@@ -7,5 +7,6 @@ export {
   type Config,
   type ConfigInput,
   type TenantConfig,
+  type FormConfig,
   type Scope,
 } from './schema';

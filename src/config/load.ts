@@ -97,6 +97,7 @@ function checkConsistency(config: Config): Config {
       );
     }
   }
+  problems.push(...checkForms(config));
   const upstream = new URL(config.upstream.baseUrl);
   if (upstream.protocol !== 'https:' && !isLoopbackHost(upstream.hostname)) {
     problems.push(
@@ -108,6 +109,33 @@ function checkConsistency(config: Config): Config {
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return config;
+}
+
+function checkForms(config: Config): string[] {
+  const problems: string[] = [];
+  for (const [formId, form] of Object.entries(config.forms)) {
+    const key = `forms.${formId}`;
+    if (!Object.hasOwn(config.tenants, form.tenant))
+      problems.push(`${key}.tenant: '${form.tenant}' is not a configured tenant`);
+    for (const [, name] of form.template.matchAll(/{{\s*([^}\s]+)\s*}}/g)) {
+      if (!Object.hasOwn(form.fields, name ?? ''))
+        problems.push(`${key}.template: {{${name}}} is not one of the form's fields`);
+    }
+    if (Object.hasOwn(form.fields, form.honeypotField)) {
+      problems.push(`${key}.honeypotField: '${form.honeypotField}' is also a real field`);
+    }
+    if (form.captcha.provider === 'none' && config.mode === 'production') {
+      problems.push(`${key}.captcha: a public form needs a CAPTCHA in production mode`);
+    }
+    if (form.reply?.enabled) {
+      if (form.captcha.provider === 'none')
+        problems.push(`${key}.reply: replying to submitters needs a CAPTCHA`);
+      if (!Object.hasOwn(form.fields, form.reply.field)) {
+        problems.push(`${key}.reply.field: '${form.reply.field}' is not one of the form's fields`);
+      }
+    }
+  }
+  return problems;
 }
 
 export function isLoopbackHost(hostname: string): boolean {

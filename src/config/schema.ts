@@ -59,6 +59,93 @@ export type TenantConfig = z.infer<typeof tenant>;
 
 const port = z.number().int().min(0).max(65535);
 
+const fieldName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,39}$/, 'expected a field name (letters, digits, _ or -)');
+
+/** An origin such as https://www.example.com, or `self` (the gateway's own origin: pages it serves). */
+const origin = z.union([
+  z.literal('self'),
+  z
+    .url()
+    .refine((value) => new URL(value).origin === value, 'expected an origin: scheme://host[:port], no path'),
+]);
+
+/** An absolute URL, or a path on this gateway. */
+const redirectTarget = z.union([
+  z.url({ protocol: /^https?$/ }),
+  z.string().regex(/^\/[^/\\]/, 'expected a URL or a /path'),
+]);
+
+const captcha = z.discriminatedUnion('provider', [
+  /** Explicitly no CAPTCHA: refused in production mode, and no reply to submitters. */
+  z.strictObject({ provider: z.literal('none') }),
+  z.strictObject({
+    provider: z.enum(['turnstile', 'hcaptcha', 'recaptcha']),
+    secret: z.string().min(1),
+    /** The provider's siteverify URL by default; tests and the sandbox point it at a loopback fake. */
+    verifyUrl: z.url().optional(),
+    /** hCaptcha: the site key the token must belong to. */
+    siteKey: z.string().optional(),
+    /** Refuse tokens solved on another hostname / for another action (when the verifier reports them). */
+    expectedHostname: z.string().optional(),
+    expectedAction: z.string().optional(),
+    /** reCAPTCHA v3 / hCaptcha Enterprise: lowest score accepted. */
+    minScore: z.number().min(0).max(1).optional(),
+    timeoutMs: z.number().int().positive().max(30_000).default(5_000),
+  }),
+]);
+
+/** A public contact form: anonymous posts become an SMS to fixed recipients, never chosen by the browser. */
+const form = z.strictObject({
+  /** The tenant it bills (quota, upstream share, sender). */
+  tenant: z.string(),
+  /** The business's own numbers. The browser never chooses a destination. */
+  recipients: z.array(z.string().min(3)).min(1).max(10),
+  /** The SMS text, with {{field}} placeholders. */
+  template: z.string().min(1).max(1000),
+  fields: z
+    .record(
+      fieldName,
+      z.strictObject({
+        required: z.boolean().default(false),
+        maxLength: z.number().int().positive().max(2000).default(200),
+      }),
+    )
+    .default({}),
+  /** Origins allowed to post (Origin, else Referer, must match); CORS preflight answered only for these. */
+  allowedOrigins: z.array(origin).min(1),
+  /** Plain HTML posts (no JavaScript) are answered 303 to here; JSON posts get the envelope. */
+  successRedirect: redirectTarget.optional(),
+  /** A field longer than its maxLength is cut to it (`truncate`) or refused (`reject`). */
+  overLength: z.enum(['truncate', 'reject']).default('truncate'),
+  /** The rendered text may use at most this many SMS segments. */
+  maxSegments: z.number().int().min(1).max(6).default(2),
+  /** A hidden field humans leave empty; when filled, the post is answered like success and nothing is sent. */
+  honeypotField: fieldName.default('website'),
+  captcha,
+  limits: z
+    .strictObject({
+      /** Posts per client IP per hour (the client IP behind http.trustProxy hops). */
+      perIpPerHour: z.number().int().positive().default(5),
+      /** SMS this form may cause per hour and per day, whoever posts. */
+      perHour: z.number().int().positive().default(30),
+      perDay: z.number().int().positive().default(200),
+    })
+    .prefault({}),
+  /** Optional confirmation SMS to the submitter: needs a CAPTCHA; once per number per day. */
+  reply: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** The form field holding the submitter's number. */
+      field: fieldName.default('phone'),
+      template: z.string().min(1).max(320),
+      allowedCountries: z.array(countryCode).min(1).default(['AU']),
+    })
+    .optional(),
+});
+export type FormConfig = z.infer<typeof form>;
+
 export const configSchema = z.strictObject({
   /** `sandbox` starts the built-in provider simulator in-process and points the upstream at it. */
   mode: z.enum(['sandbox', 'production']).default('sandbox'),
@@ -224,6 +311,9 @@ export const configSchema = z.strictObject({
       allowPrivateTargets: z.array(addressAllowEntry).default([]),
     })
     .prefault({}),
+  forms: z
+    .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'expected a form id: a-z, 0-9, -'), form)
+    .default({}),
   events: z
     .strictObject({
       /** A comment line on idle Server-Sent Events streams, so proxies keep them open. */

@@ -3,3 +3,4 @@ export { createTenantRateLimit, type TenantRateLimit, type TenantRateLimitOption
 export { createQuotaService, type QuotaService, type QuotaStatus, type QuotaReservation } from './quota';
 export { dayPeriod, monthPeriod, type Period } from './periods';
 export { usageRouter } from './routes';
+export { createLimiterStores, type LimiterStores } from './stores';

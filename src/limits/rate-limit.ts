@@ -1,10 +1,9 @@
 import type { RequestHandler } from 'express';
-import { rateLimit, type Store } from 'express-rate-limit';
-import Redis from 'ioredis';
-import { RedisStore } from 'rate-limit-redis';
+import { rateLimit } from 'express-rate-limit';
 import type { Identity } from '../auth';
 import type { Config } from '../config';
 import { ApiError } from '../http/errors';
+import { createLimiterStores } from './stores';
 
 export interface TenantRateLimitOptions {
   tenants: Config['tenants'];
@@ -26,23 +25,12 @@ export interface TenantRateLimit {
  * account's cap on its own (falling back to a local share of it).
  */
 export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRateLimit {
-  // Commands queue while (re)connecting, so start-up does not count as an outage; during an
-  // outage each one gives up after 500 ms and the request is let through (fail open).
-  const redis = options.redisUrl
-    ? new Redis(options.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 500 })
-    : undefined;
-  redis?.on('error', () => undefined);
+  const stores = createLimiterStores(options.redisUrl, options.keyPrefix);
 
   const limiters = new Map<string, RequestHandler>();
   for (const [tenantId, tenant] of Object.entries(options.tenants)) {
     const { requests, windowSec } = tenant.rateLimit;
-    const store: Store | undefined = redis
-      ? new RedisStore({
-          prefix: `${options.keyPrefix}:rate:${tenantId}:`,
-          sendCommand: (command: string, ...args: string[]) =>
-            redis.call(command, ...args) as Promise<number>,
-        })
-      : undefined;
+    const store = stores.storeFor(`rate:${tenantId}:`);
     limiters.set(
       tenantId,
       rateLimit({
@@ -73,6 +61,6 @@ export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRa
       if (limiter) void limiter(req, res, next);
       else next();
     },
-    close: () => redis?.disconnect(),
+    close: stores.close,
   };
 }

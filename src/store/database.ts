@@ -119,6 +119,14 @@ export interface EventTicketsTable {
   used_at: string | null;
 }
 
+export interface FormRepliesTable {
+  form_id: string;
+  recipient: string;
+  /** e.g. `day:2026-11-25`, in the quota timezone. */
+  day: string;
+  created_at: string;
+}
+
 export interface Database {
   messages: MessagesTable;
   message_events: MessageEventsTable;
@@ -130,6 +138,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_endpoints: WebhookEndpointsTable;
   event_tickets: EventTicketsTable;
+  form_replies: FormRepliesTable;
 }
 
 export type Db = Kysely<Database>;

@@ -37,3 +37,4 @@ export {
   type AttemptRecord,
   type ClaimRoom,
 } from './outbox-repository';
+export { createFormReplyRepository, type FormReplyRepository } from './form-reply-repository';

@@ -194,4 +194,20 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table events`.execute(db);
     },
   },
+  '0006_form_replies': {
+    async up(db: Kysely<unknown>) {
+      // One confirmation SMS per form, number and day: the primary key is the limit.
+      await db.schema
+        .createTable('form_replies')
+        .addColumn('form_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('recipient', 'varchar(20)', (col) => col.notNull())
+        .addColumn('day', 'varchar(16)', (col) => col.notNull())
+        .addColumn('created_at', 'varchar(32)', (col) => col.notNull())
+        .addPrimaryKeyConstraint('form_replies_pk', ['form_id', 'recipient', 'day'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table form_replies`.execute(db);
+    },
+  },
 };

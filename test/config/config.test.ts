@@ -95,6 +95,31 @@ describe('configuration', () => {
     ).toMatch(/tenants\.demo\.webhook\.secret: expected whsec_/);
   });
 
+  it('checks contact forms: real tenant, declared placeholders, a CAPTCHA in production and for replies', () => {
+    const form = {
+      tenant: 'demo',
+      recipients: ['0412345678'],
+      template: 'From {{name}}: {{body}}',
+      fields: { name: { required: true } },
+      allowedOrigins: ['https://www.example.com'],
+      captcha: { provider: 'none' },
+      reply: { enabled: true, field: 'phone', template: 'Thanks' },
+    };
+    const message = loadError({}, { forms: { contact: { ...form, tenant: 'ghost' } } });
+    expect(message).toMatch(/forms\.contact\.tenant: 'ghost' is not a configured tenant/);
+    expect(message).toMatch(/forms\.contact\.template: {{body}} is not one of the form's fields/);
+    expect(message).toMatch(/forms\.contact\.reply: replying to submitters needs a CAPTCHA/);
+    expect(message).toMatch(/forms\.contact\.reply\.field: 'phone' is not one of the form's fields/);
+    const production = loadError(
+      { SMSGATE_MODE: 'production', SMSGATE_APPKEY: 'k'.repeat(32), SMSGATE_JWT_SECRET: 's'.repeat(40) },
+      { forms: { contact: { ...form, template: 'From {{name}}', reply: undefined } } },
+    );
+    expect(production).toMatch(/forms\.contact\.captcha: a public form needs a CAPTCHA in production mode/);
+    expect(
+      loadError({}, { forms: { contact: { ...form, allowedOrigins: ['https://x.example/path'] } } }),
+    ).toMatch(/forms\.contact\.allowedOrigins\.0/);
+  });
+
   it('never echoes a secret value in a configuration error', () => {
     expect(loadError({ SMSGATE_APPKEY: 'short' })).not.toContain('short');
     expect(
