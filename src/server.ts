@@ -6,7 +6,7 @@ import type { Config } from './config';
 import { createLogger, type Logger } from './observability';
 import { createSandbox, type Sandbox } from './sandbox';
 import { DEMO_FORM_ID, demoForm } from './forms';
-import { openSqliteDatabase, type Db } from './store';
+import { openDatabase, type Db } from './store';
 
 export interface RunningServer {
   url: string;
@@ -56,8 +56,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         : config.forms;
     effective = { ...config, forms, upstream: { ...config.upstream, baseUrl: sandbox.apiUrl } };
   }
-  const db = await openSqliteDatabase(effective.store.sqliteFile);
-  const gateway = createGateway(effective, { db, clock, logger });
+  const db = await openDatabase(effective.store);
+  // A SQLite file belongs to this process alone; PostgreSQL is shared by the replicas.
+  const gateway = createGateway(effective, {
+    db,
+    clock,
+    logger,
+    exclusiveStore: !effective.store.databaseUrl,
+  });
   const server = createServer(gateway.app);
   server.keepAliveTimeout = effective.http.keepAliveTimeoutMs;
   server.headersTimeout = effective.http.headersTimeoutMs;
@@ -110,6 +116,7 @@ export function secretsOf(config: Config): string[] {
     config.auth.jwtSecret,
     ...config.callbacks.tokens,
     config.callbacks.basicAuth?.password,
+    config.store.databaseUrl ? new URL(config.store.databaseUrl).password || undefined : undefined,
     ...webhookSecrets,
     ...Object.values(config.forms).map((form) =>
       'secret' in form.captcha ? form.captcha.secret : undefined,

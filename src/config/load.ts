@@ -40,7 +40,15 @@ export function parseConfig(tree: unknown): Config {
 }
 
 /** Values never echoed in a configuration error. */
-const SECRET_KEYS = new Set(['appKey', 'jwtSecret', 'tokens', 'secret', 'previousSecret', 'password']);
+const SECRET_KEYS = new Set([
+  'appKey',
+  'jwtSecret',
+  'tokens',
+  'secret',
+  'previousSecret',
+  'password',
+  'databaseUrl',
+]);
 
 function describeIssues(error: z.ZodError): string {
   return error.issues
@@ -172,6 +180,7 @@ function envOverrides(env: Env): Tree {
     SMSGATE_UPSTREAM_URL: ['upstream', 'baseUrl'],
     SMSGATE_SQLITE_FILE: ['store', 'sqliteFile'],
     REDIS_URL: ['redis', 'url'],
+    DATABASE_URL: ['store', 'databaseUrl'],
   };
   for (const [name, path] of Object.entries(named)) {
     const value = env[name];

@@ -333,6 +333,11 @@ export const configSchema = z.strictObject({
   store: z
     .strictObject({
       sqliteFile: z.string().min(1).default('data/smsgate.db'),
+      /** postgres://… (DATABASE_URL): the store for several replicas; the SQLite file is then unused. */
+      databaseUrl: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+        .optional(),
     })
     .prefault({}),
   log: z

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Generated } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Generated } from 'kysely';
+import { Pool, types } from 'pg';
 import { migrations } from './migrations';
 
 export interface MessagesTable {
@@ -142,6 +143,35 @@ export interface Database {
 }
 
 export type Db = Kysely<Database>;
+
+export interface StoreSettings {
+  sqliteFile: string;
+  /** postgres://… (DATABASE_URL): cluster mode; the SQLite file is then unused. */
+  databaseUrl?: string | undefined;
+}
+
+/** Opens the store the settings name, migrated to the latest schema. */
+export async function openDatabase(settings: StoreSettings): Promise<Db> {
+  return settings.databaseUrl
+    ? openPostgresDatabase(settings.databaseUrl)
+    : openSqliteDatabase(settings.sqliteFile);
+}
+
+/**
+ * Opens PostgreSQL (several replicas share it). Migrations take kysely's migration lock, so
+ * replicas starting together migrate once. Counts (int8) arrive as strings and are converted by
+ * the repositories; bigserial ids likewise.
+ */
+export async function openPostgresDatabase(url: string): Promise<Db> {
+  const pool = new Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000 });
+  pool.on('error', () => undefined); // an idle client's broken connection is replaced on next use
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  await migrateToLatest(db);
+  return db;
+}
+
+// int8 (bigserial ids, count(*)) as JavaScript numbers: our ids and counts stay far below 2^53.
+types.setTypeParser(types.builtins.INT8, (value) => Number(value));
 
 /**
  * Opens the embedded SQLite store (WAL, so readers never block the writer) and brings its schema

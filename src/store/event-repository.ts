@@ -1,6 +1,7 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { monotonicFactory } from 'ulid';
 import type { Database, Db } from './database';
+import { isPostgres } from './dialect';
 
 export type EventType = 'message.status' | 'message.inbound';
 
@@ -38,6 +39,10 @@ export async function appendEvents(
   hasWebhook: WebhookTenants,
 ): Promise<StoredEvent[]> {
   const stored: StoredEvent[] = [];
+  if (events.length === 0) return stored;
+  // On PostgreSQL, ids from a sequence can commit out of order, and a Last-Event-ID replay
+  // (`id > n`) would then skip one; a transaction-scoped lock makes appends commit in id order.
+  if (isPostgres(trx)) await sql`select pg_advisory_xact_lock(7261720)`.execute(trx);
   for (const event of events) {
     const eventId = `evt_${nextUlid(Date.parse(at))}`;
     const payload = JSON.stringify({ id: eventId, type: event.type, timestamp: at, data: event.data });

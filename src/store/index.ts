@@ -1,6 +1,15 @@
 // The store: kysely over SQLite (embedded) with migrations run at start-up, and repositories
 // behind interfaces so the rest of the gateway never writes SQL.
-export { openSqliteDatabase, migrateToLatest, type Db, type Database } from './database';
+export {
+  openDatabase,
+  openSqliteDatabase,
+  openPostgresDatabase,
+  migrateToLatest,
+  type Db,
+  type Database,
+  type StoreSettings,
+} from './database';
+export { isPostgres } from './dialect';
 export {
   createMessageRepository,
   type MessageRepository,

@@ -1,11 +1,8 @@
-import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
+import { sql, type ColumnDefinitionBuilder, type Kysely, type Migration } from 'kysely';
+import { isPostgres } from './dialect';
 
 // Migrations are code, kept portable between SQLite and PostgreSQL: text timestamps in ISO 8601
 // UTC (they sort correctly as text); the one dialect difference, auto-increment keys, is below.
-
-function isPostgres(db: Kysely<unknown>): boolean {
-  return db.getExecutor().adapter instanceof PostgresAdapter;
-}
 
 /** An auto-increment primary key: bigserial on PostgreSQL, INTEGER PRIMARY KEY AUTOINCREMENT on SQLite. */
 function serialKey(

@@ -1,4 +1,5 @@
 import type { Db } from './database';
+import { isPostgres } from './dialect';
 
 export interface DueDelivery {
   id: number;
@@ -72,8 +73,70 @@ export function createOutboxRepository(db: Db): OutboxRepository {
       .where('id', '=', id)
       .execute();
 
+  /**
+   * PostgreSQL, several replicas: due rows are locked with FOR UPDATE SKIP LOCKED, so each worker
+   * takes rows no other worker is looking at, and the lease is set before the lock is released.
+   */
+  async function claimDueLocked(now: string, leaseUntil: string, limit: number, room: ClaimRoom) {
+    const taken: string[] = [];
+    try {
+      return await db.transaction().execute(async (trx) => {
+        const due = await trx
+          .selectFrom('webhook_deliveries')
+          .select(['id', 'event_id', 'tenant_id', 'attempts'])
+          .where('state', '=', 'pending')
+          .where('next_attempt_at', '<=', now)
+          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+          .orderBy('next_attempt_at')
+          .orderBy('id')
+          .limit(limit * 4)
+          .forUpdate()
+          .skipLocked()
+          .execute();
+        const chosen: typeof due = [];
+        for (const row of due) {
+          if (chosen.length >= limit) break;
+          if (!room.take(row.tenant_id)) continue;
+          taken.push(row.tenant_id);
+          chosen.push(row);
+        }
+        if (chosen.length === 0) return [];
+        await trx
+          .updateTable('webhook_deliveries')
+          .set({ lease_until: leaseUntil })
+          .where(
+            'id',
+            'in',
+            chosen.map((row) => row.id),
+          )
+          .execute();
+        const payloads = await trx
+          .selectFrom('events')
+          .select(['event_id', 'payload'])
+          .where(
+            'event_id',
+            'in',
+            chosen.map((row) => row.event_id),
+          )
+          .execute();
+        const payloadOf = new Map(payloads.map((p) => [p.event_id, p.payload]));
+        return chosen.map((row) => ({
+          id: Number(row.id),
+          eventId: row.event_id,
+          tenantId: row.tenant_id,
+          attempts: row.attempts,
+          payload: payloadOf.get(row.event_id) ?? '',
+        }));
+      });
+    } catch (error) {
+      taken.forEach((tenantId) => room.giveBack(tenantId));
+      throw error;
+    }
+  }
+
   return {
     async claimDue(now, leaseUntil, limit, room) {
+      if (isPostgres(db)) return claimDueLocked(now, leaseUntil, limit, room);
       const candidates = await db
         .selectFrom('webhook_deliveries')
         .innerJoin('events', 'events.event_id', 'webhook_deliveries.event_id')
