@@ -1,7 +1,7 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { sql } from 'kysely';
-import { createAuthenticator } from './auth';
+import { createAuthenticator, identityOf } from './auth';
 import {
   callbacksRouter,
   createDeliveryReportIntake,
@@ -26,7 +26,7 @@ import { createEgressPolicy } from './egress';
 import { demoPages, formsRouter } from './forms';
 import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
 import { createLimiterStores, createQuotaService, createTenantRateLimit, usageRouter } from './limits';
-import { createMessageSender, messagesRouter } from './messages';
+import { createMessageSender, idempotency, messagesRouter } from './messages';
 import type { Logger } from './observability';
 import {
   createLocalSlotSource,
@@ -39,6 +39,7 @@ import {
   createDeliveryReportRepository,
   createEventRepository,
   createFormReplyRepository,
+  createIdempotencyRepository,
   createInboundRepository,
   createMessageRepository,
   createOutboxRepository,
@@ -179,7 +180,19 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   if (config.mode === 'sandbox') app.use(demoPages());
   app.use(streams.streamRouter);
   app.use('/v1', authenticate, rateLimit.middleware);
-  app.use(messagesRouter({ sendMessages, repository }));
+  app.use(
+    messagesRouter({
+      sendMessages,
+      repository,
+      idempotent: idempotency({
+        repository: createIdempotencyRepository(db),
+        retentionSec: config.idempotency.retentionSec,
+        clock,
+        logger,
+        scopeOf: (req) => identityOf(req).tenantId,
+      }),
+    }),
+  );
   app.use(inboundRouter(inbound));
   app.use(streams.ticketRouter);
   app.use(usageRouter(config, quotas));

@@ -324,6 +324,17 @@ export const configSchema = z.strictObject({
       replayLimit: z.number().int().positive().max(100_000).default(1_000),
     })
     .prefault({}),
+  idempotency: z
+    .strictObject({
+      /** How long an Idempotency-Key and its answer are kept (a reuse after that is a new request). */
+      retentionSec: z
+        .number()
+        .int()
+        .positive()
+        .max(30 * 86_400)
+        .default(86_400),
+    })
+    .prefault({}),
   quotas: z
     .strictObject({
       /** Where a day and a month begin and end for quotas. */

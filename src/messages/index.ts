@@ -8,6 +8,7 @@ export {
   type PublicMessage,
 } from './send';
 export { messagesRouter } from './routes';
+export { idempotency, parseIdempotencyKey } from './idempotency';
 export {
   measureText,
   normaliseRecipients,

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { identityOf, requireScope } from '../auth';
 import { sendSuccess } from '../http/envelope';
 import { ApiError } from '../http/errors';
@@ -11,12 +11,14 @@ import type { Identity } from '../auth';
 export interface MessagesRoutesDeps {
   sendMessages: (identity: Identity, body: unknown) => Promise<SendResult>;
   repository: MessageRepository;
+  /** Idempotency-Key handling for the send (see idempotency.ts). */
+  idempotent: RequestHandler;
 }
 
-export function messagesRouter({ sendMessages, repository }: MessagesRoutesDeps): Router {
+export function messagesRouter({ sendMessages, repository, idempotent }: MessagesRoutesDeps): Router {
   const router = Router();
 
-  router.post('/v1/messages', requireScope('sms:send'), requireJson, async (req, res) => {
+  router.post('/v1/messages', requireScope('sms:send'), requireJson, idempotent, async (req, res) => {
     sendSuccess(res, 201, await sendMessages(identityOf(req), req.body));
   });
 

@@ -128,6 +128,22 @@ export interface FormRepliesTable {
   created_at: string;
 }
 
+/** A request made with an Idempotency-Key: claimed before the work, its answer kept for replays. */
+export interface IdempotencyKeysTable {
+  /** The tenant (or `form:<id>`): keys never collide across tenants. */
+  scope: string;
+  key: string;
+  /** sha256 of method, path and body. */
+  fingerprint: string;
+  /** in_flight → done */
+  state: string;
+  status_code: number | null;
+  /** The response body exactly as first sent. */
+  response: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   messages: MessagesTable;
   message_events: MessageEventsTable;
@@ -140,6 +156,7 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   event_tickets: EventTicketsTable;
   form_replies: FormRepliesTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type Db = Kysely<Database>;

@@ -47,3 +47,8 @@ export {
   type ClaimRoom,
 } from './outbox-repository';
 export { createFormReplyRepository, type FormReplyRepository } from './form-reply-repository';
+export {
+  createIdempotencyRepository,
+  type IdempotencyRepository,
+  type IdempotencyClaim,
+} from './idempotency-repository';

@@ -207,4 +207,23 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table form_replies`.execute(db);
     },
   },
+  '0007_idempotency_keys': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('scope', 'varchar(80)', (col) => col.notNull())
+        .addColumn('key', 'varchar(255)', (col) => col.notNull())
+        .addColumn('fingerprint', 'varchar(64)', (col) => col.notNull())
+        .addColumn('state', 'varchar(10)', (col) => col.notNull())
+        .addColumn('status_code', 'integer')
+        .addColumn('response', 'text')
+        .addColumn('created_at', 'varchar(32)', (col) => col.notNull())
+        .addColumn('expires_at', 'varchar(32)', (col) => col.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['scope', 'key'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table idempotency_keys`.execute(db);
+    },
+  },
 };
