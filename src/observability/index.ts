@@ -1,2 +1,2 @@
 // Logging: pino JSON lines with credential redaction and secret scrubbing.
-export { createLogger, scrubSecrets, type Logger, type LoggerOptions } from './logger';
+export { createLogger, scrubSecrets, maskPhoneNumbers, type Logger, type LoggerOptions } from './logger';

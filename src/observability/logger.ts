@@ -35,10 +35,24 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { service: 'smsgate' },
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
       hooks: {
-        streamWrite: (line) => scrubSecrets(line, secrets),
+        streamWrite: (line) => maskPhoneNumbers(scrubSecrets(line, secrets)),
       },
     },
     options.destination ?? pino.destination({ sync: false }),
+  );
+}
+
+/**
+ * Phone numbers are personal data: in every log line, a number inside a string (`+61412345678`,
+ * `61412345678`, `to[0]: '0412345678'`) keeps only its last 3 digits. Bare JSON numbers (times,
+ * durations) are left alone; pino's `time` stays an epoch number outside any string.
+ */
+export function maskPhoneNumbers(line: string): string {
+  return line.replace(/"(?:[^"\\]|\\.)*"/g, (literal) =>
+    literal.replace(
+      /(\+?)(?<!\d)(\d{5,12})(\d{3})(?!\d)/g,
+      (_m, plus: string, hidden: string, last: string) => `${plus}${'*'.repeat(hidden.length)}${last}`,
+    ),
   );
 }
 

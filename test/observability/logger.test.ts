@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/observability';
+import { createLogger, maskPhoneNumbers } from '../../src/observability';
 
 describe('the logger', () => {
   it('redacts credential fields and scrubs secret values wherever they appear', () => {
@@ -21,5 +21,23 @@ describe('the logger', () => {
     expect(text).not.toContain('abc.def.ghi');
     expect(text).toContain('[REDACTED]');
     expect(lines).toHaveLength(2);
+  });
+});
+
+describe('phone numbers in logs', () => {
+  it('keeps only the last 3 digits of numbers inside strings, and leaves bare numbers alone', () => {
+    const line = JSON.stringify({
+      time: 1764043200000,
+      msg: "to[0]: '0412345678' is not allowed; sent to +61412345678 and 61499888777",
+      retryInMs: 86400000,
+      id: 'msg_01JD',
+    });
+    const masked = JSON.parse(maskPhoneNumbers(line));
+    expect(masked).toEqual({
+      time: 1764043200000,
+      msg: "to[0]: '*******678' is not allowed; sent to +********678 and ********777",
+      retryInMs: 86400000,
+      id: 'msg_01JD',
+    });
   });
 });

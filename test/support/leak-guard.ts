@@ -1,8 +1,11 @@
 // Every test file records what the gateway logged and answered; after the file, nothing may
-// contain the provider APPKEY (the suite-wide check of "the secret never leaks").
+// contain the provider APPKEY or another secret, and no log line a full phone number (the
+// suite-wide checks of "the secret never leaks" and "numbers are masked to their last 3 digits").
 import { TEST_APPKEY, TEST_CALLBACK_TOKEN, TEST_WEBHOOK_SECRETS } from './constants';
 
 const neverShown = [TEST_APPKEY, ...Object.values(TEST_WEBHOOK_SECRETS)];
+/** AU and NZ mobiles as the tests use them: +61 4…, 61 4…, 04…, +64 2… — unmasked. */
+const fullNumber = /(?<![\d*])(?:\+?614\d{8}|04\d{8}|\+?642\d{7,9})(?!\d)/;
 
 export const captured = { logLines: [] as string[], responses: [] as string[] };
 
@@ -13,5 +16,10 @@ afterAll(() => {
   const leakedResponses = captured.responses.filter((text) =>
     neverShown.some((secret) => text.includes(secret)),
   );
-  expect({ leakedLogs, leakedResponses }).toEqual({ leakedLogs: [], leakedResponses: [] });
+  const numbersInLogs = captured.logLines.filter((line) => fullNumber.test(line));
+  expect({ leakedLogs, leakedResponses, numbersInLogs }).toEqual({
+    leakedLogs: [],
+    leakedResponses: [],
+    numbersInLogs: [],
+  });
 });
