@@ -27,7 +27,7 @@ import { demoPages, formsRouter } from './forms';
 import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
 import { createLimiterStores, createQuotaService, createTenantRateLimit, usageRouter } from './limits';
 import { createMessageSender, idempotency, messagesRouter } from './messages';
-import type { Logger } from './observability';
+import { createMetrics, metricsRouter, type Logger, type Metrics } from './observability';
 import {
   createLocalSlotSource,
   createRedisSlotSource,
@@ -59,6 +59,7 @@ export interface GatewayRuntime {
 
 export interface Gateway {
   app: Express;
+  metrics: Metrics;
   webhooks: WebhookWorker;
   backstop: InboundBackstop;
   events: EventHub;
@@ -75,12 +76,14 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   const { db, clock, logger } = runtime;
   if (!config.upstream.appKey) throw new Error('upstream.appKey is required');
   let shuttingDown = false;
+  const metrics = createMetrics();
   const repository = createMessageRepository(db);
   const upstream = createUpstreamClient({
     baseUrl: config.upstream.baseUrl,
     authMode: config.upstream.authMode,
     appKey: config.upstream.appKey,
     timeoutMs: config.upstream.timeoutMs,
+    onCall: metrics.providerCall,
   });
   const budget = createUpstreamBudget({
     slots: createSlotSource(config, clock, logger),
@@ -89,6 +92,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     maxQueueWaitMs: config.upstream.maxQueueWaitMs,
     maxQueueLength: config.upstream.maxQueueLength,
     clock,
+    onAdmitted: metrics.budgetAdmitted,
   });
   const quotas = createQuotaService(config, createQuotaRepository(db), clock);
   const sendThroughBudget = createSendCoalescer({
@@ -112,6 +116,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   app.disable('x-powered-by');
   app.set('trust proxy', config.http.trustProxy);
   app.set('query parser', 'simple');
+  app.use(metrics.httpMetrics);
   app.use(accessLog(logger));
   app.use(helmet());
   app.use(requireHttps({ enabled: config.http.requireHttps, sandbox: config.mode === 'sandbox' }));
@@ -140,6 +145,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     clock,
     logger,
     exclusiveStore: runtime.exclusiveStore ?? true,
+    onAttempt: metrics.webhookAttempt,
   });
   const onEvents = (events: StoredEvent[]) => {
     if (events.length === 0) return;
@@ -166,6 +172,24 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
       receiveInbound,
     }),
   );
+  metrics.watch({
+    queueDepth: budget.queueLength,
+    sseConnections: streams.open,
+    quotaUsage: async () =>
+      (
+        await Promise.all(
+          Object.keys(config.tenants).map(async (tenant) =>
+            (await quotas.status(tenant)).map((q) => ({
+              tenant,
+              quota: q.name,
+              used: q.used,
+              limit: q.limit,
+            })),
+          ),
+        )
+      ).flat(),
+  });
+  app.use(metricsRouter(metrics, config.metrics.token));
   const formStores = createLimiterStores(config.redis.url, config.redis.keyPrefix);
   app.use(
     formsRouter({
@@ -202,6 +226,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
 
   return {
     app,
+    metrics,
     webhooks,
     backstop,
     events: hub,

@@ -116,6 +116,7 @@ export function secretsOf(config: Config): string[] {
     config.auth.jwtSecret,
     ...config.callbacks.tokens,
     config.callbacks.basicAuth?.password,
+    config.metrics.token,
     config.store.databaseUrl ? new URL(config.store.databaseUrl).password || undefined : undefined,
     ...webhookSecrets,
     ...Object.values(config.forms).map((form) =>

@@ -48,6 +48,7 @@ const SECRET_KEYS = new Set([
   'previousSecret',
   'password',
   'databaseUrl',
+  'token',
 ]);
 
 function describeIssues(error: z.ZodError): string {

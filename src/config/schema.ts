@@ -324,6 +324,12 @@ export const configSchema = z.strictObject({
       replayLimit: z.number().int().positive().max(100_000).default(1_000),
     })
     .prefault({}),
+  metrics: z
+    .strictObject({
+      /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+      token: z.string().min(16).optional(),
+    })
+    .prefault({}),
   idempotency: z
     .strictObject({
       /** How long an Idempotency-Key and its answer are kept (a reuse after that is a new request). */

@@ -14,6 +14,8 @@ export interface WebhookWorkerOptions {
   /** The store belongs to this process alone (embedded SQLite): leases left by a crash are freed at start. */
   exclusiveStore: boolean;
   random?: () => number;
+  /** Told the outcome of every attempt. */
+  onAttempt?: (outcome: 'delivered' | 'failed' | 'gone' | 'dead') => void;
 }
 
 export interface WebhookWorker {
@@ -73,6 +75,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
       attempt: attempts,
       status: outcome.status,
     };
+    options.onAttempt?.(outcome.kind === 'gone' ? 'gone' : outcome.kind);
     if (outcome.kind === 'delivered') {
       await outbox.markDelivered(delivery.id, record);
       logger.debug(log, 'webhook delivered');
@@ -95,6 +98,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
           outcome.kind === 'failed' ? outcome.retryAfterMs : undefined,
         );
     if (delay === null) {
+      options.onAttempt?.('dead');
       await outbox.markDead(delivery.id, record);
       logger.warn({ ...log, error: record.error }, 'webhook dead-lettered');
     } else {

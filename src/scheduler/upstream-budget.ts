@@ -15,6 +15,8 @@ export interface UpstreamBudgetOptions {
   /** How often one call is retried after the provider answered 429 (it was not processed). */
   maxThrottleRetries?: number;
   clock: Clock;
+  /** Told how long each call waited for its slot. */
+  onAdmitted?: (tenantId: string, waitedMs: number) => void;
 }
 
 /** Every provider call takes a slot from this budget; there is no second path to the provider. */
@@ -118,6 +120,7 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBu
 
   return {
     async run(tenantId, call) {
+      const queuedAt = options.clock.now();
       for (let attempt = 0; ; attempt++) {
         // Fast path: nobody waits here, so taking a free slot directly passes no one.
         const direct =
@@ -127,6 +130,7 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBu
           !draining &&
           (await options.slots.tryAcquire()) === 0;
         if (!direct) await waitForSlot(tenantId, attempt > 0);
+        if (attempt === 0) options.onAdmitted?.(tenantId, options.clock.now() - queuedAt);
         try {
           return await call();
         } catch (error) {

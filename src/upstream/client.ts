@@ -11,6 +11,8 @@ export interface UpstreamOptions {
   authMode: 'appkey' | 'basic';
   appKey: string;
   timeoutMs: number;
+  /** Told about every call: endpoint, outcome (ok, http_<status>, timeout, unavailable) and seconds. */
+  onCall?: (endpoint: string, outcome: string, seconds: number) => void;
 }
 
 export interface ProviderSendRequest {
@@ -115,10 +117,22 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
     endpoint: string,
     payload: { query?: Record<string, string>; body?: unknown },
   ): Promise<AxiosResponse<unknown>> {
+    const started = performance.now();
+    const report = (outcome: string) =>
+      options.onCall?.(endpoint, outcome, (performance.now() - started) / 1000);
     try {
-      return await client.request({ method, url: endpoint, params: payload.query, data: payload.body });
+      const response = await client.request({
+        method,
+        url: endpoint,
+        params: payload.query,
+        data: payload.body,
+      });
+      report(response.status >= 200 && response.status < 300 ? 'ok' : `http_${response.status}`);
+      return response;
     } catch (error) {
-      throw transportFailure(error, endpoint);
+      const failure = transportFailure(error, endpoint);
+      report(failure.kind);
+      throw failure;
     }
   }
 
