@@ -17,6 +17,7 @@ module.exports = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   setupFilesAfterEnv: ['<rootDir>/test/support/leak-guard.ts'],
+  globalSetup: '<rootDir>/test/support/global-setup.js',
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testTimeout: 20000,
 };

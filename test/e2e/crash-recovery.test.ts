@@ -1,68 +1,28 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import request from 'supertest';
 import { TEST_CALLBACK_TOKEN, TEST_JWT_SECRET, TEST_WEBHOOK_SECRETS } from '../support/constants';
 import { bearer, tokenFor } from '../support/gateway';
 import { freePort } from '../support/ports';
+import { cleanEnv, startGatewayProcess, type GatewayProcess } from '../support/processes';
 import { waitFor } from '../support/wait';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 
-// The gateway runs as a real process (compiled into its own folder, so it never races the CLI
-// test's build of dist/) and is killed with SIGKILL while the "provider" posts 1000 reports.
-const root = resolve(__dirname, '../..');
-const buildDir = join(root, '.build-test');
+// The gateway runs as a real process and is killed with SIGKILL while the "provider" posts
+// 1000 reports.
 const REPORTS = 1000;
 const BATCH = 10;
-
-interface Gateway {
-  child: ChildProcess;
-  output: () => string;
-}
-
-function startGateway(env: NodeJS.ProcessEnv): Promise<Gateway> {
-  const child = spawn(process.execPath, [join(buildDir, 'main.js')], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((ready, fail) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      fail(new Error(`the gateway did not start:\n${output}`));
-    }, 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      // The banner on stderr (the JSON ready line is below LOG_LEVEL=warn).
-      if (output.includes('smsgate is running on')) {
-        clearTimeout(timer);
-        ready({ child, output: () => output });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => fail(new Error(`the gateway exited with ${code}:\n${output}`)));
-  });
-}
 
 describe('SIGKILL while the provider posts 1000 delivery reports', () => {
   let receiver: WebhookReceiver;
   let env: NodeJS.ProcessEnv;
   let url: string;
   let dbFile: string;
-  let gateway: Gateway | undefined;
+  let gateway: GatewayProcess | undefined;
 
   beforeAll(async () => {
-    execFileSync(
-      process.execPath,
-      [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', buildDir],
-      {
-        cwd: root,
-      },
-    );
     receiver = await startWebhookReceiver();
     const dir = mkdtempSync(join(tmpdir(), 'smsgate-crash-'));
     dbFile = join(dir, 'smsgate.db');
@@ -78,11 +38,7 @@ describe('SIGKILL while the provider posts 1000 delivery reports', () => {
       }),
     );
     const port = await freePort();
-    const clean = Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !name.startsWith('SMSGATE')),
-    );
-    env = {
-      ...clean,
+    env = cleanEnv({
       SMSGATE_CONFIG: configFile,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -90,18 +46,13 @@ describe('SIGKILL while the provider posts 1000 delivery reports', () => {
       SMSGATE_JWT_SECRET: TEST_JWT_SECRET,
       SMSGATE_CALLBACK_TOKEN: TEST_CALLBACK_TOKEN,
       LOG_LEVEL: 'warn',
-    };
+    });
     url = `http://127.0.0.1:${port}`;
-    gateway = await startGateway(env);
+    gateway = await startGatewayProcess(env);
   }, 90_000);
 
   afterAll(async () => {
-    const child = gateway?.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((done) => child.once('exit', done));
-      child.kill('SIGKILL');
-      await exited;
-    }
+    await gateway?.kill();
     await receiver.close();
   });
 
@@ -146,7 +97,7 @@ describe('SIGKILL while the provider posts 1000 delivery reports', () => {
         await post(b);
         if (!killed && acknowledged.size >= batches.length / 4) {
           killed = true;
-          gateway!.child.kill('SIGKILL');
+          void gateway!.kill();
         }
       }
     };
@@ -157,7 +108,7 @@ describe('SIGKILL while the provider posts 1000 delivery reports', () => {
     const heardBeforeRestart = receiver.received.length;
 
     // Restart on the same store; the provider retries whatever it got no 2xx for.
-    gateway = await startGateway(env);
+    gateway = await startGatewayProcess(env);
     for (let b = 0; b < batches.length; b++) if (!acknowledged.has(b)) await post(b);
     expect(acknowledged.size).toBe(batches.length);
 
