@@ -1,7 +1,8 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { sql } from 'kysely';
-import { createAuthenticator, identityOf } from './auth';
+import { upstreamPassThroughRouter } from './admin';
+import { clientCredentialsRouter, createAuthenticator, identityOf } from './auth';
 import {
   callbacksRouter,
   createDeliveryReportIntake,
@@ -203,6 +204,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   );
   if (config.mode === 'sandbox') app.use(demoPages());
   app.use(streams.streamRouter);
+  app.use(clientCredentialsRouter(config));
   app.use('/v1', authenticate, rateLimit.middleware);
   app.use(
     messagesRouter({
@@ -221,6 +223,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   app.use(streams.ticketRouter);
   app.use(usageRouter(config, quotas));
   app.use(webhookAdminRouter(config, outbox, clock, webhooks.notify));
+  app.use(upstreamPassThroughRouter(budget, upstream));
   app.use(notFound());
   app.use(errorHandler(logger));
 

@@ -3,3 +3,4 @@
 export { createAuthenticator, requireScope } from './authenticate';
 export { identityOf, type Identity } from './identity';
 export { mintToken, parseTtl, type MintRequest } from './token';
+export { clientCredentialsRouter, authenticateClient } from './client-credentials';

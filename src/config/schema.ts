@@ -45,6 +45,20 @@ const tenant = z.strictObject({
       segmentsPerMonth: z.number().int().positive().optional(),
     })
     .default({}),
+  /**
+   * Team backends that may get tokens with POST /v1/auth/token (OAuth2 client credentials). Only
+   * the SHA-256 of each secret is configured: `printf %s "$SECRET" | sha256sum`.
+   */
+  clients: z
+    .array(
+      z.strictObject({
+        id: z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, 'expected 3–64 letters, digits, . _ or -'),
+        secretSha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected the hex SHA-256 of the client secret'),
+        /** Scopes its tokens carry (within the tenant's); default: the tenant's. */
+        scopes: z.array(scopeSchema).optional(),
+      }),
+    )
+    .default([]),
   /** Where this tenant's events (message.status, message.inbound) are POSTed, signed per Standard Webhooks. */
   webhook: z
     .strictObject({
@@ -182,6 +196,8 @@ export const configSchema = z.strictObject({
       clockToleranceSec: z.number().int().min(0).max(300).default(30),
       /** Longest lifetime `npm run token` will mint. */
       maxTokenTtlSec: z.number().int().positive().default(86_400),
+      /** Lifetime of tokens from POST /v1/auth/token. */
+      clientTokenTtlSec: z.number().int().positive().max(86_400).default(900),
     })
     .prefault({}),
   tenants: z.record(

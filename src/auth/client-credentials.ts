@@ -1,0 +1,95 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { Router } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import type { Config } from '../config';
+import { ApiError, success } from '../http';
+import { mintToken } from './token';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+/** Finds the tenant and scopes of a client whose secret matches, comparing hashes in constant time. */
+export function authenticateClient(config: Config, clientId: string, secret: string) {
+  const presented = sha256(secret);
+  for (const [tenantId, tenant] of Object.entries(config.tenants)) {
+    for (const client of tenant.clients) {
+      if (client.id !== clientId) continue;
+      const expected = Buffer.from(client.secretSha256, 'hex');
+      if (!timingSafeEqual(expected, presented)) return undefined;
+      const scopes = (client.scopes ?? tenant.scopes).filter((scope) => tenant.scopes.includes(scope));
+      return { tenantId, scopes, clientId };
+    }
+  }
+  // Unknown client: spend the same comparison, so timing does not tell which ids exist.
+  timingSafeEqual(presented, presented);
+  return undefined;
+}
+
+/**
+ * POST /v1/auth/token — OAuth2 client credentials for team backends that cannot hold a signing key:
+ * credentials in HTTP Basic (RFC 6749 §2.3.1) or as client_id/client_secret fields, form-encoded or
+ * JSON. The answer carries the OAuth2 fields at the top level beside the usual envelope. Failed
+ * attempts are limited per address (10 a minute).
+ */
+export function clientCredentialsRouter(config: Config): Router {
+  const router = Router();
+  const attempts = rateLimit({
+    windowMs: 60_000,
+    limit: 10,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    skipSuccessfulRequests: true,
+    handler: (_req, _res, next) =>
+      next(new ApiError('OVER_LIMIT', 'auth: too many failed token requests from this address; retry later')),
+  });
+  router.post(
+    '/v1/auth/token',
+    attempts,
+    express.urlencoded({ extended: false, limit: '4kb' }),
+    (req, res) => {
+      const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<
+        string,
+        unknown
+      >;
+      if (body.grant_type !== 'client_credentials') {
+        throw new ApiError('FIELD_INVALID', "grant_type: expected 'client_credentials'");
+      }
+      let clientId = typeof body.client_id === 'string' ? body.client_id : '';
+      let secret = typeof body.client_secret === 'string' ? body.client_secret : '';
+      const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.get('authorization') ?? '');
+      if (basic) {
+        const decoded = Buffer.from(basic[1] ?? '', 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        clientId = decodeURIComponent(decoded.slice(0, colon));
+        secret = decodeURIComponent(decoded.slice(colon + 1));
+      }
+      if (!clientId || !secret) throw new ApiError('AUTH_FAILED', 'client: credentials are required');
+      const client = authenticateClient(config, clientId, secret);
+      if (!client) throw new ApiError('AUTH_FAILED', 'client: unknown client or wrong secret');
+      const ttl = config.auth.clientTokenTtlSec;
+      const token = {
+        access_token: '',
+        token_type: 'Bearer',
+        expires_in: ttl,
+        scope: client.scopes.join(' '),
+      };
+      try {
+        token.access_token = mintToken(config, {
+          tenantId: client.tenantId,
+          scopes: client.scopes,
+          ttlSec: ttl,
+          subject: `client:${client.clientId}`,
+        });
+      } catch {
+        throw new ApiError(
+          'FORBIDDEN',
+          'client: this gateway verifies tokens from an identity provider; ask it for one',
+        );
+      }
+      res
+        .set('Cache-Control', 'no-store')
+        .status(200)
+        .json({ ...success(token), ...token });
+    },
+  );
+  return router;
+}
