@@ -118,6 +118,11 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   app.set('trust proxy', config.http.trustProxy);
   app.set('query parser', 'simple');
   app.use(metrics.httpMetrics);
+  // While draining, every answer asks its keep-alive client to reconnect (to another replica).
+  app.use((_req, res, next) => {
+    if (shuttingDown) res.setHeader('Connection', 'close');
+    next();
+  });
   app.use(accessLog(logger));
   app.use(helmet());
   app.use(requireHttps({ enabled: config.http.requireHttps, sandbox: config.mode === 'sandbox' }));

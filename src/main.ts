@@ -22,9 +22,20 @@ async function main(): Promise<void> {
   // Logs are written asynchronously; flush them before the process ends or the last lines are lost.
   const exit = (code: number) => logger.flush(() => process.exit(code));
   const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
+    // SIGTERM (an orchestrator) drains first; SIGINT (Ctrl-C in a terminal) stops straight away.
+    const drainMs = signal === 'SIGTERM' ? config.shutdown.drainDelayMs : 0;
+    const { graceMs } = config.shutdown;
+    logger.info({ signal, drainMs, graceMs }, 'shutting down');
+    // Whatever happens, the process ends within the bound.
+    setTimeout(
+      () => {
+        logger.error('shutdown took too long; exiting');
+        exit(1);
+      },
+      drainMs + graceMs + 5_000,
+    ).unref();
     running
-      .stop()
+      .stop({ drainMs, graceMs })
       .then(() => {
         logger.info('stopped');
         exit(0);

@@ -16,8 +16,12 @@ export interface RunningServer {
   sandbox: Sandbox | undefined;
   db: Db;
   logger: Logger;
-  /** Stops taking new work, lets in-flight requests finish (up to `graceMs`), then releases everything. */
-  stop(graceMs?: number): Promise<void>;
+  /**
+   * Graceful stop: readiness fails at once; requests are still served for `drainMs` (each with
+   * `Connection: close`); then new connections stop, in-flight requests get `graceMs` to finish,
+   * background workers stop claiming, and everything is released.
+   */
+  stop(options?: { drainMs?: number; graceMs?: number }): Promise<void>;
 }
 
 export interface StartOptions {
@@ -90,9 +94,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     sandbox,
     db,
     logger,
-    stop(graceMs = 10_000) {
+    stop({ drainMs = 0, graceMs = 10_000 } = {}) {
       stopping ??= (async () => {
         gateway.beginShutdown();
+        if (drainMs > 0) {
+          // Busy keep-alive connections hear `Connection: close` on their next answer; idle ones
+          // are closed as they go idle, so few are left to race a request when the listener closes.
+          server.closeIdleConnections();
+          const closing = setInterval(() => server.closeIdleConnections(), 100);
+          await new Promise((resolve) => setTimeout(resolve, drainMs));
+          clearInterval(closing);
+        }
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);

@@ -346,6 +346,17 @@ export const configSchema = z.strictObject({
       token: z.string().min(16).optional(),
     })
     .prefault({}),
+  shutdown: z
+    .strictObject({
+      /**
+       * After SIGTERM, readiness fails at once but requests are still served this long, each told
+       * `Connection: close`, so load balancers and keep-alive clients move away without a reset.
+       */
+      drainDelayMs: z.number().int().min(0).max(120_000).default(5_000),
+      /** Then new connections stop and in-flight requests get this long to finish. */
+      graceMs: z.number().int().min(0).max(300_000).default(15_000),
+    })
+    .prefault({}),
   idempotency: z
     .strictObject({
       /** How long an Idempotency-Key and its answer are kept (a reuse after that is a new request). */
