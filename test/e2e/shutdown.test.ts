@@ -81,7 +81,6 @@ describe('SIGTERM under load with keep-alive clients', () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });
     const headers = { Authorization: `Bearer ${tokenFor('alpha', { ttlSec: 600 })}` };
     const outcomes: Outcome[] = [];
-    let signalledAt = 0;
     let serving = true;
     const client = async (n: number) => {
       for (let i = 0; serving; i++) {
@@ -97,7 +96,7 @@ describe('SIGTERM under load with keep-alive clients', () => {
     const load = Promise.all(Array.from({ length: 6 }, (_, n) => client(n)));
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const before = outcomes.length;
-    signalledAt = Date.now();
+    const signalledAt = Date.now();
     gateway.child.kill('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 100));
     const readiness = await fetch(`${url}/readyz`).then((r) => r.status);
