@@ -124,7 +124,15 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     next();
   });
   app.use(accessLog(logger));
-  app.use(helmet());
+  // HSTS only where the browser really reaches us over TLS: our own, or a TLS proxy we trust.
+  const overTls = config.tls.certFile !== undefined || config.http.trustProxy > 0;
+  app.use(
+    helmet({
+      strictTransportSecurity: overTls
+        ? { maxAge: config.tls.hstsMaxAgeSec, includeSubDomains: true }
+        : false,
+    }),
+  );
   app.use(requireHttps({ enabled: config.http.requireHttps, sandbox: config.mode === 'sandbox' }));
   app.use(express.json({ limit: config.http.bodyLimit, strict: true }));
   app.use(

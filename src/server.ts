@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createGateway, type Gateway } from './app';
 import { systemClock, type Clock } from './clock';
@@ -68,7 +70,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger,
     exclusiveStore: !effective.store.databaseUrl,
   });
-  const server = createServer(gateway.app);
+  const { certFile, keyFile } = effective.tls;
+  const server: Server =
+    certFile && keyFile
+      ? createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, gateway.app)
+      : createServer(gateway.app);
   server.keepAliveTimeout = effective.http.keepAliveTimeoutMs;
   server.headersTimeout = effective.http.headersTimeoutMs;
   server.requestTimeout = effective.http.requestTimeoutMs;
@@ -83,7 +89,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const callbacks = `http://127.0.0.1:${port}/v1/callbacks/cellcast/${effective.callbacks.tokens[0]}`;
     sandbox.configureCallbacks({ dlr: `${callbacks}/dlr`, inbound: `${callbacks}/inbound` });
   }
-  const url = `http://${effective.http.host === '0.0.0.0' || effective.http.host === '::' ? 'localhost' : effective.http.host}:${port}`;
+  const url = `${certFile ? 'https' : 'http'}://${effective.http.host === '0.0.0.0' || effective.http.host === '::' ? 'localhost' : effective.http.host}:${port}`;
 
   let stopping: Promise<void> | undefined;
   return {

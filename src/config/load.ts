@@ -107,6 +107,13 @@ function checkConsistency(config: Config): Config {
     }
   }
   problems.push(...checkForms(config));
+  if (!config.tls.certFile !== !config.tls.keyFile) {
+    problems.push('tls.certFile and tls.keyFile: set both (HTTPS) or neither');
+  }
+  for (const key of ['certFile', 'keyFile'] as const) {
+    const file = config.tls[key];
+    if (file && !existsSync(file)) problems.push(`tls.${key}: cannot read ${file}`);
+  }
   const upstream = new URL(config.upstream.baseUrl);
   if (upstream.protocol !== 'https:' && !isLoopbackHost(upstream.hostname)) {
     problems.push(

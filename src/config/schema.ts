@@ -346,6 +346,14 @@ export const configSchema = z.strictObject({
       token: z.string().min(16).optional(),
     })
     .prefault({}),
+  tls: z
+    .strictObject({
+      /** PEM files: when both are set the gateway serves HTTPS itself (and sends HSTS). */
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+      hstsMaxAgeSec: z.number().int().min(0).default(31_536_000),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
       /**
