@@ -170,6 +170,24 @@ describe('configuration', () => {
     expect(Object.keys(config.tenants)).toEqual(['demo', 'ops', 'website', 'mobile-app']);
   });
 
+  it('loads the cluster example with its secrets and URLs from the environment', () => {
+    const config = loadConfig({
+      SMSGATE_CONFIG: resolve(__dirname, '../../config/example.cluster.yaml'),
+      SMSGATE_APPKEY: 'a-real-looking-appkey',
+      SMSGATE_JWT_SECRET: 's'.repeat(48),
+      SMSGATE_CALLBACK_TOKEN: 'c'.repeat(40),
+      DATABASE_URL: 'postgres://smsgate:pw@postgres:5432/smsgate',
+      REDIS_URL: 'redis://redis:6379',
+    });
+    expect(config).toMatchObject({
+      mode: 'production',
+      cluster: { replicas: 3 },
+      store: { databaseUrl: 'postgres://smsgate:pw@postgres:5432/smsgate' },
+      redis: { url: 'redis://redis:6379' },
+      upstream: { windowMarginMs: 150 },
+    });
+  });
+
   it('explains an unreadable or malformed config file', () => {
     expect(loadError({ SMSGATE_CONFIG: join(dir, 'missing.yaml') })).toMatch(/missing\.yaml: cannot be read/);
     const bad = join(dir, 'bad.yaml');
