@@ -27,7 +27,13 @@ import { createEgressPolicy } from './egress';
 import { demoPages, formsRouter } from './forms';
 import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
 import { createLimiterStores, createQuotaService, createTenantRateLimit, usageRouter } from './limits';
-import { createMessageSender, idempotency, messagesRouter } from './messages';
+import {
+  createMessageSender,
+  createSendWorker,
+  idempotency,
+  messagesRouter,
+  type SendWorker,
+} from './messages';
 import { createMetrics, metricsRouter, type Logger, type Metrics } from './observability';
 import {
   createLocalSlotSource,
@@ -45,6 +51,7 @@ import {
   createMessageRepository,
   createOutboxRepository,
   createQuotaRepository,
+  createSendJobRepository,
   type Db,
   type StoredEvent,
 } from './store';
@@ -62,6 +69,7 @@ export interface Gateway {
   app: Express;
   metrics: Metrics;
   webhooks: WebhookWorker;
+  sends: SendWorker;
   backstop: InboundBackstop;
   events: EventHub;
   streams: EventStreams;
@@ -105,7 +113,6 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     maxNumbers: config.messages.maxRecipients,
     bulkSend: config.upstream.bulkSend,
   });
-  const sendMessages = createMessageSender({ config, repository, sendThroughBudget, quotas, clock, logger });
   const authenticate = createAuthenticator(config.auth, config.tenants);
   const rateLimit = createTenantRateLimit({
     tenants: config.tenants,
@@ -166,6 +173,28 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     hub.publish(events);
     webhooks.notify();
   };
+  // Durable sends (Prefer: respond-async): committed with their messages, sent by this worker.
+  const sendWorker = createSendWorker({
+    config,
+    jobs: createSendJobRepository(db),
+    repository,
+    sendThroughBudget,
+    quotas,
+    clock,
+    logger,
+    hasWebhook,
+    onEvents,
+    exclusiveStore: runtime.exclusiveStore ?? true,
+  });
+  const sendMessages = createMessageSender({
+    config,
+    repository,
+    sendThroughBudget,
+    quotas,
+    clock,
+    logger,
+    onQueued: sendWorker.notify,
+  });
   const streams = createEventStreams({ config, events: createEventRepository(db), hub, clock, authenticate });
   const inbound = createInboundRepository(db, hasWebhook);
   const receiveInbound = createInboundIntake(config, inbound, clock, onEvents);
@@ -244,11 +273,13 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     app,
     metrics,
     webhooks,
+    sends: sendWorker,
     backstop,
     events: hub,
     streams,
     async start() {
       await webhooks.start();
+      await sendWorker.start();
       backstop.start();
     },
     beginShutdown() {
@@ -259,9 +290,11 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
       shuttingDown = true;
       streams.closeAll();
       await backstop.stop();
+      // Jobs still waiting for a provider slot are refused (not sent) and stay queued for a restart.
+      budget.stop();
+      await sendWorker.stop();
       await webhooks.stop();
       await hub.close();
-      budget.stop();
       upstream.close();
       rateLimit.close();
       formStores.close();

@@ -208,6 +208,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Region for numbers written without a country code, e.g. 0412 345 678. */
       defaultRegion: countryCode.default('AU'),
+      /** A durable (`Prefer: respond-async`) send still not sent after this long ends `expired`. */
+      asyncExpirySec: z
+        .number()
+        .int()
+        .positive()
+        .max(7 * 86_400)
+        .default(86_400),
       maxRecipients: z.number().int().min(1).max(1000).default(1000),
     })
     .prefault({}),

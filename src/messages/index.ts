@@ -5,6 +5,8 @@ export {
   toPublicMessage,
   type MessagesDeps,
   type SendResult,
+  type SendMessages,
+  type QueuedSend,
   type PublicMessage,
 } from './send';
 export { messagesRouter } from './routes';
@@ -17,3 +19,4 @@ export {
   MAX_GSM_SEPTETS,
   MAX_UCS2_UNITS,
 } from './validation';
+export { createSendWorker, type SendWorker } from './send-worker';

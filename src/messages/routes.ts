@@ -9,7 +9,7 @@ import { toPublicMessage, type SendResult } from './send';
 import type { Identity } from '../auth';
 
 export interface MessagesRoutesDeps {
-  sendMessages: (identity: Identity, body: unknown) => Promise<SendResult>;
+  sendMessages: (identity: Identity, body: unknown, options?: { async?: boolean }) => Promise<SendResult>;
   repository: MessageRepository;
   /** Idempotency-Key handling for the send (see idempotency.ts). */
   idempotent: RequestHandler;
@@ -19,7 +19,11 @@ export function messagesRouter({ sendMessages, repository, idempotent }: Message
   const router = Router();
 
   router.post('/v1/messages', requireScope('sms:send'), requireJson, idempotent, async (req, res) => {
-    sendSuccess(res, 201, await sendMessages(identityOf(req), req.body));
+    // RFC 7240: `Prefer: respond-async` → 202 once the send is committed to the durable queue.
+    const async = /(^|[,\s])respond-async([,;\s]|$)/i.test(req.get('prefer') ?? '');
+    const result = await sendMessages(identityOf(req), req.body, { async });
+    if (async) res.set('Preference-Applied', 'respond-async');
+    sendSuccess(res, async ? 202 : 201, result);
   });
 
   router.get('/v1/messages', requireScope('sms:read'), async (req, res) => {

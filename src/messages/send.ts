@@ -3,11 +3,11 @@ import type { Identity } from '../auth';
 import { formatProviderTime, type Clock } from '../clock';
 import type { Config, TenantConfig } from '../config';
 import { ApiError } from '../http/errors';
-import type { QuotaService } from '../limits';
+import type { QuotaReservation, QuotaService } from '../limits';
 import type { Logger } from '../observability';
 import type { SendThroughBudget } from '../scheduler';
 import type { MessageOutcome, MessageRecord, MessageRepository } from '../store';
-import { UpstreamError, type ProviderSendResult } from '../upstream';
+import { UpstreamError, type ProviderSendRequest, type ProviderSendResult } from '../upstream';
 import {
   chooseSender,
   measureText,
@@ -25,7 +25,21 @@ export interface MessagesDeps {
   quotas: QuotaService;
   clock: Clock;
   logger: Logger;
+  /** A durable send was queued: the worker may look now. */
+  onQueued?: () => void;
 }
+
+/** What a durable send job carries: the provider request and the quota it holds. */
+export interface QueuedSend {
+  provider: ProviderSendRequest;
+  reservation: QuotaReservation;
+}
+
+export type SendMessages = (
+  identity: Identity,
+  body: unknown,
+  options?: { async?: boolean },
+) => Promise<SendResult>;
 
 /** A validated send: who, to whom, what, and how it will be counted and billed. */
 interface SendDraft {
@@ -60,34 +74,41 @@ export interface PublicMessage {
 // ULIDs sort by creation time (lists are newest first) and stay ordered within one millisecond.
 const nextUlid = monotonicFactory();
 
-export function createMessageSender(
-  deps: MessagesDeps,
-): (identity: Identity, body: unknown) => Promise<SendResult> {
+export function createMessageSender(deps: MessagesDeps): SendMessages {
   const { config, repository, sendThroughBudget, quotas, clock, logger } = deps;
 
-  /** validate → record as queued → provider call within the upstream budget → record the outcome. */
-  return async function sendMessages(identity, body) {
+  /**
+   * validate → reserve quota → record as queued → provider call within the upstream budget →
+   * record the outcome. Async (`Prefer: respond-async`): the record and its send job are committed
+   * together and the answer is given; the send worker makes the call.
+   */
+  return async function sendMessages(identity, body, options = {}) {
     const draft = validateSend(identity.tenantId, body);
     const reservation = await quotas.reserve(
       identity.tenantId,
       draft.recipients.length * draft.measure.segments,
     );
+    const batch = buildBatch(draft);
+    const provider = providerRequest(draft, batch[0]?.batchId ?? '');
+    const job = options.async
+      ? {
+          tenantId: identity.tenantId,
+          request: JSON.stringify({ provider, reservation } satisfies QueuedSend),
+          expiresAt: new Date(clock.now() + config.messages.asyncExpirySec * 1000).toISOString(),
+        }
+      : undefined;
     // Recorded before the provider call, so a crash mid-call leaves evidence to reconcile.
-    const batch = await recordAccepted(draft).catch(async (error: unknown) => {
+    await repository.insertBatch(batch, job).catch(async (error: unknown) => {
       await quotas.release(reservation);
       throw error;
     });
+    if (job) {
+      deps.onQueued?.();
+      return present(batch);
+    }
     let answer: ProviderSendResult;
     try {
-      answer = await sendThroughBudget(identity.tenantId, {
-        text: draft.text,
-        numbers: draft.recipients,
-        from: draft.sender,
-        customString: batch[0]?.batchId ?? '',
-        ...(draft.scheduledAt !== undefined
-          ? { scheduleTime: formatProviderTime(draft.scheduledAt, config.upstream.timezone) }
-          : {}),
-      });
+      answer = await sendThroughBudget(identity.tenantId, provider);
     } catch (error) {
       const outcomeUnknown = await recordFailure(batch, error);
       // Not sent: give the segments back. Outcome unknown: it may have been sent, so keep them.
@@ -128,10 +149,22 @@ export function createMessageSender(
     return { tenantId, recipients, sender, text, measure, scheduledAt, reference: request.reference ?? null };
   }
 
-  async function recordAccepted(draft: SendDraft): Promise<MessageRecord[]> {
+  function providerRequest(draft: SendDraft, batchId: string): ProviderSendRequest {
+    return {
+      text: draft.text,
+      numbers: draft.recipients,
+      from: draft.sender,
+      customString: batchId,
+      ...(draft.scheduledAt !== undefined
+        ? { scheduleTime: formatProviderTime(draft.scheduledAt, config.upstream.timezone) }
+        : {}),
+    };
+  }
+
+  function buildBatch(draft: SendDraft): MessageRecord[] {
     const now = new Date(clock.now()).toISOString();
     const batchId = `b-${nextUlid(clock.now())}`;
-    const batch = draft.recipients.map<MessageRecord>((recipient) => ({
+    return draft.recipients.map<MessageRecord>((recipient) => ({
       id: `msg_${nextUlid(clock.now())}`,
       tenantId: draft.tenantId,
       batchId,
@@ -148,8 +181,6 @@ export function createMessageSender(
       createdAt: now,
       updatedAt: now,
     }));
-    await repository.insertBatch(batch);
-    return batch;
   }
 
   /** Matches the provider's per-number answers to our messages; numbers it left out were not accepted. */
@@ -158,14 +189,7 @@ export function createMessageSender(
     answer: ProviderSendResult,
     draft: SendDraft,
   ): Promise<MessageRecord[]> {
-    const byNumber = new Map(answer.messages.map((m) => [m.to, m.providerMessageId]));
-    const acceptedStatus = draft.scheduledAt !== undefined ? 'scheduled' : 'sent';
-    const outcomes: MessageOutcome[] = batch.map((message) => {
-      const providerMessageId = byNumber.get(message.recipient);
-      return providerMessageId
-        ? { id: message.id, status: acceptedStatus, providerMessageId }
-        : { id: message.id, status: 'failed', error: 'the provider did not accept this number' };
-    });
+    const outcomes = outcomesOfAnswer(batch, answer, draft.scheduledAt !== undefined);
     if (answer.lowBalanceAlert) warnLowBalance(answer.lowBalanceAlert);
     const now = new Date(clock.now()).toISOString();
     await repository.recordOutcomes(outcomes, now);
@@ -201,6 +225,21 @@ export function createMessageSender(
     }
     return unknown;
   }
+}
+
+/** The provider's per-number answer for each message; numbers it left out were not accepted. */
+export function outcomesOfAnswer(
+  batch: MessageRecord[],
+  answer: ProviderSendResult,
+  scheduled: boolean,
+): MessageOutcome[] {
+  const byNumber = new Map(answer.messages.map((m) => [m.to, m.providerMessageId]));
+  return batch.map((message) => {
+    const providerMessageId = byNumber.get(message.recipient);
+    return providerMessageId
+      ? { id: message.id, status: scheduled ? 'scheduled' : 'sent', providerMessageId }
+      : { id: message.id, status: 'failed', error: 'the provider did not accept this number' };
+  });
 }
 
 function present(batch: MessageRecord[]): SendResult {

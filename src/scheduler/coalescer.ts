@@ -15,14 +15,20 @@ export interface CoalescerOptions {
   bulkSend: boolean;
 }
 
-/** Sends one request through the budget, merged with others where possible. */
+/**
+ * Sends one request through the budget, merged with others where possible. `beforeCall` runs once
+ * the slot is granted, right before the provider call (a durable send records "sending" there);
+ * if it fails, nothing is sent.
+ */
 export type SendThroughBudget = (
   tenantId: string,
   request: ProviderSendRequest,
+  beforeCall?: () => Promise<void>,
 ) => Promise<ProviderSendResult>;
 
 interface Member {
   request: ProviderSendRequest;
+  beforeCall: (() => Promise<void>) | undefined;
   resolve: (result: ProviderSendResult) => void;
   reject: (error: unknown) => void;
 }
@@ -92,11 +98,12 @@ export function createSendCoalescer(options: CoalescerOptions): SendThroughBudge
 
   function dispatch(tenantId: string, group: Group): void {
     options.budget
-      .run(tenantId, () => {
+      .run(tenantId, async () => {
         if (!group.sealed) {
           group.sealed = true;
           if (open.get(group.key) === group) open.delete(group.key);
         }
+        await Promise.all(group.members.map((member) => member.beforeCall?.()));
         return callProvider(messagesOf(group));
       })
       .catch((error: unknown) => {
@@ -104,13 +111,18 @@ export function createSendCoalescer(options: CoalescerOptions): SendThroughBudge
       });
   }
 
-  return (tenantId, request) => {
-    if (!options.enabled) return options.budget.run(tenantId, () => options.upstream.sendSms(request));
+  return (tenantId, request, beforeCall) => {
+    if (!options.enabled) {
+      return options.budget.run(tenantId, async () => {
+        await beforeCall?.();
+        return options.upstream.sendSms(request);
+      });
+    }
     const key = options.bulkSend
       ? JSON.stringify([tenantId])
       : JSON.stringify([tenantId, messageKey(request)]);
     return new Promise<ProviderSendResult>((resolve, reject) => {
-      const member = { request, resolve, reject };
+      const member = { request, beforeCall, resolve, reject };
       const current = open.get(key);
       const fits =
         current &&

@@ -144,6 +144,29 @@ export interface IdempotencyKeysTable {
   expires_at: string;
 }
 
+/** A durable asynchronous send (`Prefer: respond-async`): written with its messages, drained by a worker. */
+export interface SendJobsTable {
+  id: Generated<number>;
+  /** The batch's messages are the ones this job sends. */
+  batch_id: string;
+  tenant_id: string;
+  /** The provider request (text, numbers, sender, custom_string, schedule) as JSON. */
+  request: string;
+  /**
+   * pending → sending (stored *before* each provider call) → done; back to pending only after a
+   * failure that proves nothing was sent. A job found `sending` after a crash is never resent.
+   */
+  state: string;
+  attempts: number;
+  next_attempt_at: string;
+  lease_until: string | null;
+  /** After this, a job still not sent ends `expired`. */
+  expires_at: string;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   messages: MessagesTable;
   message_events: MessageEventsTable;
@@ -157,6 +180,7 @@ export interface Database {
   event_tickets: EventTicketsTable;
   form_replies: FormRepliesTable;
   idempotency_keys: IdempotencyKeysTable;
+  send_jobs: SendJobsTable;
 }
 
 export type Db = Kysely<Database>;

@@ -16,6 +16,7 @@ export {
   type MessageRecord,
   type MessageOutcome,
   type StatusChange,
+  type NewSendJob,
 } from './message-repository';
 export { createQuotaRepository, type QuotaRepository, type QuotaDemand } from './quota-repository';
 export {
@@ -52,3 +53,4 @@ export {
   type IdempotencyRepository,
   type IdempotencyClaim,
 } from './idempotency-repository';
+export { createSendJobRepository, type SendJobRepository, type SendJob } from './send-job-repository';

@@ -1,4 +1,6 @@
-import type { Db, MessagesTable } from './database';
+import type { Transaction } from 'kysely';
+import type { Database, Db, MessagesTable } from './database';
+import { appendEvents, type StoredEvent, type WebhookTenants } from './event-repository';
 
 /** A message as the ledger keeps it: one row per recipient. */
 export interface MessageRecord {
@@ -32,11 +34,27 @@ export interface MessageOutcome {
   error?: string | null;
 }
 
+/** A durable send to queue with its messages (the batch id is the messages'). */
+export interface NewSendJob {
+  tenantId: string;
+  request: string;
+  expiresAt: string;
+}
+
 export interface MessageRepository {
-  /** Records a batch of new messages and their first status in one transaction. */
-  insertBatch(messages: MessageRecord[]): Promise<void>;
-  /** Applies the provider's answer to each message of a batch in one transaction. */
-  recordOutcomes(outcomes: MessageOutcome[], at: string): Promise<void>;
+  /** Records a batch of new messages and their first status in one transaction (with its send job, if any). */
+  insertBatch(messages: MessageRecord[], job?: NewSendJob): Promise<void>;
+  /**
+   * Applies outcomes to messages in one transaction; with `announce`, each also becomes a
+   * `message.status` event (and outbox row) in that transaction.
+   */
+  recordOutcomes(
+    outcomes: MessageOutcome[],
+    at: string,
+    announce?: { messages: MessageRecord[]; hasWebhook: WebhookTenants },
+  ): Promise<StoredEvent[]>;
+  /** The messages of one batch, in recipient order. */
+  findBatch(batchId: string): Promise<MessageRecord[]>;
   findForTenant(
     tenantId: string,
     id: string,
@@ -49,9 +67,10 @@ export interface MessageRepository {
 
 export function createMessageRepository(db: Db): MessageRepository {
   return {
-    async insertBatch(messages) {
+    async insertBatch(messages, job) {
       if (messages.length === 0) return;
       await db.transaction().execute(async (trx) => {
+        if (job) await insertJob(trx, messages[0]!, job);
         // SQLite caps bound parameters per statement; 15 columns x 60 rows stays well under it.
         for (const chunk of chunks(messages, 60)) {
           await trx.insertInto('messages').values(chunk.map(toRow)).execute();
@@ -63,9 +82,9 @@ export function createMessageRepository(db: Db): MessageRepository {
       });
     },
 
-    async recordOutcomes(outcomes, at) {
-      if (outcomes.length === 0) return;
-      await db.transaction().execute(async (trx) => {
+    async recordOutcomes(outcomes, at, announce) {
+      if (outcomes.length === 0) return [];
+      return db.transaction().execute(async (trx) => {
         for (const outcome of outcomes) {
           await trx
             .updateTable('messages')
@@ -84,7 +103,34 @@ export function createMessageRepository(db: Db): MessageRepository {
             .values(chunk.map((o) => ({ message_id: o.id, status: o.status, detail: o.error ?? null, at })))
             .execute();
         }
+        if (!announce) return [];
+        const byId = new Map(announce.messages.map((m) => [m.id, m]));
+        const events = outcomes.flatMap((o) => {
+          const message = byId.get(o.id);
+          if (!message) return [];
+          const data = {
+            messageId: o.id,
+            status: o.status,
+            to: message.recipient,
+            reference: message.reference,
+            batchId: message.batchId,
+            error: o.error ?? null,
+            at,
+          };
+          return [{ tenantId: message.tenantId, type: 'message.status' as const, data }];
+        });
+        return appendEvents(trx, events, at, announce.hasWebhook);
       });
+    },
+
+    async findBatch(batchId) {
+      const rows = await db
+        .selectFrom('messages')
+        .selectAll()
+        .where('batch_id', '=', batchId)
+        .orderBy('id')
+        .execute();
+      return rows.map(fromRow);
     },
 
     async findForTenant(tenantId, id) {
@@ -168,4 +214,23 @@ function fromRow(row: MessagesTable): MessageRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+async function insertJob(trx: Transaction<Database>, first: MessageRecord, job: NewSendJob): Promise<void> {
+  await trx
+    .insertInto('send_jobs')
+    .values({
+      batch_id: first.batchId,
+      tenant_id: job.tenantId,
+      request: job.request,
+      state: 'pending',
+      attempts: 0,
+      next_attempt_at: first.createdAt,
+      lease_until: null,
+      expires_at: job.expiresAt,
+      last_error: null,
+      created_at: first.createdAt,
+      updated_at: first.createdAt,
+    })
+    .execute();
 }

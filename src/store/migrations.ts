@@ -226,4 +226,31 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table idempotency_keys`.execute(db);
     },
   },
+  '0008_send_jobs': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('send_jobs')
+        .addColumn('id', ...serialKey(db))
+        .addColumn('batch_id', 'varchar(40)', (col) => col.notNull().unique())
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('request', 'text', (col) => col.notNull())
+        .addColumn('state', 'varchar(10)', (col) => col.notNull())
+        .addColumn('attempts', 'integer', (col) => col.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'varchar(32)', (col) => col.notNull())
+        .addColumn('lease_until', 'varchar(32)')
+        .addColumn('expires_at', 'varchar(32)', (col) => col.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'varchar(32)', (col) => col.notNull())
+        .addColumn('updated_at', 'varchar(32)', (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex('send_jobs_due')
+        .on('send_jobs')
+        .columns(['state', 'next_attempt_at'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table send_jobs`.execute(db);
+    },
+  },
 };

@@ -1,0 +1,187 @@
+import type { Clock } from '../clock';
+import type { Config } from '../config';
+import { isApiError } from '../http';
+import type { QuotaService } from '../limits';
+import type { Logger } from '../observability';
+import type { SendThroughBudget } from '../scheduler';
+import type {
+  MessageOutcome,
+  MessageRecord,
+  MessageRepository,
+  SendJob,
+  SendJobRepository,
+  StoredEvent,
+  WebhookTenants,
+} from '../store';
+import { UpstreamError } from '../upstream';
+import { outcomesOfAnswer, type QueuedSend } from './send';
+
+export interface SendWorkerOptions {
+  config: Config;
+  jobs: SendJobRepository;
+  repository: MessageRepository;
+  sendThroughBudget: SendThroughBudget;
+  quotas: QuotaService;
+  clock: Clock;
+  logger: Logger;
+  hasWebhook: WebhookTenants;
+  onEvents: (events: StoredEvent[]) => void;
+  /** Jobs in flight at once (they still queue for provider slots, fairly, in the budget). */
+  concurrency?: number;
+  pollIntervalMs?: number;
+  /** The store belongs to this process alone (embedded SQLite): leases left by a crash are freed at start. */
+  exclusiveStore: boolean;
+  random?: () => number;
+}
+
+export interface SendWorker {
+  start(): Promise<void>;
+  notify(): void;
+  /** One pass: claims what is due and waits for those jobs. */
+  runOnce(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Nothing was sent: the provider could not be reached, throttled us, or the budget had no slot in time. */
+function notSent(error: unknown): boolean {
+  if (error instanceof UpstreamError) return error.kind === 'unavailable' || error.kind === 'throttled';
+  return isApiError(error) && (error.code === 'OVER_LIMIT' || error.code === 'UPSTREAM_UNAVAILABLE');
+}
+
+/**
+ * Drains durable sends. Each job is claimed under a lease and marked `sending` in the store before
+ * its provider call, so a job can be retried only after a failure that proves nothing was sent
+ * (provider unreachable, throttled, no slot) — with backoff, until it expires — and a job found
+ * `sending` after a crash is never resent: its messages become `unknown` and are reconciled from
+ * delivery reports (matched by the batch's custom_string). Every job ends with each of its messages
+ * in one final state (sent/scheduled, failed, expired or unknown), announced as `message.status`.
+ */
+export function createSendWorker(options: SendWorkerOptions): SendWorker {
+  const { config, jobs, repository, sendThroughBudget, quotas, clock, logger } = options;
+  const concurrency = options.concurrency ?? 32;
+  const random = options.random ?? Math.random;
+  const running = new Set<Promise<void>>();
+  let timer: NodeJS.Timeout | undefined;
+  let pass: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  async function settle(job: SendJob, batch: MessageRecord[], outcomes: MessageOutcome[], error?: string) {
+    const at = iso(clock.now());
+    const events = await repository.recordOutcomes(outcomes, at, {
+      messages: batch,
+      hasWebhook: options.hasWebhook,
+    });
+    await jobs.finish(job.id, at, error);
+    options.onEvents(events);
+  }
+
+  const all = (batch: MessageRecord[], status: string, error: string): MessageOutcome[] =>
+    batch.map((m) => ({ id: m.id, status, error }));
+
+  async function work(job: SendJob): Promise<void> {
+    const batch = await repository.findBatch(job.batchId);
+    const queued = JSON.parse(job.request) as QueuedSend;
+    const now = clock.now();
+    if (job.state === 'sending') {
+      // The process holding it died during the provider call: it may have been sent. Never resend.
+      const why = 'the gateway stopped during the provider call; the outcome comes from delivery reports';
+      await settle(job, batch, all(batch, 'unknown', why), why);
+      return;
+    }
+    if (now >= Date.parse(job.expiresAt)) {
+      await quotas.release(queued.reservation);
+      await settle(job, batch, all(batch, 'expired', 'not sent before it expired'), 'expired');
+      return;
+    }
+    const attempts = job.attempts + 1;
+    try {
+      // "sending" is stored once the slot is granted, right before the call: a job that was only
+      // waiting for a slot when the process died is sent after the restart, not written off.
+      const answer = await sendThroughBudget(job.tenantId, queued.provider, () =>
+        jobs.markSending(job.id, attempts, iso(clock.now())),
+      );
+      const outcomes = outcomesOfAnswer(batch, answer, queued.provider.scheduleTime !== undefined);
+      const refused = outcomes.filter((o) => o.status === 'failed').length;
+      if (refused > 0) await quotas.release(queued.reservation, refused * (batch[0]?.segments ?? 0));
+      await settle(job, batch, outcomes);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : 'send failed';
+      if (notSent(error)) {
+        // Backoff with jitter: 1 s, 2 s, 4 s … at most a minute, until the job expires.
+        const delay = Math.min(60_000, 1000 * 2 ** Math.min(attempts - 1, 6)) * (0.8 + 0.4 * random());
+        await jobs.retryLater(job.id, iso(clock.now() + delay), reason, iso(clock.now()));
+        logger.info(
+          { batchId: job.batchId, attempt: attempts, retryInMs: Math.round(delay) },
+          'async send not sent; will retry',
+        );
+      } else if (error instanceof UpstreamError && error.kind === 'timeout') {
+        await settle(job, batch, all(batch, 'unknown', reason), reason);
+      } else {
+        await quotas.release(queued.reservation);
+        await settle(job, batch, all(batch, 'failed', reason), reason);
+      }
+    }
+  }
+
+  async function runPass(): Promise<Promise<void>[]> {
+    const started: Promise<void>[] = [];
+    do {
+      again = false;
+      const free = concurrency - running.size;
+      if (free <= 0 || stopped) break;
+      const now = clock.now();
+      // The lease covers the wait for a slot and the call; a crashed holder's job comes back after it.
+      const lease = iso(now + config.upstream.maxQueueWaitMs + config.upstream.timeoutMs + 30_000);
+      for (const job of await jobs.claimDue(iso(now), lease, free)) {
+        const done = work(job)
+          .catch((error: unknown) =>
+            logger.error({ err: error, batchId: job.batchId }, 'async send job failed'),
+          )
+          .finally(() => {
+            running.delete(done);
+            notify();
+          });
+        running.add(done);
+        started.push(done);
+      }
+    } while (again && !stopped);
+    return started;
+  }
+
+  function notify(): void {
+    if (stopped) return;
+    if (pass) {
+      again = true;
+      return;
+    }
+    pass = runPass()
+      .then(() => undefined)
+      .catch((error: unknown) => logger.error({ err: error }, 'async send pass failed'))
+      .finally(() => {
+        pass = undefined;
+      });
+  }
+
+  return {
+    async start() {
+      if (options.exclusiveStore) await jobs.releaseAllLeases();
+      timer = setInterval(notify, options.pollIntervalMs ?? 1000);
+      timer.unref();
+      notify();
+    },
+    notify,
+    async runOnce() {
+      while (pass) await pass;
+      await Promise.all([...running]);
+      await Promise.all(await runPass());
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await pass;
+      await Promise.all([...running]);
+    },
+  };
+}
