@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { sql } from 'kysely';
@@ -25,6 +27,7 @@ import {
 } from './delivery';
 import { createEgressPolicy } from './egress';
 import { demoPages, formsRouter } from './forms';
+import { openApiRouter } from './openapi';
 import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
 import { createLimiterStores, createQuotaService, createTenantRateLimit, usageRouter } from './limits';
 import {
@@ -233,6 +236,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
       ).flat(),
   });
   app.use(metricsRouter(metrics, config.metrics.token));
+  app.use(openApiRouter(packageVersion()));
   const formStores = createLimiterStores(config.redis.url, config.redis.keyPrefix);
   app.use(
     formsRouter({
@@ -300,6 +304,13 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
       formStores.close();
     },
   };
+}
+
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(resolve(__dirname, '../package.json'), 'utf8')) as {
+    version?: string;
+  };
+  return manifest.version ?? '0.0.0';
 }
 
 /**

@@ -58,7 +58,7 @@ export async function startTestGateway(
 }
 
 /** Keeps a copy of every status line, header and body the gateway sends. */
-function recordResponse(_req: IncomingMessage, res: ServerResponse): void {
+function recordResponse(req: IncomingMessage, res: ServerResponse): void {
   const chunks: Buffer[] = [];
   const write = res.write.bind(res) as (...args: unknown[]) => boolean;
   const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
@@ -72,9 +72,15 @@ function recordResponse(_req: IncomingMessage, res: ServerResponse): void {
   }) as typeof res.write;
   res.end = ((...args: unknown[]) => {
     if (typeof args[0] !== 'function') keep(args[0]);
-    captured.responses.push(
-      `${res.statusCode} ${JSON.stringify(res.getHeaders())}\n${Buffer.concat(chunks).toString('utf8')}`,
-    );
+    const body = Buffer.concat(chunks).toString('utf8');
+    captured.responses.push(`${res.statusCode} ${JSON.stringify(res.getHeaders())}\n${body}`);
+    captured.exchanges.push({
+      method: req.method ?? '',
+      path: req.url ?? '',
+      status: res.statusCode,
+      contentType: String(res.getHeader('content-type') ?? ''),
+      body,
+    });
     return end(...args);
   }) as typeof res.end;
 }
