@@ -238,6 +238,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   app.use(metricsRouter(metrics, config.metrics.token));
   app.use(openApiRouter(packageVersion()));
   const formStores = createLimiterStores(config.redis.url, config.redis.keyPrefix);
+  const idempotencyKeys = createIdempotencyRepository(db);
   app.use(
     formsRouter({
       config,
@@ -246,6 +247,13 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
       stores: formStores,
       clock,
       logger,
+      idempotent: idempotency({
+        repository: idempotencyKeys,
+        retentionSec: config.idempotency.retentionSec,
+        clock,
+        logger,
+        scopeOf: (req) => `form:${String(req.params.formId)}`,
+      }),
     }),
   );
   if (config.mode === 'sandbox') app.use(demoPages());
@@ -257,7 +265,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
       sendMessages,
       repository,
       idempotent: idempotency({
-        repository: createIdempotencyRepository(db),
+        repository: idempotencyKeys,
         retentionSec: config.idempotency.retentionSec,
         clock,
         logger,

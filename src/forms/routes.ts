@@ -19,6 +19,8 @@ export interface FormsDeps {
   stores: LimiterStores;
   clock: Clock;
   logger: Logger;
+  /** Idempotency-Key handling (JSON posts from a page's script), scoped to the form. */
+  idempotent: RequestHandler;
 }
 
 /** What every accepted post is answered with, and (byte for byte) a post caught by the honeypot. */
@@ -112,6 +114,7 @@ export function formsRouter(deps: FormsDeps): Router {
     corsForForm,
     checkOrigin,
     ...acceptBody,
+    deps.idempotent,
     limit('perIp'),
     async (req, res, next) => {
       const [formId, form] = formOf(req);

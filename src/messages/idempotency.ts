@@ -70,8 +70,14 @@ export function idempotency(options: {
       return;
     }
     // Keep the answer before it leaves: a client that retries after a lost response gets it replayed.
+    let recorded = false;
+    res.on('finish', () => {
+      // Answered without JSON (a redirect): nothing to replay, so the key is simply released.
+      if (!recorded) void repository.release(scope, key).catch(() => undefined);
+    });
     const json = res.json.bind(res);
     res.json = (body: unknown) => {
+      recorded = true;
       const text = JSON.stringify(body);
       const settle = RETRYABLE.has(res.statusCode)
         ? repository.release(scope, key)

@@ -104,6 +104,16 @@ describe('POST /v1/forms/:formId — public contact forms', () => {
     expect(sent[0]!.from).not.toBe('Evil'); // the tenant's sender (here the provider's shared number)
   });
 
+  it('a JSON post retried with the same Idempotency-Key sends once and replays the answer', async () => {
+    const before = sentCount();
+    const headers = { Origin: ORIGIN, 'Idempotency-Key': 'form-submit-77' };
+    const first = await post('contact', good, headers);
+    const again = await post('contact', good, headers);
+    expect([first.status, again.status]).toEqual([201, 201]);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(sentCount()).toBe(before + 1);
+  });
+
   it('refuses an origin not on the list: 403, no CORS allow header, nothing sent; preflight only for listed origins', async () => {
     const before = sentCount();
     const wrongOrigins: Record<string, string>[] = [
