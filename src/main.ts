@@ -15,7 +15,8 @@ async function main(): Promise<void> {
   if (config.mode === 'sandbox') {
     process.stderr.write(
       `\nsmsgate is running on ${url} in sandbox mode: the built-in provider simulator answers, no real SMS is sent.\n` +
-        `Send a first SMS:\n\n  ${sample}\n\n`,
+        `Send a first SMS:\n\n  ${sample}\n\n` +
+        `Try the demo contact form: ${url}/demo/contact   API docs: ${url}/docs\n\n`,
     );
   }
 
