@@ -15,7 +15,9 @@ export async function freePort() {
 
 /** Starts a built entry point and resolves once `readyUrl` answers 2xx (30 s at most). */
 export async function start(script, env, readyUrl) {
-  const child = spawn(process.execPath, [join(root, 'dist', script)], {
+  // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the started processes.
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, join(root, 'dist', script)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
