@@ -3,6 +3,7 @@ import request from 'supertest';
 import type { RunningServer } from '../../src/server';
 import { startTestGateway } from '../support/gateway';
 import { mountedRoutes } from '../support/openapi';
+import packageJson from '../../package.json';
 
 describe('GET /openapi.json and /docs', () => {
   let gw: RunningServer;
@@ -15,6 +16,8 @@ describe('GET /openapi.json and /docs', () => {
     const res = await request(gw.url).get('/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.1.0');
+    // One version for the project: the document reports package.json's.
+    expect(res.body.info.version).toBe(packageJson.version);
     const documented = new Set(
       Object.entries(res.body.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
         Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
