@@ -10,7 +10,7 @@ export const BACKSTOP_QUEUE = '_backstop';
 const responsesSchema = z.object({
   data: z
     .object({
-      // Live answers carry "" for an empty inbox (shared/provider/cellcast-v3.md §4.7).
+      // Live answers carry "" for an empty inbox (docs/provider.md, "What is uncertain").
       responses: z.union([z.array(z.record(z.string(), z.unknown())), z.literal('')]).optional(),
     })
     .optional(),

@@ -21,7 +21,7 @@ const RANK: Record<string, number> = {
 };
 export const statusRank = (status: string): number => RANK[status] ?? 0;
 
-/** The provider's statuses (shared/provider/cellcast-v3.md §5.1) and ours for them. */
+/** The provider's statuses (docs/provider.md, "Delivery statuses") and ours for them. */
 const PROVIDER_STATUS: Record<string, string> = {
   Queued: 'sent',
   Dispatched: 'dispatched',

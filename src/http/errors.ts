@@ -1,4 +1,4 @@
-// The error codes of the API contract (shared/design/api.md) and their HTTP statuses.
+// The error codes of the API contract (docs/api.md, "Error codes") and their HTTP statuses.
 // Errors are values: code + a description that names the field or resource at fault.
 
 export const errorStatus = {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { TenantConfig } from '../config';
 import { ApiError } from '../http/errors';
 
-/** The provider's maximum text lengths (shared/provider/cellcast-v3.md §1.5): six parts. */
+/** The provider's maximum text lengths (docs/provider.md, "Conventions"): six parts. */
 export const MAX_GSM_SEPTETS = 918;
 export const MAX_UCS2_UNITS = 402;
 

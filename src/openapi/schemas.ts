@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { errorStatus } from '../http/errors';
 
-// The response shapes of the contract (shared/design/api.md), as zod schemas: the OpenAPI document
+// The response shapes of the contract (docs/api.md), as zod schemas: the OpenAPI document
 // is generated from them, and the e2e tests validate every response against that document.
 
 export const errorCode = z

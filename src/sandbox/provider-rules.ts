@@ -1,4 +1,4 @@
-// The provider's documented input rules (shared/provider/cellcast-v3.md §1.5, §4.1), as the
+// The provider's documented input rules (docs/provider.md, "Conventions"), as the
 // sandbox enforces them. Kept apart from the gateway's own validation on purpose: the simulator
 // must judge the gateway's requests independently, as the real provider would.
 

@@ -82,7 +82,7 @@ export interface Sandbox {
 }
 
 /**
- * A faithful HTTP simulator of the Cellcast v3 API (shared/provider/cellcast-v3.md): APPKEY
+ * A faithful HTTP simulator of the Cellcast v3 API (docs/provider.md): APPKEY
  * check, 15 calls per key in any rolling second, the documented send/read endpoints and their
  * validation, upper-case 8-4-4-4-12 message ids, paged inbox, delivery reports POSTed as JSON
  * arrays of final statuses, fault injection, and a record of every call.
