@@ -216,7 +216,11 @@ export const configSchema = z.strictObject({
       audience: z.string().min(1).optional(),
       tenantClaim: z.string().min(1).default('tenant'),
       clockToleranceSec: z.number().int().min(0).max(300).default(30),
-      /** Longest lifetime `npm run token` will mint. */
+      /**
+       * Longest token lifetime (exp - iat) accepted, and the longest `npm run token` mints. 24 h:
+       * a leaked token is useful for a day at most, and it still admits common identity-provider
+       * access tokens (Auth0's default lifetime is 24 h, Cognito's maximum is 24 h).
+       */
       maxTokenTtlSec: z.number().int().positive().default(86_400),
       /** Lifetime of tokens from POST /v1/auth/token. */
       clientTokenTtlSec: z.number().int().positive().max(86_400).default(900),
