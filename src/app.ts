@@ -28,7 +28,15 @@ import {
 import { createEgressPolicy } from './egress';
 import { demoPages, formsRouter } from './forms';
 import { openApiRouter } from './openapi';
-import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
+import {
+  accessLog,
+  errorHandler,
+  healthRouter,
+  limitJsonDepth,
+  MAX_JSON_DEPTH,
+  notFound,
+  requireHttps,
+} from './http';
 import { createLimiterStores, createQuotaService, createTenantRateLimit, usageRouter } from './limits';
 import {
   createMessageSender,
@@ -145,6 +153,8 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   );
   app.use(requireHttps({ enabled: config.http.requireHttps, sandbox: config.mode === 'sandbox' }));
   app.use(express.json({ limit: config.http.bodyLimit, strict: true }));
+  // Provider callback batches are checked item by item (src/callbacks), so one bad item costs nothing else.
+  app.use(limitJsonDepth(MAX_JSON_DEPTH, { except: (req) => /^\/v1\/callbacks\//i.test(req.path) }));
   app.use(
     healthRouter(
       [{ name: 'store', check: async () => void (await sql`select 1`.execute(db)) }],

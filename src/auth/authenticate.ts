@@ -12,8 +12,8 @@ type AuthConfig = Config['auth'];
 /**
  * Bearer-token authentication with passport-jwt. The accepted algorithms come from config, never
  * from the token: HS256 with the gateway's own secret, or RS256/ES256 with keys from the identity
- * provider's JWKS (issuer and audience then required). Tokens must carry `exp`; the tenant comes
- * from a configurable claim and must be declared in config.
+ * provider's JWKS (issuer and audience then required). Tokens must carry `exp` and live at most
+ * auth.maxTokenTtlSec; the tenant comes from a configurable claim and must be declared in config.
  */
 export function createAuthenticator(auth: AuthConfig, tenants: Config['tenants']): RequestHandler {
   const passport = new Passport();
@@ -87,6 +87,8 @@ function claimsProblem(
   tenants: Config['tenants'],
 ): Identity | string {
   if (typeof payload.exp !== 'number') return 'token has no exp claim';
+  const lifetime = lifetimeProblem(payload.exp, payload.iat, auth);
+  if (lifetime) return lifetime;
   const tenantId = payload[auth.tenantClaim];
   if (typeof tenantId !== 'string' || tenantId === '') return `token has no ${auth.tenantClaim} claim`;
   const tenant = Object.hasOwn(tenants, tenantId) ? tenants[tenantId] : undefined;
@@ -94,6 +96,27 @@ function claimsProblem(
   const requested = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
   const scopes = tenant.scopes.filter((scope: Scope) => requested.includes(scope));
   return { tenantId, scopes, subject: typeof payload.sub === 'string' ? payload.sub : undefined };
+}
+
+/**
+ * A token may live at most auth.maxTokenTtlSec (exp - iat), and may not claim to be issued later
+ * than now plus the clock tolerance: otherwise a leaked token works for a century. iat is optional
+ * in JWT (RFC 7519), so a token without one is bounded by what is left of it instead: exp at most
+ * maxTokenTtlSec ahead. Judged against the same clock jsonwebtoken uses for exp and nbf (the
+ * system's), so one token's times are never compared with two clocks.
+ */
+function lifetimeProblem(exp: number, iat: unknown, auth: AuthConfig): string | undefined {
+  const now = Date.now() / 1000;
+  const max = auth.maxTokenTtlSec;
+  if (iat === undefined) {
+    return exp - now > max + auth.clockToleranceSec
+      ? `token without iat expires more than ${max} s ahead (auth.maxTokenTtlSec)`
+      : undefined;
+  }
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return 'token iat claim is not a number';
+  if (iat > now + auth.clockToleranceSec) return 'token issued in the future';
+  if (exp - iat > max) return `token lifetime (exp - iat) is over ${max} s (auth.maxTokenTtlSec)`;
+  return undefined;
 }
 
 /** Turns passport-jwt / jsonwebtoken / jwks-rsa rejections into a short, safe sentence. */

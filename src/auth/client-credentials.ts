@@ -25,6 +25,22 @@ export function authenticateClient(config: Config, clientId: string, secret: str
 }
 
 /**
+ * HTTP Basic credentials as OAuth2 sends them: `id:secret`, each percent-encoded (RFC 6749
+ * §2.3.1). No colon or bad percent-encoding is a client's mistake, answered 401 like any bad secret.
+ */
+function basicCredentials(encoded: string): [string, string] {
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0)
+    throw new ApiError('AUTH_FAILED', 'client: Basic credentials must be client_id:client_secret');
+  try {
+    return [decodeURIComponent(decoded.slice(0, colon)), decodeURIComponent(decoded.slice(colon + 1))];
+  } catch {
+    throw new ApiError('AUTH_FAILED', 'client: Basic credentials are not valid percent-encoding');
+  }
+}
+
+/**
  * POST /v1/auth/token — OAuth2 client credentials for team backends that cannot hold a signing key:
  * credentials in HTTP Basic (RFC 6749 §2.3.1) or as client_id/client_secret fields, form-encoded or
  * JSON. The answer carries the OAuth2 fields at the top level beside the usual envelope. Failed
@@ -56,12 +72,7 @@ export function clientCredentialsRouter(config: Config): Router {
       let clientId = typeof body.client_id === 'string' ? body.client_id : '';
       let secret = typeof body.client_secret === 'string' ? body.client_secret : '';
       const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.get('authorization') ?? '');
-      if (basic) {
-        const decoded = Buffer.from(basic[1] ?? '', 'base64').toString('utf8');
-        const colon = decoded.indexOf(':');
-        clientId = decodeURIComponent(decoded.slice(0, colon));
-        secret = decodeURIComponent(decoded.slice(colon + 1));
-      }
+      if (basic) [clientId, secret] = basicCredentials(basic[1] ?? '');
       if (!clientId || !secret) throw new ApiError('AUTH_FAILED', 'client: credentials are required');
       const client = authenticateClient(config, clientId, secret);
       if (!client) throw new ApiError('AUTH_FAILED', 'client: unknown client or wrong secret');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '../clock';
 import type { DeliveryReportInput, DeliveryReportRepository, IntakeCounts, StoredEvent } from '../store';
+import { rejectedPayload, tooDeep, type RejectedItem } from './items';
 
 /**
  * Our message statuses in the order they may follow each other; a report never moves a message
@@ -55,14 +56,19 @@ export function createDeliveryReportIntake(
   return async function receiveDeliveryReports(body: unknown): Promise<IntakeCounts> {
     const items = Array.isArray(body) ? body : [body];
     const reports: DeliveryReportInput[] = [];
-    const rejected: { reason: string; payload: string }[] = [];
+    const rejected: RejectedItem[] = [];
     items.forEach((item, i) => {
+      const deep = tooDeep(item, i);
+      if (deep) {
+        rejected.push(deep);
+        return;
+      }
       const parsed = reportSchema.safeParse(item);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         rejected.push({
           reason: `[${i}].${issue?.path.join('.') || 'item'}: ${issue?.message ?? 'invalid'}`,
-          payload: JSON.stringify(item ?? null).slice(0, 2000),
+          payload: rejectedPayload(item),
         });
         return;
       }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { InboundCounts, InboundInput, InboundRepository, StoredEvent } from '../store';
+import { rejectedPayload, tooDeep } from './items';
 
 const inboundSchema = z.object({
   message_id: z.union([z.string().trim().min(1).max(64), z.number()]),
@@ -43,6 +44,11 @@ export function createInboundIntake(
     const rejected: { reason: string; payload: string }[] = [];
     const now = clock.now();
     items.forEach((item, i) => {
+      const deep = tooDeep(item, i);
+      if (deep) {
+        rejected.push(deep);
+        return;
+      }
       const parsed = inboundSchema.safeParse(item);
       const digits = parsed.success ? String(parsed.data.from).replace(/[^0-9]/g, '') : '';
       if (!parsed.success || digits === '') {
@@ -50,7 +56,7 @@ export function createInboundIntake(
         const reason = issue
           ? `[${i}].${issue.path.join('.') || 'item'}: ${issue.message}`
           : `[${i}].from: no phone number`;
-        rejected.push({ reason, payload: JSON.stringify(item ?? null).slice(0, 2000) });
+        rejected.push({ reason, payload: rejectedPayload(item) });
         return;
       }
       const text = parsed.data.body.slice(0, MAX_INBOUND_TEXT);

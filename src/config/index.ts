@@ -4,6 +4,8 @@ export { loadConfig, parseConfig, ConfigError, isLoopbackHost, mergeTrees } from
 export {
   configSchema,
   scopeSchema,
+  NUMBER_TYPES,
+  type NumberType,
   type Config,
   type ConfigInput,
   type TenantConfig,

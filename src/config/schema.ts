@@ -10,6 +10,22 @@ export type Scope = z.infer<typeof scopeSchema>;
 /** Sender ids as the provider accepts them: letters, digits, space and dash. */
 const senderId = z.string().regex(/^[A-Za-z0-9 -]*$/, 'expected letters, digits, spaces or dashes');
 
+/** libphonenumber's number types (getType()), lower-cased. */
+export const NUMBER_TYPES = [
+  'mobile',
+  'fixed_line_or_mobile',
+  'fixed_line',
+  'toll_free',
+  'premium_rate',
+  'shared_cost',
+  'voip',
+  'personal_number',
+  'pager',
+  'uan',
+  'voicemail',
+] as const;
+export type NumberType = (typeof NUMBER_TYPES)[number];
+
 const countryCode = z.string().regex(/^[A-Z]{2}$/, 'expected an ISO 3166 alpha-2 country code such as AU');
 
 /** Standard Webhooks secrets: `whsec_` + base64 of 24–64 random bytes. */
@@ -29,6 +45,12 @@ const tenant = z.strictObject({
   /** When set, `from` must be one of these. */
   allowedSenders: z.array(senderId).optional(),
   allowedCountries: z.array(countryCode).min(1).default(['AU']),
+  /**
+   * Kinds of number this tenant may send to, as libphonenumber classifies them. Mobiles only by
+   * default (fixed_line_or_mobile: countries such as the US where the two cannot be told apart):
+   * a landline cannot receive the SMS, and premium-rate or shared-cost numbers cost the account.
+   */
+  numberTypes: z.array(z.enum(NUMBER_TYPES)).min(1).default(['mobile', 'fixed_line_or_mobile']),
   /** Share of the upstream budget when several tenants wait (2 = twice a weight-1 tenant's share). */
   weight: z.number().positive().max(1000).default(1),
   /** Requests this tenant may make per window, over all /v1 routes. */
@@ -194,7 +216,11 @@ export const configSchema = z.strictObject({
       audience: z.string().min(1).optional(),
       tenantClaim: z.string().min(1).default('tenant'),
       clockToleranceSec: z.number().int().min(0).max(300).default(30),
-      /** Longest lifetime `npm run token` will mint. */
+      /**
+       * Longest token lifetime (exp - iat) accepted, and the longest `npm run token` mints. 24 h:
+       * a leaked token is useful for a day at most, and it still admits common identity-provider
+       * access tokens (Auth0's default lifetime is 24 h, Cognito's maximum is 24 h).
+       */
       maxTokenTtlSec: z.number().int().positive().default(86_400),
       /** Lifetime of tokens from POST /v1/auth/token. */
       clientTokenTtlSec: z.number().int().positive().max(86_400).default(900),

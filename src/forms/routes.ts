@@ -104,7 +104,16 @@ export function formsRouter(deps: FormsDeps): Router {
     else sendSuccess(res, 201, RECEIVED);
   };
 
-  router.options('/v1/forms/:formId', corsForForm);
+  // A preflight corsForForm did not answer (unknown form, unlisted or missing Origin) gets the
+  // envelope, never Express's automatic text/plain answer to OPTIONS, and no CORS grant.
+  const refusePreflight: RequestHandler = (req) => {
+    formOf(req);
+    const origin = req.get('origin');
+    if (!origin) throw new ApiError('FORBIDDEN', 'Origin: missing (a preflight names the page’s origin)');
+    throw new ApiError('FORBIDDEN', `Origin: '${origin.slice(0, 100)}' may not post to this form`);
+  };
+
+  router.options('/v1/forms/:formId', corsForForm, refusePreflight);
   router.post(
     '/v1/forms/:formId',
     (req, _res, next) => {

@@ -6,6 +6,8 @@ import { ApiError, isApiError } from './errors';
 /** Errors raised by express.json / body-parser carry a `type`; they are the client's fault. */
 interface BodyParserError {
   type: string;
+  /** The text that failed to parse. */
+  body?: unknown;
   status?: number;
   limit?: number;
   charset?: string;
@@ -21,7 +23,7 @@ function isBodyParserError(error: unknown): error is BodyParserError {
 function fromBodyParser(error: BodyParserError): ApiError | undefined {
   switch (error.type) {
     case 'entity.parse.failed':
-      return new ApiError('FIELD_INVALID', 'body: malformed JSON');
+      return new ApiError('FIELD_INVALID', `body: ${notAnObject(error.body) ?? 'malformed JSON'}`);
     case 'entity.too.large':
       return new ApiError('PAYLOAD_TOO_LARGE', `body: larger than the limit of ${error.limit ?? '?'} bytes`);
     case 'charset.unsupported':
@@ -42,6 +44,22 @@ function fromBodyParser(error: BodyParserError): ApiError | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * Strict JSON parsing refuses a body that is valid JSON but no object or array (`null`, `"hi"`)
+ * with the same error as broken JSON; this tells the two apart, so the caller hears what is wrong.
+ */
+function notAnObject(text: unknown): string | undefined {
+  if (typeof text !== 'string' || /^\s*[[{]/.test(text)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const got = value === null ? 'null' : `a ${typeof value}`;
+  return `must be a JSON object, got ${got}`;
 }
 
 export function notFound(): RequestHandler {

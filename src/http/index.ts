@@ -4,6 +4,7 @@ export { ApiError, isApiError, errorStatus, type ErrorCode } from './errors';
 export { success, failure, sendSuccess, type Envelope, type PageBlock } from './envelope';
 export { parsePage, pageBlock, PAGE_SIZE, type PageRequest } from './pagination';
 export { requireJson } from './content-type';
+export { MAX_JSON_DEPTH, exceedsJsonDepth, limitJsonDepth } from './json-depth';
 export { accessLog, requestId } from './request-context';
 export { requireHttps, isLoopbackAddress } from './https-check';
 export { errorHandler, notFound } from './error-handler';

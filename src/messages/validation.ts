@@ -1,10 +1,11 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
 import { SegmentedMessage } from 'sms-segments-calculator';
 import { z } from 'zod';
-import type { TenantConfig } from '../config';
+import type { NumberType, TenantConfig } from '../config';
 import { ApiError } from '../http/errors';
 
-/** The provider's maximum text lengths (docs/provider.md, "Conventions"): six parts. */
+/** The provider's maximum text (docs/provider.md, "Conventions"): six parts, at most these lengths. */
+export const MAX_SEGMENTS = 6;
 export const MAX_GSM_SEPTETS = 918;
 export const MAX_UCS2_UNITS = 402;
 
@@ -30,6 +31,14 @@ export function parseSendRequest(body: unknown): SendRequest {
     throw new ApiError('FIELD_INVALID', 'body: expected a JSON object');
   }
   const input = body as Record<string, unknown>;
+  // An unknown field first: a misspelt `mesage` is the mistake, not the `text` it leaves missing.
+  const unknown = Object.keys(input).filter((key) => !Object.hasOwn(sendRequestSchema.shape, key));
+  if (unknown.length > 0) {
+    throw new ApiError(
+      'FIELD_INVALID',
+      unknown.map((key) => `${key.slice(0, 64)}: unknown field`).join('; '),
+    );
+  }
   if (input.to === undefined || input.to === '' || (Array.isArray(input.to) && input.to.length === 0)) {
     throw new ApiError('FIELD_EMPTY', 'to: at least one recipient is required');
   }
@@ -43,18 +52,15 @@ export function parseSendRequest(body: unknown): SendRequest {
       issue?.path
         .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
         .join('') ?? 'body';
-    const message =
-      issue?.code === 'unrecognized_keys'
-        ? `unknown field '${issue.keys.join("', '")}'`
-        : (issue?.message ?? 'invalid');
-    throw new ApiError('FIELD_INVALID', `${field || 'body'}: ${message}`);
+    throw new ApiError('FIELD_INVALID', `${field || 'body'}: ${issue?.message ?? 'invalid'}`);
   }
   return parsed.data;
 }
 
 /**
  * Parses every recipient to E.164 with the full libphonenumber metadata, then checks the tenant's
- * allowed countries. Invalid numbers are listed together (RECIPIENTS_ERROR); a number in a
+ * number types (mobiles by default) and allowed countries. Invalid numbers and numbers of another
+ * type are listed together (RECIPIENTS_ERROR), refused before any provider call; a number in a
  * country the tenant may not send to is FORBIDDEN. Duplicates are sent once.
  */
 export function normaliseRecipients(
@@ -71,9 +77,14 @@ export function normaliseRecipients(
   const forbidden: string[] = [];
   const numbers: string[] = [];
   list.forEach((raw, i) => {
-    const phone = parsePhoneNumberFromString(raw, defaultRegion as CountryCode);
-    if (!phone || !phone.isValid()) {
+    const phone = parseRecipient(raw, defaultRegion as CountryCode);
+    const type = phone && numberTypeOf(phone);
+    if (!phone) {
       invalid.push(`${field(i)}: '${raw.slice(0, 32)}' is not a valid phone number`);
+    } else if (!type || !tenant.numberTypes.includes(type)) {
+      invalid.push(
+        `${field(i)}: '${raw.slice(0, 32)}' is ${type ? `a ${type}` : 'not a known type of'} number; this tenant may send only to ${tenant.numberTypes.join(', ')} numbers`,
+      );
     } else if (!phone.country || !tenant.allowedCountries.includes(phone.country)) {
       forbidden.push(
         `${field(i)}: ${phone.country ?? 'this destination'} is not an allowed country for this tenant (allowed: ${tenant.allowedCountries.join(', ')})`,
@@ -85,6 +96,23 @@ export function normaliseRecipients(
   if (invalid.length > 0) throw new ApiError('RECIPIENTS_ERROR', summarise(invalid));
   if (forbidden.length > 0) throw new ApiError('FORBIDDEN', summarise(forbidden));
   return [...new Set(numbers)];
+}
+
+/**
+ * A valid number, or undefined. `00` is the international prefix in most of the world, but not
+ * everywhere (Australia dials 0011), so libphonenumber reads `0061…` with region AU as a national
+ * number; written that way, it is taken as `+61…`. A number valid as written is kept as written.
+ */
+function parseRecipient(raw: string, region: CountryCode): PhoneNumber | undefined {
+  const phone = parsePhoneNumberFromString(raw, region);
+  if (phone?.isValid()) return phone;
+  const international = /^\s*00\s*([1-9].*)$/.exec(raw);
+  const retried = international ? parsePhoneNumberFromString(`+${international[1]}`, region) : undefined;
+  return retried?.isValid() ? retried : undefined;
+}
+
+function numberTypeOf(phone: PhoneNumber): NumberType | undefined {
+  return phone.getType()?.toLowerCase() as NumberType | undefined;
 }
 
 function summarise(problems: string[]): string {
@@ -111,7 +139,11 @@ export function chooseSender(from: string | undefined, tenant: TenantConfig): st
   return sender;
 }
 
-/** Counts GSM-7 / UCS-2 segments and refuses text over the provider's maximum. */
+/**
+ * Counts GSM-7 / UCS-2 segments and refuses text over the provider's maximum. The lengths alone
+ * are not enough: an extension character (€) is never split from its escape and an emoji never
+ * split across segments, so 918 septets or 402 units can need a seventh segment.
+ */
 export function measureText(text: string): TextMeasure {
   const message = new SegmentedMessage(text);
   const encoding = message.encodingName === 'GSM-7' ? 'GSM-7' : 'UCS-2';
@@ -122,7 +154,11 @@ export function measureText(text: string): TextMeasure {
       encoding === 'GSM-7' ? 'GSM-7 characters' : 'UCS-2 characters (the text has non-GSM characters)';
     throw new ApiError('FIELD_INVALID', `text: at most ${max} ${unit}, got ${length}`);
   }
-  return { encoding, segments: message.segmentsCount, length };
+  const segments = message.segmentsCount;
+  if (segments > MAX_SEGMENTS) {
+    throw new ApiError('FIELD_INVALID', `text: at most ${MAX_SEGMENTS} SMS segments, got ${segments}`);
+  }
+  return { encoding, segments, length };
 }
 
 /** A future time, given as ISO 8601 with an offset; returned as epoch ms. */

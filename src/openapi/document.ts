@@ -142,7 +142,7 @@ const paths: ZodOpenApiPathsObject = {
       },
     ),
     options: op(
-      'CORS preflight (answered only for the form’s origins)',
+      'CORS preflight: 204 with the CORS grant for the form’s origins; any other origin 403 FORBIDDEN',
       ['forms'],
       {
         requestParams: { path: z.object({ formId: z.string() }) },

@@ -67,6 +67,56 @@ describe('HS256 tokens (the embedded default)', () => {
     expectAuthFailed(await send(bearer(token)), /no exp claim/);
   });
 
+  const claims = { tenant: 'alpha', scope: 'sms:send sms:read' };
+  // The test sets iat itself, or leaves it out on purpose (jsonwebtoken would add one).
+  const signed = (payload: { iat?: number; [claim: string]: unknown }) =>
+    jwt.sign(payload, TEST_JWT_SECRET, { algorithm: 'HS256', noTimestamp: payload.iat === undefined });
+  const read = (token: string) => request(gw.url).get('/v1/messages').set(bearer(token));
+
+  it('refuses a token whose lifetime (exp - iat) is over auth.maxTokenTtlSec: exp a century ahead', async () => {
+    const token = signed({ ...claims, iat: nowSec(), exp: nowSec() + 100 * 365 * 86_400 });
+    expectAuthFailed(
+      await send(bearer(token)),
+      /^Authorization: token lifetime \(exp - iat\) is over 86400 s/,
+    );
+  });
+
+  it('accepts a token of exactly auth.maxTokenTtlSec (24 h), refuses one a second longer', async () => {
+    const iat = nowSec() - 10;
+    expect((await read(signed({ ...claims, iat, exp: iat + 86_400 }))).status).toBe(200);
+    expectAuthFailed(await read(signed({ ...claims, iat, exp: iat + 86_401 })), /lifetime/);
+  });
+
+  it('refuses a token issued in the future beyond the clock tolerance: iat a year ahead', async () => {
+    const iat = nowSec() + 365 * 86_400;
+    expectAuthFailed(
+      await send(bearer(signed({ ...claims, iat, exp: iat + 300 }))),
+      /token issued in the future/,
+    );
+    // Within the tolerance (30 s) a skewed issuer is fine.
+    expect((await read(signed({ ...claims, iat: nowSec() + 10, exp: nowSec() + 310 }))).status).toBe(200);
+  });
+
+  it('bounds a token without iat by what is left of it: exp at most auth.maxTokenTtlSec ahead', async () => {
+    expect((await read(signed({ ...claims, exp: nowSec() + 3600 }))).status).toBe(200);
+    expectAuthFailed(
+      await read(signed({ ...claims, exp: nowSec() + 100 * 365 * 86_400 })),
+      /token without iat expires more than 86400 s ahead/,
+    );
+  });
+
+  it('POST /v1/auth/token with Basic credentials that are bad percent-encoding → 401, never 500', async () => {
+    const basic = (userPass: string) => `Basic ${Buffer.from(userPass).toString('base64')}`;
+    for (const credentials of ['%:x', 'client:%E0%A4%A', 'no-colon-at-all']) {
+      const res = await request(gw.url)
+        .post('/v1/auth/token')
+        .set('Authorization', basic(credentials))
+        .type('form')
+        .send('grant_type=client_credentials');
+      expectAuthFailed(res, /^client: /);
+    }
+  });
+
   it('refuses a tampered token (tenant changed after signing)', async () => {
     const [header, , signature] = tokenFor('alpha').split('.');
     const tampered = `${header}.${b64url({ tenant: 'beta', scope: 'sms:send', exp: nowSec() + 300 })}.${signature}`;

@@ -109,6 +109,36 @@ describe('delivery reports from the provider', () => {
     ]);
   });
 
+  it('rejects an item nested 10,000 levels deep on its own and stores the rest of the batch', async () => {
+    gw.sandbox!.configureCallbacks({ dlr: 'http://127.0.0.1:9/' }); // keep the sandbox's own reports out of this test
+    const [first, second] = [await send(), await send()];
+    const good = async (id: string) =>
+      JSON.stringify({ message_id: await providerIdOf(id), status: 'Delivered', recipient: '61412345678' });
+    const depth = 10_000;
+    const deep = `${'{"a":'.repeat(depth)}"x"${'}'.repeat(depth)}`;
+    const before = await reportsStored();
+    const res = await request(gw.url)
+      .post(dlrPath)
+      .type('json')
+      .send(`[${await good(first)},${deep},${await good(second)}]`);
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual({ applied: 2, duplicates: 0, ignored: 0, rejected: 1 });
+    expect(await reportsStored()).toBe(before + 2);
+    expect([(await message(first)).status, (await message(second)).status]).toEqual([
+      'delivered',
+      'delivered',
+    ]);
+    const [rejected] = await gw.db
+      .selectFrom('rejected_callbacks')
+      .select(['reason', 'payload'])
+      .orderBy('id', 'desc')
+      .limit(1)
+      .execute();
+    expect(rejected!.reason).toBe('[1]: nested deeper than 32 levels');
+    expect(rejected!.payload).toMatch(/^\{"a":\{"a":/);
+    expect(rejected!.payload.length).toBeLessThanOrEqual(2000);
+  });
+
   it('treats the same report posted 5 times as one, and never lets a late Queued undo Delivered', async () => {
     const id = await send();
     const providerId = await providerIdOf(id);

@@ -141,6 +141,55 @@ describe('POST /v1/forms/:formId — public contact forms', () => {
     expect(refused.headers['access-control-allow-origin']).toBeUndefined();
   });
 
+  it('answers a preflight from an unlisted origin, or without one, with the 403 envelope (not Express’s text/plain)', async () => {
+    const preflight = (formId: string, headers: Record<string, string>) =>
+      request(gw.url)
+        .options(`/v1/forms/${formId}`)
+        .set({ 'Access-Control-Request-Method': 'POST', ...headers });
+    const refused = await preflight('contact', { Origin: 'https://evil.example' });
+    expect(refused.status).toBe(403);
+    expect(refused.headers['content-type']).toMatch(/^application\/json/);
+    expect(refused.body).toEqual({
+      error: { code: 'FORBIDDEN', description: "Origin: 'https://evil.example' may not post to this form" },
+      data: {},
+    });
+    expect(refused.headers['access-control-allow-origin']).toBeUndefined();
+    expect(refused.headers['access-control-allow-methods']).toBeUndefined();
+    const anonymous = await preflight('contact', {});
+    expect(anonymous.status).toBe(403);
+    expect(anonymous.body.error).toEqual({
+      code: 'FORBIDDEN',
+      description: 'Origin: missing (a preflight names the page’s origin)',
+    });
+    const unknown = await preflight('nope', { Origin: ORIGIN });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toEqual({ code: 'NOT_FOUND', description: "formId: no form 'nope'" });
+  });
+
+  it('JSON nested 10,000 levels deep with an Idempotency-Key → 400 naming the body; nothing sent or kept', async () => {
+    const keys = async () =>
+      Number(
+        (
+          await gw.db
+            .selectFrom('idempotency_keys')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const before = { sent: sentCount(), calls: gw.sandbox!.calls.length, keys: await keys() };
+    const depth = 10_000;
+    const res = await request(gw.url)
+      .post('/v1/forms/contact')
+      .set({ Origin: ORIGIN, 'Idempotency-Key': 'deep-form-1', 'Content-Type': 'application/json' })
+      .send(`${'{"name":'.repeat(depth)}"Ann"${'}'.repeat(depth)}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toEqual({
+      code: 'FIELD_INVALID',
+      description: 'body: nested deeper than 32 levels',
+    });
+    expect({ sent: sentCount(), calls: gw.sandbox!.calls.length, keys: await keys() }).toEqual(before);
+  });
+
   it('CAPTCHA: missing → 400, refused → 403, verifier down or answering garbage → 503; nothing sent, ever', async () => {
     const before = sentCount();
     const asked = verifier.requests.length;
@@ -288,6 +337,19 @@ describe('POST /v1/forms/:formId — public contact forms', () => {
     const nz = '+64211234567';
     expect(await post3(nz)).toBe(201);
     expect(smsTo(nz)).toHaveLength(0);
+  });
+
+  it('never replies to a premium-rate or landline number a submitter types in', async () => {
+    const calls = () => gw.sandbox!.calls.filter((c) => c.endpoint === 'send-sms').length;
+    for (const phone of ['1902 123 456', '+61 1900 123 456', '02 9374 4000']) {
+      const before = calls();
+      expect((await post('replying', { ...good, phone })).status).toBe(201);
+      // One provider call: the enquiry to the form's own recipient, no reply.
+      expect(calls()).toBe(before + 1);
+    }
+    expect(smsTo('+611902123456')).toHaveLength(0);
+    expect(smsTo('+611900123456')).toHaveLength(0);
+    expect(smsTo('+61293744000')).toHaveLength(0);
   });
 });
 

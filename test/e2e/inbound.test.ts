@@ -93,6 +93,48 @@ describe('inbound replies', () => {
     expect(wrong.status).toBe(404);
   });
 
+  it('rejects an item nested 10,000 levels deep on its own and stores the rest of the batch', async () => {
+    const item = (id: string, body: string) =>
+      JSON.stringify({
+        from: '61412999998',
+        body,
+        received_at: '2026-11-25 10:00:00',
+        message_id: id,
+        type: 'SMS',
+      });
+    const depth = 10_000;
+    const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    const rejectedRows = async () =>
+      Number(
+        (
+          await gw.db
+            .selectFrom('rejected_callbacks')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const before = await rejectedRows();
+    const res = await request(gw.url)
+      .post(inboundPath)
+      .type('json')
+      .send(
+        `[${item('7000000001', 'before the deep one')},${deep},${item('7000000002', 'after the deep one')}]`,
+      );
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual({ stored: 2, duplicates: 0, rejected: 1 });
+    expect(await textsOf('ops')).toEqual(
+      expect.arrayContaining(['before the deep one', 'after the deep one']),
+    );
+    expect(await rejectedRows()).toBe(before + 1);
+    const [rejected] = await gw.db
+      .selectFrom('rejected_callbacks')
+      .select(['reason'])
+      .orderBy('id', 'desc')
+      .limit(1)
+      .execute();
+    expect(rejected!.reason).toBe('[1]: nested deeper than 32 levels');
+  });
+
   it('needs sms:read and pages like every list', async () => {
     expect(
       (

@@ -76,6 +76,16 @@ describe('POST /v1/messages', () => {
     expect(emoji.body.data.messages[0]).toMatchObject({ segments: 1, encoding: 'UCS-2' });
   });
 
+  it('accepts the international prefix written as 00 (0061…)', async () => {
+    const res = await request(gw.url)
+      .post('/v1/messages')
+      .set(bearer(tokenFor('alpha')))
+      .send({ to: ['0061 412 345 678', '0011 61 412 345 679'], text: 'International prefix' });
+    expect(res.status).toBe(201);
+    expect(res.body.data.messages.map((m: { to: string }) => m.to)).toEqual(['+61412345678', '+61412345679']);
+    expect(sendCalls()[0]?.body).toMatchObject({ numbers: ['+61412345678', '+61412345679'] });
+  });
+
   it('passes a schedule to the provider in its own time format', async () => {
     const at = new Date(Math.floor(Date.now() / 1000) * 1000 + 7 * 86_400_000);
     const res = await request(gw.url)
@@ -204,7 +214,77 @@ describe('invalid input gets a 4xx envelope naming the field, and nothing is sen
       () => post({ to: '0412345678', text: 'hi', tenantId: 'beta' }),
       400,
       'FIELD_INVALID',
-      /unknown field 'tenantId'/,
+      /^tenantId: unknown field$/,
+    ],
+    [
+      'a misspelt text field',
+      () => post({ to: '0412345678', mesage: 'hi' }),
+      400,
+      'FIELD_INVALID',
+      /^mesage: unknown field$/,
+    ],
+    [
+      'an AU landline',
+      () => post({ to: '02 9374 4000', text: 'hi' }),
+      400,
+      'RECIPIENTS_ERROR',
+      /^to: '02 9374 4000' is a fixed_line number; this tenant may send only to mobile/,
+    ],
+    [
+      'a premium-rate number (+61 1900)',
+      () => post({ to: ['0412345678', '+61 1900 123 456'], text: 'hi' }),
+      400,
+      'RECIPIENTS_ERROR',
+      /^to\[1\]: '\+61 1900 123 456' is a premium_rate number/,
+    ],
+    [
+      'a premium-rate number (1902)',
+      () => post({ to: '1902 123 456', text: 'hi' }),
+      400,
+      'RECIPIENTS_ERROR',
+      /^to: '1902 123 456' is a premium_rate number/,
+    ],
+    [
+      'GSM text of 459 euro signs (918 septets, 7 segments)',
+      () => post({ to: '0412345678', text: '€'.repeat(459) }),
+      400,
+      'FIELD_INVALID',
+      /^text: at most 6 SMS segments, got 7$/,
+    ],
+    [
+      'Unicode text of 201 emoji (402 units, 7 segments)',
+      () => post({ to: '0412345678', text: '😀'.repeat(201) }),
+      400,
+      'FIELD_INVALID',
+      /^text: at most 6 SMS segments, got 7$/,
+    ],
+    [
+      'a JSON null body',
+      () => postRaw('null', 'application/json'),
+      400,
+      'FIELD_INVALID',
+      /^body: must be a JSON object, got null$/,
+    ],
+    [
+      'a JSON string body',
+      () => postRaw('"hi"', 'application/json'),
+      400,
+      'FIELD_INVALID',
+      /^body: must be a JSON object, got a string$/,
+    ],
+    [
+      'JSON nested 10,000 levels deep',
+      () => postRaw(nested(10_000), 'application/json'),
+      400,
+      'FIELD_INVALID',
+      /^body: nested deeper than 32 levels$/,
+    ],
+    [
+      'JSON nested 10,000 levels deep, with an Idempotency-Key',
+      () => postRaw(nested(10_000), 'application/json').set('Idempotency-Key', 'deep-1'),
+      400,
+      'FIELD_INVALID',
+      /^body: nested deeper than 32 levels$/,
     ],
     ['a wrongly typed field', () => post({ to: 412345678, text: 'hi' }), 400, 'FIELD_INVALID', /^to:/],
     [
@@ -224,6 +304,10 @@ describe('invalid input gets a 4xx envelope naming the field, and nothing is sen
     ['a JSON array body', () => post([{ to: '0412345678' }]), 400, 'FIELD_INVALID', /^body:/],
   ];
 
+  /** Built as text: supertest's own JSON.stringify would overflow the stack first. */
+  function nested(depth: number): string {
+    return `${'{"to":'.repeat(depth)}"0412345678"${'}'.repeat(depth)}`;
+  }
   function post(body: unknown): request.Test {
     return request(gw.url)
       .post('/v1/messages')
@@ -238,21 +322,26 @@ describe('invalid input gets a 4xx envelope naming the field, and nothing is sen
       .send(body);
   }
 
+  const rows = async (table: 'messages' | 'idempotency_keys') =>
+    Number(
+      (
+        await gw.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+
   it.each(cases)('%s', async (_name, send, status, code, description) => {
-    const before = await gw.db
-      .selectFrom('messages')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
+    const before = { messages: await rows('messages'), keys: await rows('idempotency_keys') };
+    const logged = captured.logLines.length;
     const res = await send();
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
     expect(res.body.error.description).toMatch(description);
     expect(sendCalls()).toHaveLength(0);
-    const after = await gw.db
-      .selectFrom('messages')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    expect(Number(after.n)).toBe(Number(before.n));
+    expect({ messages: await rows('messages'), keys: await rows('idempotency_keys') }).toEqual(before);
+    expect(captured.logLines.slice(logged).filter((line) => line.includes('unhandled error'))).toEqual([]);
   });
 });
 

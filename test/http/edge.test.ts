@@ -1,6 +1,7 @@
 import request from 'supertest';
 import type { RunningServer } from '../../src/server';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
+import { captured } from '../support/leak-guard';
 
 describe('the HTTP edge', () => {
   let gw: RunningServer;
@@ -25,6 +26,54 @@ describe('the HTTP edge', () => {
       code: 'PAYLOAD_TOO_LARGE',
       description: 'body: larger than the limit of 2048 bytes',
     });
+  });
+
+  it('refuses JSON nested deeper than 32 levels with 400 before authenticating it; 32 levels are parsed as usual', async () => {
+    // {"reference": [[…]]}: the object is one level, the arrays the rest.
+    const body = (depth: number) =>
+      `{"to":"0412345678","text":"hi","reference":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+    const logged = captured.logLines.length;
+    const deep = await request(gw.url).post('/v1/messages').type('json').send(body(33));
+    expect(deep.status).toBe(400);
+    expect(deep.body).toEqual({
+      error: { code: 'FIELD_INVALID', description: 'body: nested deeper than 32 levels' },
+      data: {},
+    });
+    const bounded = await request(gw.url)
+      .post('/v1/messages')
+      .set(bearer(tokenFor('alpha')))
+      .type('json')
+      .send(body(32));
+    expect(bounded.status).toBe(400);
+    expect(bounded.body.error).toEqual({
+      code: 'FIELD_INVALID',
+      description: 'reference: Invalid input: expected string, received array',
+    });
+    // The same limit on every JSON route, e.g. the public token endpoint.
+    const token = await request(gw.url)
+      .post('/v1/auth/token')
+      .type('json')
+      .send(`${'['.repeat(400)}${']'.repeat(400)}`);
+    expect(token.status).toBe(400);
+    expect(token.body.error.description).toBe('body: nested deeper than 32 levels');
+    expect(captured.logLines.slice(logged).filter((line) => line.includes('unhandled error'))).toEqual([]);
+    expect(gw.sandbox!.calls).toEqual([]);
+  });
+
+  it.each([
+    ['null', 'got null'],
+    [' "hi"', 'got a string'],
+    ['42', 'got a number'],
+    ['true', 'got a boolean'],
+  ])('says a JSON body of %s must be a JSON object (%s), not that it is malformed', async (text, got) => {
+    const res = await request(gw.url).post('/v1/messages').type('json').send(text);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toEqual({
+      code: 'FIELD_INVALID',
+      description: `body: must be a JSON object, ${got}`,
+    });
+    const malformed = await request(gw.url).post('/v1/messages').type('json').send('{"to": ');
+    expect(malformed.body.error.description).toBe('body: malformed JSON');
   });
 
   it('refuses an unsupported charset with 415', async () => {

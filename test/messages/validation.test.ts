@@ -1,5 +1,5 @@
 import { ApiError } from '../../src/http';
-import { chooseSender, measureText, normaliseRecipients } from '../../src/messages';
+import { chooseSender, measureText, normaliseRecipients, parseSendRequest } from '../../src/messages';
 import { testConfig } from '../support/gateway';
 
 const tenant = testConfig().tenants.alpha!;
@@ -45,6 +45,32 @@ describe('segment counting (GSM-7 / UCS-2)', () => {
       'text: at most 402 UCS-2 characters (the text has non-GSM characters), got 403',
     );
   });
+
+  // Within the length limits but over six segments: an extension character (€) is never split
+  // from its escape, and an emoji (two UCS-2 units) never split across a segment boundary.
+  it.each([
+    ['459 euro signs (918 septets)', '€'.repeat(459)],
+    ['918 septets with a euro sign at the end of the first segment', `${'a'.repeat(152)}€${'a'.repeat(764)}`],
+    ['201 emoji (402 UCS-2 units)', '😀'.repeat(201)],
+  ])('refuses %s: seven segments, over the documented six', (_name, text) => {
+    const error = errorOf(() => measureText(text));
+    expect(error.code).toBe('FIELD_INVALID');
+    expect(error.description).toBe('text: at most 6 SMS segments, got 7');
+  });
+});
+
+describe('the send request body', () => {
+  it('names a misspelt field as unknown rather than reporting the real one missing', () => {
+    const error = errorOf(() => parseSendRequest({ to: '0412345678', mesage: 'hi' }));
+    expect(error.code).toBe('FIELD_INVALID');
+    expect(error.description).toBe('mesage: unknown field');
+  });
+
+  it('names every unknown field', () => {
+    expect(
+      errorOf(() => parseSendRequest({ to: '0412345678', text: 'hi', tenant: 'b', x: 1 })).description,
+    ).toBe('tenant: unknown field; x: unknown field');
+  });
 });
 
 describe('recipients', () => {
@@ -60,6 +86,58 @@ describe('recipients', () => {
     expect(error.description).toBe(
       "to[1]: '+6140' is not a valid phone number; to[2]: 'hello' is not a valid phone number",
     );
+  });
+
+  it('accepts the international prefix written as 00', () => {
+    expect(normaliseRecipients(['0061 412 345 678', '0061412345679'], tenant, 'AU', 1000)).toEqual([
+      '+61412345678',
+      '+61412345679',
+    ]);
+    expect(normaliseRecipients('0011 61 412 345 678', tenant, 'AU', 1000)).toEqual(['+61412345678']);
+  });
+
+  it('refuses numbers that are not mobiles by default: landline, premium rate, shared cost', () => {
+    const error = errorOf(() =>
+      normaliseRecipients(
+        ['0412345678', '02 9374 4000', '+61 1900 123 456', '1902 123 456', '1300 123 456'],
+        tenant,
+        'AU',
+        1000,
+      ),
+    );
+    expect(error.code).toBe('RECIPIENTS_ERROR');
+    expect(error.description).toBe(
+      [
+        "to[1]: '02 9374 4000' is a fixed_line number; this tenant may send only to mobile, fixed_line_or_mobile numbers",
+        "to[2]: '+61 1900 123 456' is a premium_rate number; this tenant may send only to mobile, fixed_line_or_mobile numbers",
+        "to[3]: '1902 123 456' is a premium_rate number; this tenant may send only to mobile, fixed_line_or_mobile numbers",
+        "to[4]: '1300 123 456' is a shared_cost number; this tenant may send only to mobile, fixed_line_or_mobile numbers",
+      ].join('; '),
+    );
+  });
+
+  it('accepts a US number that may be either (fixed_line_or_mobile) by default', () => {
+    expect(
+      normaliseRecipients('+1 541 754 3010', { ...tenant, allowedCountries: ['US'] }, 'AU', 1000),
+    ).toEqual(['+15417543010']);
+  });
+
+  it('lets a tenant widen the number types it sends to', () => {
+    const widened = { ...tenant, numberTypes: ['mobile', 'fixed_line'] as typeof tenant.numberTypes };
+    expect(normaliseRecipients(['02 9374 4000', '0412345678'], widened, 'AU', 1000)).toEqual([
+      '+61293744000',
+      '+61412345678',
+    ]);
+    expect(errorOf(() => normaliseRecipients('1902 123 456', widened, 'AU', 1000)).description).toBe(
+      "to: '1902 123 456' is a premium_rate number; this tenant may send only to mobile, fixed_line numbers",
+    );
+  });
+
+  it('reads tenants.<id>.numberTypes from config, mobile and fixed_line_or_mobile by default', () => {
+    expect(tenant.numberTypes).toEqual(['mobile', 'fixed_line_or_mobile']);
+    const config = testConfig({ tenants: { landline: { numberTypes: ['mobile', 'fixed_line'] } } });
+    expect(config.tenants.landline!.numberTypes).toEqual(['mobile', 'fixed_line']);
+    expect(() => testConfig({ tenants: { odd: { numberTypes: ['satellite'] } } })).toThrow(/numberTypes/);
   });
 
   it('refuses a country the tenant may not send to with FORBIDDEN', () => {
