@@ -125,3 +125,17 @@ export function requireScope(scope: Scope): RequestHandler {
     else next();
   };
 }
+
+/**
+ * Deny by default: every non-public route names what it needs, any valid token (`authenticated`)
+ * or a scope. The route table puts this in front of each such route.
+ */
+export function requireAccess(access: Scope | 'authenticated'): RequestHandler {
+  return (req, _res, next) => {
+    const identity = req.user as Identity | undefined;
+    if (!identity) next(new ApiError('AUTH_FAILED', 'Authorization: a bearer token is required'));
+    else if (access !== 'authenticated' && !identity.scopes.includes(access))
+      next(new ApiError('FORBIDDEN', `scope: this route needs '${access}'`));
+    else next();
+  };
+}
