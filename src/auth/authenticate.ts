@@ -115,17 +115,6 @@ function describeRejection(reason: unknown): string {
   return text.length > 0 && text.length <= 80 && !/[\r\n]/.test(text) ? text : 'token rejected';
 }
 
-/** Deny by default: a route names the scope it needs. */
-export function requireScope(scope: Scope): RequestHandler {
-  return (req, _res, next) => {
-    const identity = req.user as Identity | undefined;
-    if (!identity) next(new ApiError('AUTH_FAILED', 'Authorization: a bearer token is required'));
-    else if (!identity.scopes.includes(scope))
-      next(new ApiError('FORBIDDEN', `scope: this route needs '${scope}'`));
-    else next();
-  };
-}
-
 /**
  * Deny by default: every non-public route names what it needs, any valid token (`authenticated`)
  * or a scope. The route table puts this in front of each such route.

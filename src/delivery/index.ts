@@ -11,4 +11,4 @@ export { createWebhookWorker, type WebhookWorker } from './webhook-worker';
 export { nextRetryDelayMs } from './retry-schedule';
 export { createEventHub, type EventHub } from './event-hub';
 export { createEventStreams, type EventStreams } from './event-stream';
-export { webhookAdminRouter } from './admin-routes';
+export { webhookAdminRoutes } from './admin-routes';

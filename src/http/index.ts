@@ -8,7 +8,7 @@ export { requireJson } from './content-type';
 export { accessLog, requestId } from './request-context';
 export { requireHttps, isLoopbackAddress } from './https-check';
 export { errorHandler, notFound } from './error-handler';
-export { healthRouter, type ReadinessCheck } from './health';
+export { healthRoutes, type ReadinessCheck } from './health';
 export {
   errorCodeSchema,
   failureSchema,
@@ -31,3 +31,4 @@ export {
   type RouteTables,
   type SecurityRequirements,
 } from './routes';
+export { createHttpApp, type HttpAppOptions } from './app';

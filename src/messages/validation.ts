@@ -2,19 +2,24 @@ import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/
 import { SegmentedMessage } from 'sms-segments-calculator';
 import { z } from 'zod';
 import type { TenantConfig } from '../config';
-import { ApiError } from '../http/errors';
+import { ApiError, parseWith } from '../http';
 
 /** The provider's maximum text lengths (shared/provider/cellcast-v3.md §1.5): six parts. */
 export const MAX_GSM_SEPTETS = 918;
 export const MAX_UCS2_UNITS = 402;
 
-export const sendRequestSchema = z.strictObject({
-  to: z.union([z.string(), z.array(z.string())]),
-  text: z.string(),
-  from: z.string().optional(),
-  scheduleAt: z.string().optional(),
-  reference: z.string().max(128).optional(),
-});
+/** The body of POST /v1/messages: documented with this schema and checked by parseSendRequest. */
+export const sendRequestSchema = z
+  .strictObject({
+    to: z
+      .union([z.string(), z.array(z.string()).min(1)])
+      .meta({ description: 'One number, or a list of 1–1000 (messages.maxRecipients); national or E.164' }),
+    text: z.string(),
+    from: z.string().optional(),
+    scheduleAt: z.string().optional(),
+    reference: z.string().max(128).optional(),
+  })
+  .meta({ id: 'SendRequest' });
 export type SendRequest = z.infer<typeof sendRequestSchema>;
 
 export interface TextMeasure {
@@ -36,20 +41,7 @@ export function parseSendRequest(body: unknown): SendRequest {
   if (input.text === undefined || (typeof input.text === 'string' && input.text.trim() === '')) {
     throw new ApiError('FIELD_EMPTY', 'text: must not be empty');
   }
-  const parsed = sendRequestSchema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field =
-      issue?.path
-        .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-        .join('') ?? 'body';
-    const message =
-      issue?.code === 'unrecognized_keys'
-        ? `unknown field '${issue.keys.join("', '")}'`
-        : (issue?.message ?? 'invalid');
-    throw new ApiError('FIELD_INVALID', `${field || 'body'}: ${message}`);
-  }
-  return parsed.data;
+  return parseWith(sendRequestSchema, body);
 }
 
 /**

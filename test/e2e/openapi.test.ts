@@ -2,7 +2,7 @@ import type { Express } from 'express';
 import request from 'supertest';
 import type { RunningServer } from '../../src/server';
 import { startTestGateway } from '../support/gateway';
-import { mountedRoutes } from '../support/openapi';
+import { documentedRoutes, mountedRoutes } from '../support/openapi';
 
 describe('GET /openapi.json and /docs', () => {
   let gw: RunningServer;
@@ -11,18 +11,17 @@ describe('GET /openapi.json and /docs', () => {
   });
   afterAll(() => gw.stop());
 
-  it('serves an OpenAPI 3.1 document that covers every mounted route', async () => {
+  it('documents exactly the routes the built app serves, both ways', async () => {
     const res = await request(gw.url).get('/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.1.0');
-    const documented = new Set(
-      Object.entries(res.body.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
-        Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
-      ),
-    );
+    const documented = documentedRoutes(res.body);
     const mounted = mountedRoutes(gw.gateway.app as Express);
     expect(mounted.length).toBeGreaterThan(20);
-    expect(mounted.filter((route) => !documented.has(route))).toEqual([]);
+    expect({
+      servedButNotDocumented: mounted.filter((route) => !documented.includes(route)),
+      documentedButNotServed: documented.filter((route) => !mounted.includes(route)),
+    }).toEqual({ servedButNotDocumented: [], documentedButNotServed: [] });
   });
 
   it('serves Swagger UI at /docs', async () => {
