@@ -3,7 +3,7 @@ import { upstreamPassThroughRoutes } from './admin';
 import { clientCredentialsRoutes, requireAccess } from './auth';
 import { callbackRoutes, inboundRoutes } from './callbacks';
 import type { Config } from './config';
-import { webhookAdminRoutes } from './delivery';
+import { eventDefinitions, webhookAdminRoutes } from './delivery';
 import { demoPageRoutes, formRoutes } from './forms';
 import { createHttpApp, healthRoutes, type RouteDefinition } from './http';
 import { usageRoutes } from './limits';
@@ -52,7 +52,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     ...webhookAdminRoutes(config, stores.outbox, runtime.clock, s.webhooks.notify),
     ...upstreamPassThroughRoutes(s.budget, s.upstream),
   ];
-  const document = openApiDocument([...publicRoutes, ...tenantRoutes]);
+  const document = openApiDocument([...publicRoutes, ...tenantRoutes], eventDefinitions);
   const guards = { authenticate: s.authenticate, rateLimit: s.rateLimit.middleware, requireAccess };
   const app = createHttpApp(
     config,

@@ -12,3 +12,4 @@ export { nextRetryDelayMs } from './retry-schedule';
 export { createEventHub, type EventHub } from './event-hub';
 export { createEventStreams, type EventStreams } from './event-stream';
 export { webhookAdminRoutes } from './admin-routes';
+export { eventDefinitions, messageInboundEvent, messageStatusEvent } from './event-contract';

@@ -1,8 +1,12 @@
+import Ajv2020 from 'ajv/dist/2020';
 import type { Express } from 'express';
 import request from 'supertest';
 import type { RunningServer } from '../../src/server';
-import { startTestGateway } from '../support/gateway';
+import { TEST_CALLBACK_TOKEN } from '../support/constants';
+import { bearer, startTestGateway, tokenFor } from '../support/gateway';
 import { documentedRoutes, mountedRoutes } from '../support/openapi';
+import { openEventStream } from '../support/sse';
+import { waitFor } from '../support/wait';
 
 describe('GET /openapi.json and /docs', () => {
   let gw: RunningServer;
@@ -28,5 +32,57 @@ describe('GET /openapi.json and /docs', () => {
     const res = await request(gw.url).get('/docs/');
     expect(res.status).toBe(200);
     expect(res.text).toContain('swagger-ui');
+  });
+});
+
+describe('the events documented as webhooks', () => {
+  let gw: RunningServer;
+  beforeAll(async () => {
+    gw = await startTestGateway({
+      sandbox: { dlrDelayMs: 30 },
+      inbound: { rules: [{ keyword: 'alpha', tenant: 'alpha' }] },
+    });
+  });
+  afterAll(() => gw.stop());
+
+  it('are what the gateway really sends', async () => {
+    const document = (await request(gw.url).get('/openapi.json')).body;
+    expect(Object.keys(document.webhooks).sort()).toEqual(['message.inbound', 'message.status']);
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema(document, 'openapi');
+    const payloadOf = (type: string) =>
+      ajv.getSchema(`openapi#/webhooks/${type}/post/requestBody/content/application~1json/schema`)!;
+
+    const stream = await openEventStream(`${gw.url}/v1/events`, bearer(tokenFor('alpha')));
+    await request(gw.url)
+      .post('/v1/messages')
+      .set(bearer(tokenFor('alpha')))
+      .send({ to: '0412345678', text: 'hello' })
+      .expect(201);
+    await request(gw.url)
+      .post(`/v1/callbacks/cellcast/${TEST_CALLBACK_TOKEN}/inbound`)
+      .send([{ message_id: `IN-${Date.now()}`, from: '61412345678', body: 'alpha hi' }])
+      .expect(200);
+    const events = await waitFor(
+      () =>
+        stream.events.some((e) => e.event === 'message.status') &&
+        stream.events.some((e) => e.event === 'message.inbound') &&
+        stream.events,
+      5000,
+      'a status and an inbound event',
+    );
+    stream.close();
+    for (const event of events) {
+      const validate = payloadOf(event.event);
+      expect({
+        event: event.event,
+        valid: validate(JSON.parse(event.data)),
+        errors: validate.errors ?? null,
+      }).toEqual({
+        event: event.event,
+        valid: true,
+        errors: null,
+      });
+    }
   });
 });
