@@ -1,2 +1,2 @@
 // Operator tools: read-only pass-through of the provider's own reads, through the upstream budget.
-export { upstreamPassThroughRouter, ADMIN_QUEUE } from './pass-through';
+export { upstreamPassThroughRoutes, ADMIN_QUEUE } from './pass-through';

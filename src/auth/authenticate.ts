@@ -138,13 +138,16 @@ function describeRejection(reason: unknown): string {
   return text.length > 0 && text.length <= 80 && !/[\r\n]/.test(text) ? text : 'token rejected';
 }
 
-/** Deny by default: a route names the scope it needs. */
-export function requireScope(scope: Scope): RequestHandler {
+/**
+ * Deny by default: every non-public route names what it needs, any valid token (`authenticated`)
+ * or a scope. The route table puts this in front of each such route.
+ */
+export function requireAccess(access: Scope | 'authenticated'): RequestHandler {
   return (req, _res, next) => {
     const identity = req.user as Identity | undefined;
     if (!identity) next(new ApiError('AUTH_FAILED', 'Authorization: a bearer token is required'));
-    else if (!identity.scopes.includes(scope))
-      next(new ApiError('FORBIDDEN', `scope: this route needs '${scope}'`));
+    else if (access !== 'authenticated' && !identity.scopes.includes(access))
+      next(new ApiError('FORBIDDEN', `scope: this route needs '${access}'`));
     else next();
   };
 }

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import express, { Router } from 'express';
+import express from 'express';
 import { rateLimit } from 'express-rate-limit';
+import { z } from 'zod';
 import type { Config } from '../config';
-import { ApiError, success } from '../http';
+import { ApiError, jsonResponse, parseWith, success, successSchema, type RouteDefinition } from '../http';
 import { mintToken } from './token';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
@@ -23,6 +24,21 @@ export function authenticateClient(config: Config, clientId: string, secret: str
   timingSafeEqual(presented, presented);
   return undefined;
 }
+
+const tokenRequestSchema = z.object({
+  grant_type: z.literal('client_credentials', { error: "expected 'client_credentials'" }),
+  client_id: z.string().optional(),
+  client_secret: z.string().optional(),
+});
+
+const tokenSchema = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int(),
+    scope: z.string(),
+  })
+  .meta({ id: 'AccessToken' });
 
 /**
  * HTTP Basic credentials as OAuth2 sends them: `id:secret`, each percent-encoded (RFC 6749
@@ -46,8 +62,7 @@ function basicCredentials(encoded: string): [string, string] {
  * JSON. The answer carries the OAuth2 fields at the top level beside the usual envelope. Failed
  * attempts are limited per address (10 a minute).
  */
-export function clientCredentialsRouter(config: Config): Router {
-  const router = Router();
+export function clientCredentialsRoutes(config: Config): RouteDefinition[] {
   const attempts = rateLimit({
     windowMs: 60_000,
     limit: 10,
@@ -57,50 +72,58 @@ export function clientCredentialsRouter(config: Config): Router {
     handler: (_req, _res, next) =>
       next(new ApiError('OVER_LIMIT', 'auth: too many failed token requests from this address; retry later')),
   });
-  router.post(
-    '/v1/auth/token',
-    attempts,
-    express.urlencoded({ extended: false, limit: '4kb' }),
-    (req, res) => {
-      const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<
-        string,
-        unknown
-      >;
-      if (body.grant_type !== 'client_credentials') {
-        throw new ApiError('FIELD_INVALID', "grant_type: expected 'client_credentials'");
-      }
-      let clientId = typeof body.client_id === 'string' ? body.client_id : '';
-      let secret = typeof body.client_secret === 'string' ? body.client_secret : '';
-      const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.get('authorization') ?? '');
-      if (basic) [clientId, secret] = basicCredentials(basic[1] ?? '');
-      if (!clientId || !secret) throw new ApiError('AUTH_FAILED', 'client: credentials are required');
-      const client = authenticateClient(config, clientId, secret);
-      if (!client) throw new ApiError('AUTH_FAILED', 'client: unknown client or wrong secret');
-      const ttl = config.auth.clientTokenTtlSec;
-      const token = {
-        access_token: '',
-        token_type: 'Bearer',
-        expires_in: ttl,
-        scope: client.scopes.join(' '),
-      };
-      try {
-        token.access_token = mintToken(config, {
-          tenantId: client.tenantId,
-          scopes: client.scopes,
-          ttlSec: ttl,
-          subject: `client:${client.clientId}`,
-        });
-      } catch {
-        throw new ApiError(
-          'FORBIDDEN',
-          'client: this gateway verifies tokens from an identity provider; ask it for one',
-        );
-      }
-      res
-        .set('Cache-Control', 'no-store')
-        .status(200)
-        .json({ ...success(token), ...token });
+  return [
+    {
+      method: 'post',
+      path: '/v1/auth/token',
+      access: 'public',
+      summary: 'OAuth2 client credentials → a token for a team backend',
+      tags: ['auth'],
+      request: {
+        body: {
+          schema: tokenRequestSchema,
+          contentTypes: ['application/x-www-form-urlencoded', 'application/json'],
+          // No body at all is answered like a form without grant_type.
+          parse: (body) =>
+            parseWith(tokenRequestSchema, typeof body === 'object' && body !== null ? body : {}),
+        },
+      },
+      responses: { 200: jsonResponse(successSchema(tokenSchema).extend(tokenSchema.shape)) },
+      middleware: [attempts, express.urlencoded({ extended: false, limit: '4kb' })],
+      handler: (req, res) => {
+        const body = req.body as z.infer<typeof tokenRequestSchema>;
+        let clientId = body.client_id ?? '';
+        let secret = body.client_secret ?? '';
+        const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.get('authorization') ?? '');
+        if (basic) [clientId, secret] = basicCredentials(basic[1] ?? '');
+        if (!clientId || !secret) throw new ApiError('AUTH_FAILED', 'client: credentials are required');
+        const client = authenticateClient(config, clientId, secret);
+        if (!client) throw new ApiError('AUTH_FAILED', 'client: unknown client or wrong secret');
+        const ttl = config.auth.clientTokenTtlSec;
+        const token = {
+          access_token: '',
+          token_type: 'Bearer',
+          expires_in: ttl,
+          scope: client.scopes.join(' '),
+        };
+        try {
+          token.access_token = mintToken(config, {
+            tenantId: client.tenantId,
+            scopes: client.scopes,
+            ttlSec: ttl,
+            subject: `client:${client.clientId}`,
+          });
+        } catch {
+          throw new ApiError(
+            'FORBIDDEN',
+            'client: this gateway verifies tokens from an identity provider; ask it for one',
+          );
+        }
+        res
+          .set('Cache-Control', 'no-store')
+          .status(200)
+          .json({ ...success(token), ...token });
+      },
     },
-  );
-  return router;
+  ];
 }

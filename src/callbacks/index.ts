@@ -4,6 +4,6 @@
 // stored with its event and outbox row (delivery/ sends them on).
 export { createDeliveryReportIntake, statusRank } from './delivery-reports';
 export { createInboundIntake } from './inbound';
-export { callbacksRouter, callbackToken, callbackGuard, type CallbackIntakes } from './routes';
+export { callbackRoutes, callbackToken, callbackGuard, type CallbackIntakes } from './routes';
 export { createInboundBackstop, BACKSTOP_QUEUE, type InboundBackstop } from './backstop';
-export { inboundRouter } from './inbound-routes';
+export { inboundRoutes } from './inbound-routes';

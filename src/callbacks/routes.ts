@@ -1,9 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
 import type { Config } from '../config';
 import { createAddressMatcher } from '../egress';
-import { requireJson, sendSuccess } from '../http';
-import { ApiError } from '../http/errors';
+import {
+  ApiError,
+  jsonResponse,
+  requireJson,
+  sendSuccess,
+  successSchema,
+  type RouteDefinition,
+} from '../http';
 import type { InboundCounts, IntakeCounts } from '../store';
 
 /**
@@ -57,17 +64,55 @@ export interface CallbackIntakes {
   receiveInbound: (body: unknown) => Promise<InboundCounts>;
 }
 
-export function callbacksRouter(
+const dlrCountsSchema = z
+  .object({
+    applied: z.number().int(),
+    duplicates: z.number().int(),
+    ignored: z.number().int(),
+    rejected: z.number().int(),
+  })
+  .meta({ id: 'DeliveryReportCounts' });
+
+const inboundCountsSchema = z
+  .object({ stored: z.number().int(), duplicates: z.number().int(), rejected: z.number().int() })
+  .meta({ id: 'InboundCounts' });
+
+/** The provider's posts: public, since the provider holds no token; the path's token is the lock. */
+export function callbackRoutes(
   settings: Config['callbacks'],
   { receiveDeliveryReports, receiveInbound }: CallbackIntakes,
-): Router {
-  const router = Router();
+): RouteDefinition[] {
   const guards = [callbackToken(settings.tokens), callbackGuard(settings), requireJson];
-  router.post('/v1/callbacks/cellcast/:token/dlr', ...guards, async (req, res) => {
-    sendSuccess(res, 200, await receiveDeliveryReports(req.body));
-  });
-  router.post('/v1/callbacks/cellcast/:token/inbound', ...guards, async (req, res) => {
-    sendSuccess(res, 200, await receiveInbound(req.body));
-  });
-  return router;
+  const request = {
+    params: z.object({ token: z.string() }),
+    body: { schema: z.unknown(), contentTypes: ['application/json'] },
+  };
+  return [
+    {
+      method: 'post',
+      path: '/v1/callbacks/cellcast/:token/dlr',
+      access: 'public',
+      summary: 'Provider delivery reports (array or object), stored before 200',
+      tags: ['callbacks'],
+      request,
+      responses: { 200: jsonResponse(successSchema(dlrCountsSchema)) },
+      middleware: guards,
+      handler: async (req, res) => {
+        sendSuccess(res, 200, await receiveDeliveryReports(req.body));
+      },
+    },
+    {
+      method: 'post',
+      path: '/v1/callbacks/cellcast/:token/inbound',
+      access: 'public',
+      summary: 'Provider inbound replies (array or object), stored before 200',
+      tags: ['callbacks'],
+      request,
+      responses: { 200: jsonResponse(successSchema(inboundCountsSchema)) },
+      middleware: guards,
+      handler: async (req, res) => {
+        sendSuccess(res, 200, await receiveInbound(req.body));
+      },
+    },
+  ];
 }

@@ -11,4 +11,5 @@ export { createWebhookWorker, type WebhookWorker } from './webhook-worker';
 export { nextRetryDelayMs } from './retry-schedule';
 export { createEventHub, type EventHub } from './event-hub';
 export { createEventStreams, type EventStreams } from './event-stream';
-export { webhookAdminRouter } from './admin-routes';
+export { webhookAdminRoutes } from './admin-routes';
+export { eventDefinitions, messageInboundEvent, messageStatusEvent } from './event-contract';

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
-import { Router } from 'express';
+import type { RequestHandler } from 'express';
 import type { FormConfig } from '../config';
+import { textResponse, type RouteDefinition } from '../http';
 
 export const DEMO_FORM_ID = 'demo-contact';
 const pages = resolve(__dirname, '../../examples/contact-form');
@@ -36,18 +37,28 @@ export function demoForm(tenant: string, verifyUrl: string): FormConfig {
 }
 
 /** Serves the example page (examples/contact-form) and its script, styles and thank-you page. */
-export function demoPages(): Router {
-  const router = Router();
-  const file = (name: string) => resolve(pages, name);
+export function demoPageRoutes(): RouteDefinition[] {
   // helmet's default `no-referrer` makes a browser send `Origin: null` with a plain form post,
   // which the form's origin check refuses; same-origin keeps the page's origin on its own posts.
-  router.use('/demo/contact', (_req, res, next) => {
+  const sameOriginReferrer: RequestHandler = (_req, res, next) => {
     res.setHeader('Referrer-Policy', 'same-origin');
     next();
-  });
-  router.get('/demo/contact', (_req, res) => res.sendFile(file('index.html')));
-  router.get('/demo/contact/thanks', (_req, res) => res.sendFile(file('thanks.html')));
-  router.get('/demo/contact/form.js', (_req, res) => res.sendFile(file('form.js')));
-  router.get('/demo/contact/form.css', (_req, res) => res.sendFile(file('form.css')));
-  return router;
+  };
+  const page = (path: string, file: string, summary: string, mediaType: string, what: string) =>
+    ({
+      method: 'get',
+      path,
+      access: 'public',
+      summary: `${summary} (sandbox mode only)`,
+      tags: ['sandbox'],
+      responses: { 200: textResponse(mediaType, what) },
+      middleware: [sameOriginReferrer],
+      handler: (_req, res) => res.sendFile(resolve(pages, file)),
+    }) satisfies RouteDefinition;
+  return [
+    page('/demo/contact', 'index.html', 'Demo contact form', 'text/html', 'Page'),
+    page('/demo/contact/thanks', 'thanks.html', 'Demo thank-you page', 'text/html', 'Page'),
+    page('/demo/contact/form.js', 'form.js', 'Demo form script', 'text/javascript', 'Script'),
+    page('/demo/contact/form.css', 'form.css', 'Demo form styles', 'text/css', 'Styles'),
+  ];
 }

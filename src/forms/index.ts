@@ -1,7 +1,7 @@
 // Public contact forms: anonymous posts become an SMS to the form's fixed recipients, behind origin
 // checks, a server-side CAPTCHA that fails closed, a honeypot, per-IP and per-form limits and the
 // tenant's quota.
-export { formsRouter, type FormsDeps } from './routes';
+export { formRoutes, type FormsDeps } from './routes';
 export { verifyCaptcha, TOKEN_FIELDS, type CaptchaVerdict } from './captcha';
 export { cleanFields, renderText } from './submission';
-export { demoForm, demoPages, DEMO_FORM_ID } from './demo';
+export { demoForm, demoPageRoutes, DEMO_FORM_ID } from './demo';

@@ -1,10 +1,11 @@
 import cors from 'cors';
-import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Identity } from '../auth';
 import type { Clock } from '../clock';
 import type { Config, FormConfig } from '../config';
-import { ApiError, sendSuccess } from '../http';
+import { z } from 'zod';
+import { ApiError, jsonResponse, sendSuccess, successSchema, type RouteDefinition } from '../http';
 import { dayPeriod, type LimiterStores } from '../limits';
 import { normaliseRecipients } from '../messages';
 import type { Logger } from '../observability';
@@ -34,9 +35,8 @@ const RECEIVED = { received: true };
  * and daily caps (429) → one SMS to the form's fixed recipients, billed to its tenant (quota and
  * upstream budget apply) → optional reply to the submitter.
  */
-export function formsRouter(deps: FormsDeps): Router {
+export function formRoutes(deps: FormsDeps): RouteDefinition[] {
   const { config, clock, logger } = deps;
-  const router = Router();
   const limits = new Map(
     Object.entries(config.forms).map(([id, form]) => [id, formLimits(id, form, deps.stores)]),
   );
@@ -113,65 +113,102 @@ export function formsRouter(deps: FormsDeps): Router {
     throw new ApiError('FORBIDDEN', `Origin: '${origin.slice(0, 100)}' may not post to this form`);
   };
 
-  router.options('/v1/forms/:formId', corsForForm, refusePreflight);
-  router.post(
-    '/v1/forms/:formId',
-    (req, _res, next) => {
-      formOf(req);
-      next();
-    },
-    corsForForm,
-    checkOrigin,
-    ...acceptBody,
-    deps.idempotent,
-    limit('perIp'),
-    async (req, res, next) => {
-      const [formId, form] = formOf(req);
-      const body = req.body as Record<string, unknown>;
-      const trap = body[form.honeypotField];
-      if (typeof trap === 'string' ? trap !== '' : trap !== undefined) {
-        logger.info({ form: formId }, 'form post caught by the honeypot: answered as success, nothing sent');
-        answer(req, res, form);
-        return;
-      }
-      res.locals.values = cleanFields(form, body);
-      res.locals.text = renderText(form, form.template, res.locals.values as Record<string, string>);
-      if (form.captcha.provider !== 'none') {
-        const fieldName = TOKEN_FIELDS[form.captcha.provider];
-        const token = body[fieldName] ?? body.captchaToken;
-        if (typeof token !== 'string' || token.trim() === '')
-          throw new ApiError('FIELD_EMPTY', `${fieldName}: the CAPTCHA token is required`);
-        if (token.length > 2048)
-          throw new ApiError('FIELD_INVALID', `${fieldName}: too long for a CAPTCHA token`);
-        const verdict = await verifyCaptcha(form.captcha, token, req.ip);
-        if (!verdict.ok && verdict.unavailable) {
-          logger.warn(
-            { form: formId, reason: verdict.reason },
-            'CAPTCHA could not be verified: failing closed',
-          );
-          throw new ApiError(
-            'UPSTREAM_UNAVAILABLE',
-            'captcha: the verifier could not be reached; nothing was sent, try again',
-          );
-        }
-        if (!verdict.ok) throw new ApiError('FORBIDDEN', `${fieldName}: ${verdict.reason}`);
-      }
-      next();
-    },
-    limit('perHour'),
-    limit('perDay'),
-    async (req, res) => {
-      const [formId, form] = formOf(req);
-      const identity: Identity = { tenantId: form.tenant, scopes: ['sms:send'], subject: `form:${formId}` };
-      await deps.sendMessages(identity, {
-        to: form.recipients,
-        text: res.locals.text,
-        reference: `form:${formId}`,
-      });
-      await replyToSubmitter(formId, form, res.locals.values as Record<string, string>);
+  /** Honeypot (answered like success, nothing sent) → declared fields only → CAPTCHA, failing closed. */
+  const screenSubmission: RequestHandler = async (req, res, next) => {
+    const [formId, form] = formOf(req);
+    const body = req.body as Record<string, unknown>;
+    const trap = body[form.honeypotField];
+    if (typeof trap === 'string' ? trap !== '' : trap !== undefined) {
+      logger.info({ form: formId }, 'form post caught by the honeypot: answered as success, nothing sent');
       answer(req, res, form);
+      return;
+    }
+    res.locals.values = cleanFields(form, body);
+    res.locals.text = renderText(form, form.template, res.locals.values as Record<string, string>);
+    if (form.captcha.provider !== 'none') {
+      const fieldName = TOKEN_FIELDS[form.captcha.provider];
+      const token = body[fieldName] ?? body.captchaToken;
+      if (typeof token !== 'string' || token.trim() === '')
+        throw new ApiError('FIELD_EMPTY', `${fieldName}: the CAPTCHA token is required`);
+      if (token.length > 2048)
+        throw new ApiError('FIELD_INVALID', `${fieldName}: too long for a CAPTCHA token`);
+      const verdict = await verifyCaptcha(form.captcha, token, req.ip);
+      if (!verdict.ok && verdict.unavailable) {
+        logger.warn(
+          { form: formId, reason: verdict.reason },
+          'CAPTCHA could not be verified: failing closed',
+        );
+        throw new ApiError(
+          'UPSTREAM_UNAVAILABLE',
+          'captcha: the verifier could not be reached; nothing was sent, try again',
+        );
+      }
+      if (!verdict.ok) throw new ApiError('FORBIDDEN', `${fieldName}: ${verdict.reason}`);
+    }
+    next();
+  };
+
+  const knownForm: RequestHandler = (req, _res, next) => {
+    formOf(req);
+    next();
+  };
+
+  const formId = z.object({ formId: z.string() });
+  const routes: RouteDefinition[] = [
+    {
+      method: 'options',
+      path: '/v1/forms/:formId',
+      access: 'public',
+      summary:
+        'CORS preflight: 204 with the CORS grant for the form’s origins; any other origin 403 FORBIDDEN',
+      tags: ['forms'],
+      request: { params: formId },
+      responses: { 204: { description: 'Preflight answered' } },
+      middleware: [corsForForm],
+      handler: refusePreflight,
     },
-  );
+    {
+      method: 'post',
+      path: '/v1/forms/:formId',
+      access: 'public',
+      summary: 'Website contact form (public): SMS to the form’s fixed recipients',
+      tags: ['forms'],
+      request: {
+        params: formId,
+        body: {
+          // The fields are the form's own (declared in its config); they are checked by cleanFields.
+          schema: z.record(z.string(), z.unknown()),
+          contentTypes: ['application/x-www-form-urlencoded', 'application/json'],
+        },
+      },
+      responses: {
+        201: jsonResponse(successSchema(z.object({ received: z.literal(true) })), 'Received'),
+        303: { description: 'Plain HTML post: redirected to the form’s successRedirect' },
+      },
+      middleware: [
+        knownForm,
+        corsForForm,
+        checkOrigin,
+        ...acceptBody,
+        deps.idempotent,
+        limit('perIp'),
+        screenSubmission,
+        limit('perHour'),
+        limit('perDay'),
+      ],
+      handler: async (req, res) => {
+        const [formId, form] = formOf(req);
+        const identity: Identity = { tenantId: form.tenant, scopes: ['sms:send'], subject: `form:${formId}` };
+        await deps.sendMessages(identity, {
+          to: form.recipients,
+          text: res.locals.text,
+          reference: `form:${formId}`,
+        });
+        await replyToSubmitter(formId, form, res.locals.values as Record<string, string>);
+        answer(req, res, form);
+      },
+    },
+  ];
 
   /** The optional confirmation: allowed countries only, one per number per day; never fails the post. */
   async function replyToSubmitter(formId: string, form: FormConfig, values: Record<string, string>) {
@@ -200,7 +237,7 @@ export function formsRouter(deps: FormsDeps): Router {
     }
   }
 
-  return router;
+  return routes;
 }
 
 /** The page's origin: the Origin header, else the origin of the Referer. */

@@ -1,11 +1,35 @@
 // The HTTP edge: the response envelope, error codes and the error handler, request ids and
-// access logs, the HTTPS check, pagination, and health/readiness.
+// access logs, the HTTPS check, pagination, health/readiness, and the route table every
+// capability registers its routes through.
 export { ApiError, isApiError, errorStatus, type ErrorCode } from './errors';
 export { success, failure, sendSuccess, type Envelope, type PageBlock } from './envelope';
-export { parsePage, pageBlock, PAGE_SIZE, type PageRequest } from './pagination';
+export { parsePage, pageBlock, pageQuery, PAGE_SIZE, type PageRequest } from './pagination';
 export { requireJson } from './content-type';
 export { MAX_JSON_DEPTH, exceedsJsonDepth, limitJsonDepth } from './json-depth';
 export { accessLog, requestId } from './request-context';
 export { requireHttps, isLoopbackAddress } from './https-check';
 export { errorHandler, notFound } from './error-handler';
-export { healthRouter, type ReadinessCheck } from './health';
+export { healthRoutes, type ReadinessCheck } from './health';
+export {
+  errorCodeSchema,
+  failureSchema,
+  jsonResponse,
+  pageBlockSchema,
+  successSchema,
+  textResponse,
+} from './contract';
+export {
+  buildRouters,
+  checkTables,
+  parseWith,
+  toOpenApiPath,
+  type Access,
+  type HttpMethod,
+  type RequestSpec,
+  type ResponseSpec,
+  type RouteDefinition,
+  type RouteGuards,
+  type RouteTables,
+  type SecurityRequirements,
+} from './routes';
+export { createHttpApp, type HttpAppOptions } from './app';

@@ -2,5 +2,5 @@
 export { createTenantRateLimit, type TenantRateLimit, type TenantRateLimitOptions } from './rate-limit';
 export { createQuotaService, type QuotaService, type QuotaStatus, type QuotaReservation } from './quota';
 export { dayPeriod, monthPeriod, type Period } from './periods';
-export { usageRouter } from './routes';
+export { usageRoutes, quotaUsage } from './routes';
 export { createLimiterStores, type LimiterStores } from './stores';

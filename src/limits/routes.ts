@@ -1,8 +1,24 @@
-import { Router } from 'express';
-import { identityOf, requireScope } from '../auth';
+import { z } from 'zod';
+import { identityOf } from '../auth';
 import type { Config } from '../config';
-import { sendSuccess } from '../http/envelope';
+import { jsonResponse, sendSuccess, successSchema, type RouteDefinition } from '../http';
 import type { QuotaService } from './quota';
+
+const usageSchema = z
+  .object({
+    tenant: z.string(),
+    rateLimit: z.object({ requests: z.number(), windowSec: z.number() }),
+    quotas: z.array(
+      z.object({
+        name: z.enum(['segmentsPerDay', 'segmentsPerMonth']),
+        limit: z.number(),
+        used: z.number(),
+        remaining: z.number(),
+        resetsAt: z.string(),
+      }),
+    ),
+  })
+  .meta({ id: 'Usage' });
 
 async function usageOf(config: Config, quotas: QuotaService, tenantId: string) {
   return {
@@ -12,18 +28,44 @@ async function usageOf(config: Config, quotas: QuotaService, tenantId: string) {
   };
 }
 
-/** GET /v1/usage: the caller's own limits and usage. GET /v1/admin/usage: every tenant's. */
-export function usageRouter(config: Config, quotas: QuotaService): Router {
-  const router = Router();
-  router.get('/v1/usage', async (req, res) => {
-    sendSuccess(res, 200, await usageOf(config, quotas, identityOf(req).tenantId));
-  });
-  router.get('/v1/admin/usage', requireScope('admin'), async (_req, res) => {
-    sendSuccess(
-      res,
-      200,
-      await Promise.all(Object.keys(config.tenants).map((id) => usageOf(config, quotas, id))),
-    );
-  });
-  return router;
+/** GET /v1/usage: the caller's own limits and usage (any token). GET /v1/admin/usage: every tenant's. */
+export function usageRoutes(config: Config, quotas: QuotaService): RouteDefinition[] {
+  return [
+    {
+      method: 'get',
+      path: '/v1/usage',
+      access: 'authenticated',
+      summary: "This tenant's rate limit and quotas",
+      tags: ['limits'],
+      responses: { 200: jsonResponse(successSchema(usageSchema)) },
+      handler: async (req, res) => {
+        sendSuccess(res, 200, await usageOf(config, quotas, identityOf(req).tenantId));
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/admin/usage',
+      access: 'admin',
+      summary: "Every tenant's usage (admin)",
+      tags: ['admin'],
+      responses: { 200: jsonResponse(successSchema(z.array(usageSchema))) },
+      handler: async (_req, res) => {
+        sendSuccess(
+          res,
+          200,
+          await Promise.all(Object.keys(config.tenants).map((id) => usageOf(config, quotas, id))),
+        );
+      },
+    },
+  ];
+}
+
+/** Every tenant's quota usage, for the metrics' gauges. */
+export async function quotaUsage(config: Config, quotas: QuotaService) {
+  const perTenant = await Promise.all(
+    Object.keys(config.tenants).map(async (tenant) =>
+      (await quotas.status(tenant)).map((q) => ({ tenant, quota: q.name, used: q.used, limit: q.limit })),
+    ),
+  );
+  return perTenant.flat();
 }

@@ -9,13 +9,14 @@ export {
   type QueuedSend,
   type PublicMessage,
 } from './send';
-export { messagesRouter } from './routes';
+export { messageRoutes, type MessagesRoutesDeps } from './routes';
 export { idempotency, parseIdempotencyKey } from './idempotency';
 export {
   measureText,
   normaliseRecipients,
   chooseSender,
   parseSendRequest,
+  sendRequestSchema,
   MAX_GSM_SEPTETS,
   MAX_UCS2_UNITS,
 } from './validation';

@@ -2,20 +2,25 @@ import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from '
 import { SegmentedMessage } from 'sms-segments-calculator';
 import { z } from 'zod';
 import type { NumberType, TenantConfig } from '../config';
-import { ApiError } from '../http/errors';
+import { ApiError, parseWith } from '../http';
 
 /** The provider's maximum text (docs/provider.md, "Conventions"): six parts, at most these lengths. */
 export const MAX_SEGMENTS = 6;
 export const MAX_GSM_SEPTETS = 918;
 export const MAX_UCS2_UNITS = 402;
 
-export const sendRequestSchema = z.strictObject({
-  to: z.union([z.string(), z.array(z.string())]),
-  text: z.string(),
-  from: z.string().optional(),
-  scheduleAt: z.string().optional(),
-  reference: z.string().max(128).optional(),
-});
+/** The body of POST /v1/messages: documented with this schema and checked by parseSendRequest. */
+export const sendRequestSchema = z
+  .strictObject({
+    to: z
+      .union([z.string(), z.array(z.string()).min(1)])
+      .meta({ description: 'One number, or a list of 1–1000 (messages.maxRecipients); national or E.164' }),
+    text: z.string(),
+    from: z.string().optional(),
+    scheduleAt: z.string().optional(),
+    reference: z.string().max(128).optional(),
+  })
+  .meta({ id: 'SendRequest' });
 export type SendRequest = z.infer<typeof sendRequestSchema>;
 
 export interface TextMeasure {
@@ -45,16 +50,7 @@ export function parseSendRequest(body: unknown): SendRequest {
   if (input.text === undefined || (typeof input.text === 'string' && input.text.trim() === '')) {
     throw new ApiError('FIELD_EMPTY', 'text: must not be empty');
   }
-  const parsed = sendRequestSchema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field =
-      issue?.path
-        .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-        .join('') ?? 'body';
-    throw new ApiError('FIELD_INVALID', `${field || 'body'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
+  return parseWith(sendRequestSchema, body);
 }
 
 /**

@@ -1,4 +1,4 @@
 // Logging (pino JSON lines with credential redaction, secret scrubbing and masked phone numbers)
 // and Prometheus metrics.
 export { createLogger, scrubSecrets, maskPhoneNumbers, type Logger, type LoggerOptions } from './logger';
-export { createMetrics, metricsRouter, type Metrics, type MetricSources } from './metrics';
+export { createMetrics, metricsRoutes, type Metrics, type MetricSources } from './metrics';

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import { Router, type Request, type RequestHandler } from 'express';
-import { ApiError } from '../http/errors';
+import type { Request, RequestHandler } from 'express';
+import { ApiError, textResponse, type RouteDefinition } from '../http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface MetricSources {
@@ -131,17 +131,26 @@ export function createMetrics(): Metrics {
 }
 
 /** GET /metrics in the Prometheus text format; behind a bearer token when `metrics.token` is set. */
-export function metricsRouter(metrics: Metrics, token: string | undefined): Router {
-  const router = Router();
+export function metricsRoutes(metrics: Metrics, token: string | undefined): RouteDefinition[] {
   const expected = token ? Buffer.from(`Bearer ${token}`) : undefined;
-  router.get('/metrics', async (req, res) => {
-    if (expected) {
-      const presented = Buffer.from(req.get('authorization') ?? '');
-      if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-        throw new ApiError('AUTH_FAILED', 'Authorization: GET /metrics needs the metrics token');
-      }
-    }
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
-  return router;
+  return [
+    {
+      method: 'get',
+      path: '/metrics',
+      // Public to the route table: the optional metrics token is not a tenant's bearer token.
+      access: 'public',
+      summary: 'Prometheus metrics (optionally behind metrics.token)',
+      tags: ['operations'],
+      responses: { 200: textResponse('text/plain', 'Metrics') },
+      handler: async (req, res) => {
+        if (expected) {
+          const presented = Buffer.from(req.get('authorization') ?? '');
+          if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+            throw new ApiError('AUTH_FAILED', 'Authorization: GET /metrics needs the metrics token');
+          }
+        }
+        res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+      },
+    },
+  ];
 }

@@ -1,3 +1,4 @@
-// The API's inventory: an OpenAPI 3.1 document generated from zod schemas, served with Swagger UI.
-export { openApiDocument } from './document';
-export { openApiRouter } from './routes';
+// The API's inventory: an OpenAPI 3.1 document assembled from the registered routes and the events
+// the gateway sends, served with Swagger UI.
+export { openApiDocument, type EventDefinition, type OpenApiDocument } from './document';
+export { openApiRoutes } from './routes';

@@ -54,3 +54,4 @@ export {
   type IdempotencyClaim,
 } from './idempotency-repository';
 export { createSendJobRepository, type SendJobRepository, type SendJob } from './send-job-repository';
+export { createStores, type Stores } from './stores';

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import jwt from 'jsonwebtoken';
 import { loadConfig, mergeTrees, type Config } from '../../src/config';
 import { createLogger } from '../../src/observability';
+import type { OpenApiDocument } from '../../src/openapi';
 import { startServer, type RunningServer } from '../../src/server';
 import { systemClock, type Clock } from '../../src/clock';
 import { captured } from './leak-guard';
@@ -53,12 +54,14 @@ export async function startTestGateway(
     destination,
   });
   const running = await startServer(config, { clock, logger });
-  running.server.prependListener('request', recordResponse);
+  running.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) =>
+    recordResponse(running.gateway.document, req, res),
+  );
   return running;
 }
 
 /** Keeps a copy of every status line, header and body the gateway sends. */
-function recordResponse(req: IncomingMessage, res: ServerResponse): void {
+function recordResponse(document: OpenApiDocument, req: IncomingMessage, res: ServerResponse): void {
   const chunks: Buffer[] = [];
   const write = res.write.bind(res) as (...args: unknown[]) => boolean;
   const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
@@ -75,6 +78,7 @@ function recordResponse(req: IncomingMessage, res: ServerResponse): void {
     const body = Buffer.concat(chunks).toString('utf8');
     captured.responses.push(`${res.statusCode} ${JSON.stringify(res.getHeaders())}\n${body}`);
     captured.exchanges.push({
+      document,
       method: req.method ?? '',
       path: req.url ?? '',
       status: res.statusCode,

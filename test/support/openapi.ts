@@ -1,6 +1,7 @@
 import Ajv2020 from 'ajv/dist/2020';
 import type { Express } from 'express';
-import { openApiDocument } from '../../src/openapi';
+import { toOpenApiPath } from '../../src/http';
+import type { OpenApiDocument } from '../../src/openapi';
 
 interface Layer {
   route?: { path: string | string[]; methods: Record<string, boolean> };
@@ -8,7 +9,7 @@ interface Layer {
   name?: string;
 }
 
-/** Every `METHOD /path` the Express app has a route for, with `:param` written as `{param}`. */
+/** Every `METHOD /path` the Express app has a route for, written as the document writes paths. */
 export function mountedRoutes(app: Express): string[] {
   const routes = new Set<string>();
   const walk = (stack: Layer[]) => {
@@ -18,7 +19,7 @@ export function mountedRoutes(app: Express): string[] {
         for (const path of paths) {
           for (const method of Object.keys(layer.route.methods)) {
             if (method === '_all') continue;
-            routes.add(`${method.toUpperCase()} ${path.replace(/:([A-Za-z]+)/g, '{$1}')}`);
+            routes.add(`${method.toUpperCase()} ${toOpenApiPath(path)}`);
           }
         }
       } else if (layer.handle?.stack) {
@@ -30,7 +31,20 @@ export function mountedRoutes(app: Express): string[] {
   return [...routes].sort();
 }
 
+/** Every `METHOD /path` the document lists. */
+export function documentedRoutes(document: OpenApiDocument): string[] {
+  return Object.entries(document.paths ?? {})
+    .flatMap(([path, item]) =>
+      Object.keys(item ?? {})
+        .filter((key) => ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'].includes(key))
+        .map((method) => `${method.toUpperCase()} ${path}`),
+    )
+    .sort();
+}
+
 export interface CapturedResponse {
+  /** The document of the gateway that answered. */
+  document: OpenApiDocument;
   method: string;
   path: string;
   status: number;
@@ -40,9 +54,24 @@ export interface CapturedResponse {
 
 const pointer = (part: string) => part.replace(/~/g, '~0').replace(/\//g, '~1');
 
-/** Checks responses against the OpenAPI document: the operation's schema for the status, else `default`. */
+/**
+ * Checks responses against the document of the gateway that gave them: the operation's schema for
+ * the status, else `default`.
+ */
 export function createResponseValidator() {
-  const document = openApiDocument('test') as unknown as {
+  const validators = new Map<OpenApiDocument, (response: CapturedResponse) => string | undefined>();
+  return function problemsOf(response: CapturedResponse): string | undefined {
+    let validate = validators.get(response.document);
+    if (!validate) {
+      validate = validatorFor(response.document);
+      validators.set(response.document, validate);
+    }
+    return validate(response);
+  };
+}
+
+function validatorFor(served: OpenApiDocument) {
+  const document = served as unknown as {
     paths: Record<
       string,
       Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+// The events the gateway sends, as zod schemas: POSTed to a tenant's webhook (Standard Webhooks)
+// and written to its event stream (GET /v1/events) with the same JSON. Documented as the OpenAPI
+// document's `webhooks`.
+
+function eventSchema<T extends string, D extends z.ZodType>(type: T, data: D, id: string) {
+  return z
+    .object({
+      id: z.string().meta({ description: 'The webhook-id: the same on every retry and replay' }),
+      type: z.literal(type),
+      timestamp: z.string(),
+      data,
+    })
+    .meta({ id });
+}
+
+export const messageStatusEvent = eventSchema(
+  'message.status',
+  z.object({
+    messageId: z.string(),
+    status: z.string(),
+    to: z.string(),
+    reference: z.string().nullable(),
+    batchId: z.string(),
+    at: z.string(),
+    error: z.string().nullable().optional().meta({ description: 'Why the send failed (send outcomes)' }),
+    providerStatus: z.string().optional().meta({ description: "The provider's status (delivery reports)" }),
+  }),
+  'MessageStatusEvent',
+);
+
+export const messageInboundEvent = eventSchema(
+  'message.inbound',
+  z.object({
+    id: z.string(),
+    from: z.string(),
+    text: z.string(),
+    receivedAt: z.string(),
+    replyTo: z.string().nullable().meta({ description: 'The message this replies to, when known' }),
+    routedBy: z.enum(['reply', 'keyword', 'default']),
+  }),
+  'MessageInboundEvent',
+);
+
+export const eventDefinitions = [
+  {
+    type: 'message.status',
+    summary: 'A message changed status (sent, failed, delivered…)',
+    payload: messageStatusEvent,
+  },
+  {
+    type: 'message.inbound',
+    summary: 'A reply or inbound SMS for this tenant',
+    payload: messageInboundEvent,
+  },
+];
