@@ -10,6 +10,7 @@ import {
   createDeliveryReportIntake,
   createInboundBackstop,
   createInboundIntake,
+  inboundAdminRouter,
   inboundRouter,
   type InboundBackstop,
 } from './callbacks';
@@ -34,6 +35,7 @@ import {
   createMessageSender,
   createSendWorker,
   idempotency,
+  messagesAdminRouter,
   messagesRouter,
   type SendWorker,
 } from './messages';
@@ -274,6 +276,8 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     }),
   );
   app.use(inboundRouter(inbound));
+  app.use(inboundAdminRouter(config, inbound, clock, onEvents));
+  app.use(messagesAdminRouter(config, repository));
   app.use(streams.ticketRouter);
   app.use(usageRouter(config, quotas));
   app.use(webhookAdminRouter(config, outbox, clock, webhooks.notify));

@@ -1,6 +1,7 @@
 import type { ZodType } from 'zod';
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
+import { MESSAGE_STATUSES } from '../store';
 import * as s from './schemas';
 
 const json = (schema: ZodType) => ({ content: { 'application/json': { schema } } });
@@ -227,6 +228,42 @@ const paths: ZodOpenApiPathsObject = {
           s.success(z.object({ tenant: z.string(), enabled: z.boolean(), wasDisabled: z.boolean() })),
         ),
       },
+    ),
+  },
+  '/v1/admin/messages': {
+    get: op(
+      "Every tenant's messages, newest first, optionally by status (e.g. `unknown`) and tenant (admin)",
+      ['admin'],
+      {
+        security: bearer,
+        requestParams: {
+          query: page.extend({
+            status: z.enum(MESSAGE_STATUSES as [string, ...string[]]).optional(),
+            tenant: z.string().optional(),
+          }),
+        },
+      },
+      { '200': ok(s.success(z.array(s.adminMessage), true)) },
+    ),
+  },
+  '/v1/admin/inbound/unrouted': {
+    get: op(
+      'Inbound messages no tenant has: held replies and texts no rule routed (admin)',
+      ['admin'],
+      { security: bearer, requestParams: { query: page } },
+      { '200': ok(s.success(z.array(s.adminInbound), true)) },
+    ),
+  },
+  '/v1/admin/inbound/{id}/assign': {
+    post: op(
+      'Route an unrouted inbound message to a tenant, with its message.inbound event (admin)',
+      ['admin'],
+      {
+        security: bearer,
+        requestParams: { path: z.object({ id: z.string() }) },
+        requestBody: { content: { 'application/json': { schema: z.object({ tenant: z.string() }) } } },
+      },
+      { '200': ok(s.success(s.adminInbound)) },
     ),
   },
   '/v1/admin/upstream/{endpoint}': {

@@ -78,6 +78,36 @@ export const inboundItem = z
   })
   .meta({ id: 'Inbound' });
 
+export const adminMessage = publicMessage
+  .extend({
+    tenantId: z.string(),
+    batchId: z.string(),
+    providerMessageId: nullableString,
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'AdminMessage', description: "A message as operators see it: the tenant's view, whose it is" });
+
+export const adminInbound = z
+  .object({
+    id: z.string(),
+    tenantId: nullableString,
+    from: z.string(),
+    text: z.string(),
+    receivedAt: z.string(),
+    replyTo: nullableString,
+    routedBy: z.string().meta({
+      description:
+        '`held`: a reply naming a message the gateway could not place; `none`: no rule routed it; ' +
+        '`operator`: assigned by an admin',
+    }),
+    originalMessageId: nullableString.meta({ description: "The provider's id of the message it replies to" }),
+    customString: nullableString.meta({
+      description: 'The custom_string the provider echoed (our batch id)',
+    }),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'AdminInbound' });
+
 export const usage = z
   .object({
     tenant: z.string(),

@@ -12,7 +12,6 @@ import {
   type InboundInput,
   type MessageRecord,
 } from '../../src/store';
-import { statusRank } from '../../src/callbacks';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
 
 // The whole store, through its repositories, on both dialects: the embedded SQLite file and the
@@ -95,11 +94,10 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
       providerMessageId: 'P-1',
       providerStatus: 'Delivered',
       status: 'delivered',
-      rank: statusRank('delivered'),
       recipient: '+61412345678',
       customString: null,
     };
-    const first = await reports.store([report], [], AT, statusRank);
+    const first = await reports.store([report], [], AT);
     expect(first.counts).toEqual({ applied: 1, duplicates: 0, ignored: 0, rejected: 0 });
     expect(first.events).toHaveLength(1);
     expect(JSON.parse(first.events[0]!.payload)).toMatchObject({
@@ -107,14 +105,9 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
       type: 'message.status',
       data: { messageId: 'msg_1', status: 'delivered' },
     });
-    const again = await reports.store([report], [{ reason: 'bad', payload: '{}' }], AT, statusRank);
+    const again = await reports.store([report], [{ reason: 'bad', payload: '{}' }], AT);
     expect(again.counts).toEqual({ applied: 0, duplicates: 1, ignored: 0, rejected: 1 });
-    const late = await reports.store(
-      [{ ...report, providerStatus: 'Queued', status: 'sent', rank: statusRank('sent') }],
-      [],
-      AT,
-      statusRank,
-    );
+    const late = await reports.store([{ ...report, providerStatus: 'Queued', status: 'sent' }], [], AT);
     expect(late.counts.ignored).toBe(1);
     const outbox = await db.selectFrom('webhook_deliveries').selectAll().execute();
     expect(outbox.map((row) => row.event_id)).toEqual([first.events[0]!.eventId]);
@@ -129,6 +122,7 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
       text: 'hi',
       receivedAt: '2026-11-25 12:00:00',
       originalProviderMessageId: id === 'R1' ? 'P-1' : null,
+      customString: null,
       fallback: { tenantId: tenant, routedBy: (tenant ? 'keyword' : 'none') as 'keyword' | 'none' },
       createdAt: AT,
     });
@@ -166,13 +160,11 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
         providerMessageId: `PO-${i}`,
         providerStatus: 'Delivered',
         status: 'delivered',
-        rank: statusRank('delivered'),
         recipient: null,
         customString: null,
       })),
       [],
       AT,
-      statusRank,
     );
     const lease = '2026-11-25T01:00:45.000Z';
     const [first, second] = await Promise.all([
@@ -215,7 +207,6 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
     providerMessageId,
     providerStatus,
     status,
-    rank: statusRank(status),
     recipient: null as string | null,
     customString: null as string | null,
     ...more,
@@ -241,7 +232,7 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
       recipient: '+61412345678',
       customString: 'bat_r',
     });
-    expect((await reports.store([dlr], [], AT, statusRank)).counts.applied).toBe(1);
+    expect((await reports.store([dlr], [], AT)).counts.applied).toBe(1);
 
     // The send then times out: only r2, still queued, becomes unknown.
     const late = '2026-11-25T01:00:05.000Z';
@@ -297,7 +288,6 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
             ],
             [],
             AT,
-            statusRank,
           );
         return i % 2 === 0 ? [timeout(), delivered()] : [delivered(), timeout()];
       }),
@@ -315,14 +305,12 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
     await messages.recordOutcomes([{ id: 'msg_u1', status: 'unknown', error: 'timeout' }], AT);
     // The provider's "Queued" proves the send was accepted: unknown → sent.
     const queued = report('PU-1', 'Queued', 'sent', { recipient: '+61412000301', customString: 'bat_u' });
-    expect((await reports.store([queued], [], AT, statusRank)).counts.applied).toBe(1);
+    expect((await reports.store([queued], [], AT)).counts.applied).toBe(1);
     expect(await messages.findForTenant('alpha', 'msg_u1')).toMatchObject({
       status: 'sent',
       providerMessageId: 'PU-1',
     });
-    expect(
-      (await reports.store([report('PU-1', 'Delivered', 'delivered')], [], AT, statusRank)).counts.applied,
-    ).toBe(1);
+    expect((await reports.store([report('PU-1', 'Delivered', 'delivered')], [], AT)).counts.applied).toBe(1);
     expect(await statusesOf('msg_u1')).toEqual(['queued', 'unknown', 'sent', 'delivered']);
   });
 
