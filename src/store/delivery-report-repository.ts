@@ -58,6 +58,8 @@ export function createDeliveryReportRepository(db: Db, hasWebhook: WebhookTenant
             .set((eb) => ({
               status: report.status,
               provider_message_id: eb.fn.coalesce('provider_message_id', eb.val(report.providerMessageId)),
+              // A settled `unknown` no longer carries its timeout as an error (the history keeps it).
+              error: null,
               updated_at: at,
             }))
             .where('id', '=', id)

@@ -298,6 +298,8 @@ describe("a delivery report that reaches us before the send's own answer", () =>
     gw.sandbox!.setFaults({ latencyMs: 0 });
     const accepted = [...gw.sandbox!.sent.values()].find((m) => m.body === 'handled after our timeout');
     expect(settled.providerMessageId).toBe(accepted!.messageId);
+    expect(settled.error).toBeNull();
+    expect(settled.history[1].detail).toMatch(/did not answer/);
     expect(settled.history.map((h: { status: string }) => h.status)).toEqual([
       'queued',
       'unknown',
