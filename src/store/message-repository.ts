@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database, Db, MessagesTable } from './database';
 import { appendEvents, type StoredEvent, type WebhookTenants } from './event-repository';
 import { movesForwardTo } from './message-status';
@@ -104,24 +104,11 @@ export function createMessageRepository(db: Db): MessageRepository {
     async recordOutcomes(outcomes, at, announce) {
       if (outcomes.length === 0) return { applied: [], events: [] };
       return db.transaction().execute(async (trx) => {
-        const applied: MessageOutcome[] = [];
-        for (const outcome of outcomes) {
-          const result = await trx
-            .updateTable('messages')
-            .set((eb) => ({
-              status: outcome.status,
-              provider_message_id: eb.fn.coalesce(
-                'provider_message_id',
-                eb.val(outcome.providerMessageId ?? null),
-              ),
-              error: outcome.error ?? null,
-              updated_at: at,
-            }))
-            .where('id', '=', outcome.id)
-            .where(movesForwardTo(outcome.status))
-            .executeTakeFirst();
-          if (Number(result.numUpdatedRows) > 0) applied.push(outcome);
+        const moved = new Set<string>();
+        for (const chunk of outcomeChunks(outcomes)) {
+          for (const id of await applyOutcomes(trx, chunk, at)) moved.add(id);
         }
+        const applied = outcomes.filter((o) => moved.has(o.id));
         for (const chunk of chunks(applied, 200)) {
           await trx
             .insertInto('message_events')
@@ -212,6 +199,58 @@ export function createMessageRepository(db: Db): MessageRepository {
       return { items: rows.map(fromRow), total: Number(total) };
     },
   };
+}
+
+/**
+ * Outcomes with the same status and error, at most 200 together (3 parameters each, under
+ * SQLite's 999): a 1000-number send is recorded in a handful of statements, not 1000.
+ */
+function outcomeChunks(outcomes: MessageOutcome[]): MessageOutcome[][] {
+  const groups = new Map<string, MessageOutcome[]>();
+  for (const outcome of outcomes) {
+    const key = JSON.stringify([outcome.status, outcome.error ?? null]);
+    const group = groups.get(key);
+    if (group) group.push(outcome);
+    else groups.set(key, [outcome]);
+  }
+  return [...groups.values()].flatMap((group) => chunks(group, 200));
+}
+
+/**
+ * One conditional UPDATE for outcomes sharing a status and error: only rows it moves forward
+ * (the WHERE is the rank check, so a report committed meanwhile is never overwritten), keeping a
+ * provider id already known. Returns the ids it changed.
+ */
+async function applyOutcomes(
+  trx: Transaction<Database>,
+  chunk: MessageOutcome[],
+  at: string,
+): Promise<string[]> {
+  const { status, error } = chunk[0] as MessageOutcome;
+  const named = chunk.filter((o) => o.providerMessageId);
+  const providerIds = sql<string | null>`case id ${sql.join(
+    named.map((o) => sql`when ${o.id} then ${o.providerMessageId}`),
+    sql` `,
+  )} end`;
+  const rows = await trx
+    .updateTable('messages')
+    .set((eb) => ({
+      status,
+      error: error ?? null,
+      updated_at: at,
+      ...(named.length > 0
+        ? { provider_message_id: eb.fn.coalesce('provider_message_id', providerIds) }
+        : {}),
+    }))
+    .where(
+      'id',
+      'in',
+      chunk.map((o) => o.id),
+    )
+    .where(movesForwardTo(status))
+    .returning('id')
+    .execute();
+  return rows.map((row) => row.id);
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
