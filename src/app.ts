@@ -1,13 +1,13 @@
 import type { Express } from 'express';
 import { upstreamPassThroughRoutes } from './admin';
 import { clientCredentialsRoutes, requireAccess } from './auth';
-import { callbackRoutes, inboundRoutes } from './callbacks';
+import { callbackRoutes, inboundAdminRoutes, inboundRoutes } from './callbacks';
 import type { Config } from './config';
 import { eventDefinitions, webhookAdminRoutes } from './delivery';
 import { demoPageRoutes, formRoutes } from './forms';
 import { createHttpApp, healthRoutes, type RouteDefinition } from './http';
 import { usageRoutes } from './limits';
-import { messageRoutes } from './messages';
+import { messageAdminRoutes, messageRoutes } from './messages';
 import { metricsRoutes } from './observability';
 import { openApiDocument, openApiRoutes, type OpenApiDocument } from './openapi';
 import { createServices, type GatewayRuntime, type Services } from './services';
@@ -49,6 +49,8 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     ...inboundRoutes(stores.inbound),
     ...s.streams.ticketRoutes,
     ...usageRoutes(config, s.quotas),
+    ...messageAdminRoutes(config, stores.messages),
+    ...inboundAdminRoutes(config, stores.inbound, runtime.clock, s.announce),
     ...webhookAdminRoutes(config, stores.outbox, runtime.clock, s.webhooks.notify),
     ...upstreamPassThroughRoutes(s.budget, s.upstream),
   ];
@@ -59,7 +61,6 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     { logger: runtime.logger, httpMetrics: s.metrics.httpMetrics, isDraining: () => draining, guards },
     { publicRoutes, tenantRoutes },
   );
-
   const { metrics, webhooks, sends, backstop, events, streams } = s;
   return {
     ...{ app, document, metrics, webhooks, sends, backstop, events, streams },

@@ -71,6 +71,8 @@ export interface Services {
   streams: EventStreams;
   backstop: InboundBackstop;
   intakes: CallbackIntakes;
+  /** Publishes stored events live and wakes the webhook worker. */
+  announce: (events: StoredEvent[]) => void;
   messages: MessagesRoutesDeps;
   forms: FormsDeps;
   /** In the order they are started; stopped in reverse. */
@@ -198,6 +200,7 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     sends: sendWorker,
     streams,
     backstop,
+    announce: onEvents,
     intakes: {
       receiveDeliveryReports: createDeliveryReportIntake(stores.deliveryReports, clock, onEvents),
       receiveInbound,

@@ -3,24 +3,8 @@ import type { Clock } from '../clock';
 import type { DeliveryReportInput, DeliveryReportRepository, IntakeCounts, StoredEvent } from '../store';
 import { rejectedPayload, tooDeep, type RejectedItem } from './items';
 
-/**
- * Our message statuses in the order they may follow each other; a report never moves a message
- * back (a late `Queued` cannot overwrite `Delivered`), and the first final status stays.
- */
-const RANK: Record<string, number> = {
-  queued: 0,
-  scheduled: 1,
-  sent: 2,
-  unknown: 2,
-  dispatched: 3,
-  delivered: 4,
-  failed: 4,
-  rejected: 4,
-  expired: 4,
-  aborted: 4,
-  delivery_unknown: 4,
-};
-export const statusRank = (status: string): number => RANK[status] ?? 0;
+// The order statuses may follow each other in is the ledger's (store/message-status.ts).
+export { statusRank } from '../store';
 
 /** The provider's statuses (docs/provider.md, "Delivery statuses") and ours for them. */
 const PROVIDER_STATUS: Record<string, string> = {
@@ -79,17 +63,11 @@ export function createDeliveryReportIntake(
         providerMessageId: message_id,
         providerStatus: status,
         status: ours,
-        rank: statusRank(ours),
         recipient: digits ? `+${digits}` : null,
         customString: custom_string || null,
       });
     });
-    const { counts, events } = await repository.store(
-      reports,
-      rejected,
-      new Date(clock.now()).toISOString(),
-      statusRank,
-    );
+    const { counts, events } = await repository.store(reports, rejected, new Date(clock.now()).toISOString());
     onEvents(events);
     return counts;
   };

@@ -21,8 +21,10 @@ const nextUlid = monotonicFactory();
 
 /**
  * Inbound replies from the provider (a JSON array, or one object). A reply to one of our messages
- * goes to the tenant that sent it; anything else by the first-word keyword rules, then to
- * inbound.defaultTenant, else it is kept and routed to nobody. Duplicates are stored once.
+ * goes to the tenant that sent it (by the provider's id, or our batch id and the number); a reply
+ * naming a message we cannot place is held for an operator; anything else goes by the first-word
+ * keyword rules, then to inbound.defaultTenant, else it is kept and routed to nobody. Duplicates
+ * are stored once.
  */
 export function createInboundIntake(
   config: Config,
@@ -67,6 +69,8 @@ export function createInboundIntake(
         text,
         receivedAt: parsed.data.received_at ?? '',
         originalProviderMessageId: parsed.data.original_message_id || null,
+        // Ours are short batch ids; anything longer names no batch of ours (and is kept capped).
+        customString: parsed.data.custom_string?.slice(0, 64) || null,
         fallback: fallbackRoute(text),
         createdAt: new Date(now).toISOString(),
       });

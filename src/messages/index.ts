@@ -1,5 +1,5 @@
 // Messages: send (validate, record, call the provider within the budget), list and get, each
-// scoped to the caller's tenant.
+// scoped to the caller's tenant; and every tenant's, by status, for operators.
 export {
   createMessageSender,
   toPublicMessage,
@@ -10,6 +10,7 @@ export {
   type PublicMessage,
 } from './send';
 export { messageRoutes, type MessagesRoutesDeps } from './routes';
+export { messageAdminRoutes } from './admin-routes';
 export { idempotency, parseIdempotencyKey } from './idempotency';
 export {
   measureText,

@@ -69,7 +69,9 @@ export function createSendWorker(options: SendWorkerOptions): SendWorker {
 
   async function settle(job: SendJob, batch: MessageRecord[], outcomes: MessageOutcome[], error?: string) {
     const at = iso(clock.now());
-    const events = await repository.recordOutcomes(outcomes, at, {
+    // Only what moves forward is applied and announced: a delivery report may already have
+    // settled a message whose job a killed replica left `sending`.
+    const { events } = await repository.recordOutcomes(outcomes, at, {
       messages: batch,
       hasWebhook: options.hasWebhook,
     });

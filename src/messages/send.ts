@@ -117,8 +117,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     }
     // Past this point the provider has accepted the batch: if recording its answer fails, the
     // messages stay `queued` (to be reconciled from delivery reports), never marked failed.
-    const recorded = await recordProviderAnswer(batch, answer, draft);
-    const refused = recorded.filter((m) => m.status === 'failed').length;
+    const { recorded, refused } = await recordProviderAnswer(batch, answer, draft);
     if (refused > 0) await quotas.release(reservation, refused * draft.measure.segments);
     return present(recorded);
   };
@@ -183,18 +182,26 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     }));
   }
 
-  /** Matches the provider's per-number answers to our messages; numbers it left out were not accepted. */
+  /**
+   * Matches the provider's per-number answers to our messages; numbers it left out were not
+   * accepted (`refused`: their quota is given back).
+   */
   async function recordProviderAnswer(
     batch: MessageRecord[],
     answer: ProviderSendResult,
     draft: SendDraft,
-  ): Promise<MessageRecord[]> {
+  ): Promise<{ recorded: MessageRecord[]; refused: number }> {
     const outcomes = outcomesOfAnswer(batch, answer, draft.scheduledAt !== undefined);
     if (answer.lowBalanceAlert) warnLowBalance(answer.lowBalanceAlert);
+    const refused = outcomes.filter((o) => o.status === 'failed').length;
     const now = new Date(clock.now()).toISOString();
-    await repository.recordOutcomes(outcomes, now);
+    const { applied } = await repository.recordOutcomes(outcomes, now);
+    // A delivery report can beat the provider's answer to us: the ledger is then ahead; show it.
+    if (applied.length < outcomes.length) {
+      return { recorded: await repository.findBatch(batch[0]?.batchId ?? ''), refused };
+    }
     const byId = new Map(outcomes.map((o) => [o.id, o]));
-    return batch.map((message) => {
+    const recorded = batch.map((message) => {
       const outcome = byId.get(message.id);
       return {
         ...message,
@@ -204,6 +211,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
         updatedAt: now,
       };
     });
+    return { recorded, refused };
   }
 
   /** A provider timeout leaves the outcome unknown (reconciled later, never blindly resent); anything else was not sent. */

@@ -28,6 +28,7 @@ const NO_FAULTS: Faults = {
   errorRate: 0,
   resetRate: 0,
   hang: false,
+  answerDelayMs: 0,
   respondWith: null,
   callbackDuplicates: 0,
   callbackOutOfOrder: false,
@@ -243,10 +244,20 @@ export function createSandbox(options: SandboxOptions): Sandbox {
         reply(req, res, new ProviderReply(500, 'SERVER_ERROR', 'Internal Server Error'));
         return;
       }
+      if (faults.answerDelayMs > 0) holdAnswer(res, faults.answerDelayMs);
       next();
     };
     if (faults.latencyMs > 0) setTimeout(proceed, faults.latencyMs);
     else proceed();
+  }
+
+  /** Every answer goes through res.send (res.json included): sent late, after the work is done. */
+  function holdAnswer(res: Response, delayMs: number): void {
+    const send = res.send.bind(res);
+    res.send = (body?: unknown) => {
+      setTimeout(() => send(body), delayMs);
+      return res;
+    };
   }
 
   function authenticate(req: Request, res: Response, next: NextFunction): void {

@@ -40,6 +40,11 @@ export interface Faults {
   resetRate: number;
   /** Never answer (the client must time out). */
   hang: boolean;
+  /**
+   * The call is processed at once (a send is accepted and its delivery reports scheduled) but
+   * its answer is held this long: a provider slower than our timeout, whose reports can arrive first.
+   */
+  answerDelayMs: number;
   /** Each DLR and inbound callback is POSTed this many extra times (the provider's retry policy is undocumented). */
   callbackDuplicates: number;
   /**

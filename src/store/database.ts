@@ -69,8 +69,12 @@ export interface InboundMessagesTable {
   received_at: string;
   /** Our message this replies to, when the provider named one we sent. */
   reply_to: string | null;
+  /** `reply`, `keyword`, `default`, `operator` (assigned by an admin), `held` or `none` (no tenant yet). */
   routed_by: string;
   created_at: string;
+  /** The provider's id of the message it replies to, and the custom_string it echoed (our batch id). */
+  original_message_id: string | null;
+  custom_string: string | null;
 }
 
 /** What happened for a tenant, in order: the source for webhooks and for SSE replay. */

@@ -1,14 +1,14 @@
 import type { Db } from './database';
 import { appendEvents, type NewEvent, type StoredEvent, type WebhookTenants } from './event-repository';
+import { movesForwardTo } from './message-status';
 
 /** A delivery report as the provider sent it, already checked for shape. */
 export interface DeliveryReportInput {
   providerMessageId: string;
   /** The provider's status word, e.g. `Delivered`. */
   providerStatus: string;
-  /** Our status for it, e.g. `delivered`, and its rank (a status never moves to a lower rank). */
+  /** Our status for it, e.g. `delivered` (a status never moves to a lower rank: see message-status.ts). */
   status: string;
-  rank: number;
   /** E.164, when the report names the recipient. */
   recipient: string | null;
   customString: string | null;
@@ -30,7 +30,6 @@ export interface DeliveryReportRepository {
     reports: DeliveryReportInput[],
     rejected: { reason: string; payload: string }[],
     at: string,
-    rankOf: (status: string) => number,
   ): Promise<{ counts: IntakeCounts; events: StoredEvent[] }>;
 }
 
@@ -39,9 +38,9 @@ export interface DeliveryReportRepository {
  * stored with its outbox row in the same transaction as the report and the status change.
  */
 export function createDeliveryReportRepository(db: Db, hasWebhook: WebhookTenants): DeliveryReportRepository {
-  const columns = ['id', 'tenant_id', 'status', 'recipient', 'reference', 'batch_id'] as const;
+  const columns = ['id', 'tenant_id', 'recipient', 'reference', 'batch_id'] as const;
   return {
-    async store(reports, rejected, at, rankOf) {
+    async store(reports, rejected, at) {
       const counts: IntakeCounts = { applied: 0, duplicates: 0, ignored: 0, rejected: rejected.length };
       const events = await db.transaction().execute(async (trx) => {
         const changes: NewEvent[] = [];
@@ -51,6 +50,23 @@ export function createDeliveryReportRepository(db: Db, hasWebhook: WebhookTenant
             .values({ kind: 'dlr', reason: item.reason, payload: item.payload, received_at: at })
             .execute();
         }
+        // Only forward, decided by the UPDATE itself: a send outcome or another report committed
+        // meanwhile is re-checked, never overwritten. A provider id already known is kept.
+        const advance = async (id: string, report: DeliveryReportInput): Promise<boolean> => {
+          const result = await trx
+            .updateTable('messages')
+            .set((eb) => ({
+              status: report.status,
+              provider_message_id: eb.fn.coalesce('provider_message_id', eb.val(report.providerMessageId)),
+              // A settled `unknown` no longer carries its timeout as an error (the history keeps it).
+              error: null,
+              updated_at: at,
+            }))
+            .where('id', '=', id)
+            .where(movesForwardTo(report.status))
+            .executeTakeFirst();
+          return Number(result.numUpdatedRows) > 0;
+        };
         for (const report of reports) {
           // Ours by the provider's id; if the send's answer was lost, by our batch reference and the number.
           let message = await trx
@@ -81,14 +97,9 @@ export function createDeliveryReportRepository(db: Db, hasWebhook: WebhookTenant
             .executeTakeFirst();
           if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
             counts.duplicates += 1;
-          } else if (!message || rankOf(message.status) >= report.rank) {
+          } else if (!message || !(await advance(message.id, report))) {
             counts.ignored += 1;
           } else {
-            await trx
-              .updateTable('messages')
-              .set({ status: report.status, provider_message_id: report.providerMessageId, updated_at: at })
-              .where('id', '=', message.id)
-              .execute();
             await trx
               .insertInto('message_events')
               .values({

@@ -1,4 +1,5 @@
-import type { Db } from './database';
+import type { Transaction } from 'kysely';
+import type { Database, Db, InboundMessagesTable } from './database';
 import { appendEvents, type NewEvent, type StoredEvent, type WebhookTenants } from './event-repository';
 
 export interface InboundInput {
@@ -9,7 +10,9 @@ export interface InboundInput {
   receivedAt: string;
   /** The provider's id of the message this replies to, if any. */
   originalProviderMessageId: string | null;
-  /** Routing when it is not a reply to one of our messages: a tenant by rule, or none. */
+  /** The custom_string the provider echoed with a reply: our batch id. */
+  customString: string | null;
+  /** Routing when it is not a reply at all: a tenant by rule, or none. Never used for a reply. */
   fallback: { tenantId: string | null; routedBy: 'keyword' | 'default' | 'none' };
   createdAt: string;
 }
@@ -23,7 +26,14 @@ export interface InboundRecord {
   replyTo: string | null;
   routedBy: string;
   createdAt: string;
+  originalMessageId: string | null;
+  customString: string | null;
 }
+
+/** An operator's assignment: done, or why not. */
+export type AssignResult =
+  | { outcome: 'assigned'; record: InboundRecord; events: StoredEvent[] }
+  | { outcome: 'not_found' | 'already_routed'; events: [] };
 
 export interface InboundCounts {
   stored: number;
@@ -42,10 +52,99 @@ export interface InboundRepository {
     tenantId: string,
     page: { offset: number; size: number },
   ): Promise<{ items: InboundRecord[]; total: number }>;
+  /** Inbound messages no tenant has (held replies, and texts no rule routed), newest first. */
+  listUnrouted(page: { offset: number; size: number }): Promise<{ items: InboundRecord[]; total: number }>;
+  /** Routes an unrouted message to a tenant, with its `message.inbound` event, in one transaction. */
+  assign(id: string, tenantId: string, at: string): Promise<AssignResult>;
+}
+
+/**
+ * Where an inbound message goes. A reply belongs to the tenant that sent the original, whatever the
+ * rules say: found by the provider's id, else by our batch id (custom_string) and the replying
+ * number being one of that batch's recipients. A reply naming an original we cannot place is
+ * held for an operator: routing it by keyword or default could hand one tenant's conversation to
+ * another. Only a text that is not a reply at all goes by the rules.
+ */
+async function routeOf(
+  trx: Transaction<Database>,
+  item: InboundInput,
+): Promise<{ tenantId: string | null; routedBy: string; replyTo: string | null }> {
+  const original = item.originalProviderMessageId
+    ? await trx
+        .selectFrom('messages')
+        .select(['id', 'tenant_id'])
+        .where('provider_message_id', '=', item.originalProviderMessageId)
+        .executeTakeFirst()
+    : undefined;
+  const inBatch =
+    !original && item.customString
+      ? await trx
+          .selectFrom('messages')
+          .select(['id', 'tenant_id'])
+          .where('batch_id', '=', item.customString)
+          .where('recipient', '=', item.sender)
+          .executeTakeFirst()
+      : undefined;
+  const replied = original ?? inBatch;
+  if (replied) return { tenantId: replied.tenant_id, routedBy: 'reply', replyTo: replied.id };
+  if (item.originalProviderMessageId || item.customString) {
+    return { tenantId: null, routedBy: 'held', replyTo: null };
+  }
+  return { ...item.fallback, replyTo: null };
+}
+
+function arrival(tenantId: string, record: InboundRecord): NewEvent {
+  return {
+    tenantId,
+    type: 'message.inbound',
+    data: {
+      id: record.id,
+      from: record.sender,
+      text: record.text,
+      receivedAt: record.receivedAt,
+      replyTo: record.replyTo,
+      routedBy: record.routedBy,
+    },
+  };
+}
+
+function fromRow(row: InboundMessagesTable): InboundRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    sender: row.sender,
+    text: row.text,
+    receivedAt: row.received_at,
+    replyTo: row.reply_to,
+    routedBy: row.routed_by,
+    createdAt: row.created_at,
+    originalMessageId: row.original_message_id,
+    customString: row.custom_string,
+  };
 }
 
 /** Each newly stored message routed to a tenant becomes a `message.inbound` event, in the same transaction. */
 export function createInboundRepository(db: Db, hasWebhook: WebhookTenants): InboundRepository {
+  async function list(
+    tenantId: string | null,
+    page: { offset: number; size: number },
+  ): Promise<{ items: InboundRecord[]; total: number }> {
+    const filtered = db
+      .selectFrom('inbound_messages')
+      .where((eb) => (tenantId === null ? eb('tenant_id', 'is', null) : eb('tenant_id', '=', tenantId)));
+    const { total } = await filtered
+      .select((eb) => eb.fn.countAll<number | string>().as('total'))
+      .executeTakeFirstOrThrow();
+    const rows = await filtered
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(page.size)
+      .offset(page.offset)
+      .execute();
+    return { total: Number(total), items: rows.map(fromRow) };
+  }
+
   return {
     async store(items, rejected, at) {
       const counts: InboundCounts = { stored: 0, duplicates: 0, rejected: rejected.length };
@@ -63,28 +162,33 @@ export function createInboundRepository(db: Db, hasWebhook: WebhookTenants): Inb
             .execute();
         }
         for (const item of items) {
-          // A reply belongs to the tenant that sent the original, whatever the rules say.
-          const original = item.originalProviderMessageId
-            ? await trx
-                .selectFrom('messages')
-                .select(['id', 'tenant_id'])
-                .where('provider_message_id', '=', item.originalProviderMessageId)
-                .executeTakeFirst()
-            : undefined;
-          const tenantId = original ? original.tenant_id : item.fallback.tenantId;
-          const routedBy = original ? 'reply' : item.fallback.routedBy;
+          const route = await routeOf(trx, item);
+          const record: InboundRecord = {
+            id: item.id,
+            tenantId: route.tenantId,
+            sender: item.sender,
+            text: item.text,
+            receivedAt: item.receivedAt,
+            replyTo: route.replyTo,
+            routedBy: route.routedBy,
+            createdAt: item.createdAt,
+            originalMessageId: item.originalProviderMessageId,
+            customString: item.customString,
+          };
           const result = await trx
             .insertInto('inbound_messages')
             .values({
-              id: item.id,
+              id: record.id,
               provider_message_id: item.providerMessageId,
-              tenant_id: tenantId,
-              sender: item.sender,
-              text: item.text,
-              received_at: item.receivedAt,
-              reply_to: original?.id ?? null,
-              routed_by: routedBy,
-              created_at: item.createdAt,
+              tenant_id: record.tenantId,
+              sender: record.sender,
+              text: record.text,
+              received_at: record.receivedAt,
+              reply_to: record.replyTo,
+              routed_by: record.routedBy,
+              created_at: record.createdAt,
+              original_message_id: record.originalMessageId,
+              custom_string: record.customString,
             })
             .onConflict((oc) => oc.column('provider_message_id').doNothing())
             .executeTakeFirst();
@@ -93,53 +197,42 @@ export function createInboundRepository(db: Db, hasWebhook: WebhookTenants): Inb
             continue;
           }
           counts.stored += 1;
-          if (tenantId === null) continue;
-          arrivals.push({
-            tenantId,
-            type: 'message.inbound',
-            data: {
-              id: item.id,
-              from: item.sender,
-              text: item.text,
-              receivedAt: item.receivedAt,
-              replyTo: original?.id ?? null,
-              routedBy,
-            },
-          });
+          if (record.tenantId !== null) arrivals.push(arrival(record.tenantId, record));
         }
         return appendEvents(trx, arrivals, at, hasWebhook);
       });
       return { counts, events };
     },
 
-    async listForTenant(tenantId, page) {
-      const { total } = await db
-        .selectFrom('inbound_messages')
-        .select((eb) => eb.fn.countAll<number | string>().as('total'))
-        .where('tenant_id', '=', tenantId)
-        .executeTakeFirstOrThrow();
-      const rows = await db
-        .selectFrom('inbound_messages')
-        .selectAll()
-        .where('tenant_id', '=', tenantId)
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(page.size)
-        .offset(page.offset)
-        .execute();
-      return {
-        total: Number(total),
-        items: rows.map((row) => ({
-          id: row.id,
-          tenantId: row.tenant_id,
-          sender: row.sender,
-          text: row.text,
-          receivedAt: row.received_at,
-          replyTo: row.reply_to,
-          routedBy: row.routed_by,
-          createdAt: row.created_at,
-        })),
-      };
+    listForTenant: (tenantId, page) => list(tenantId, page),
+    listUnrouted: (page) => list(null, page),
+
+    async assign(id, tenantId, at) {
+      return db.transaction().execute(async (trx): Promise<AssignResult> => {
+        // Conditional on still having no tenant: two operators assigning at once, one wins.
+        const result = await trx
+          .updateTable('inbound_messages')
+          .set({ tenant_id: tenantId, routed_by: 'operator' })
+          .where('id', '=', id)
+          .where('tenant_id', 'is', null)
+          .executeTakeFirst();
+        if (Number(result.numUpdatedRows) === 0) {
+          const exists = await trx
+            .selectFrom('inbound_messages')
+            .select('id')
+            .where('id', '=', id)
+            .executeTakeFirst();
+          return { outcome: exists ? 'already_routed' : 'not_found', events: [] };
+        }
+        const row = await trx
+          .selectFrom('inbound_messages')
+          .selectAll()
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow();
+        const record = fromRow(row);
+        const events = await appendEvents(trx, [arrival(tenantId, record)], at, hasWebhook);
+        return { outcome: 'assigned', record, events };
+      });
     },
   };
 }

@@ -17,7 +17,10 @@ export {
   type MessageOutcome,
   type StatusChange,
   type NewSendJob,
+  type RecordedOutcomes,
+  type MessageFilter,
 } from './message-repository';
+export { statusRank, MESSAGE_STATUSES } from './message-status';
 export { createQuotaRepository, type QuotaRepository, type QuotaDemand } from './quota-repository';
 export {
   createDeliveryReportRepository,
@@ -31,6 +34,7 @@ export {
   type InboundInput,
   type InboundRecord,
   type InboundCounts,
+  type AssignResult,
 } from './inbound-repository';
 export {
   createEventRepository,

@@ -1,6 +1,7 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database, Db, MessagesTable } from './database';
 import { appendEvents, type StoredEvent, type WebhookTenants } from './event-repository';
+import { movesForwardTo } from './message-status';
 
 /** A message as the ledger keeps it: one row per recipient. */
 export interface MessageRecord {
@@ -34,6 +35,18 @@ export interface MessageOutcome {
   error?: string | null;
 }
 
+/** What recording outcomes changed: the messages that moved, and their events. */
+export interface RecordedOutcomes {
+  /** Ids of the messages whose status moved; the others already had a later one (e.g. from a report). */
+  applied: string[];
+  events: StoredEvent[];
+}
+
+export interface MessageFilter {
+  status?: string | undefined;
+  tenantId?: string | undefined;
+}
+
 /** A durable send to queue with its messages (the batch id is the messages'). */
 export interface NewSendJob {
   tenantId: string;
@@ -45,14 +58,15 @@ export interface MessageRepository {
   /** Records a batch of new messages and their first status in one transaction (with its send job, if any). */
   insertBatch(messages: MessageRecord[], job?: NewSendJob): Promise<void>;
   /**
-   * Applies outcomes to messages in one transaction; with `announce`, each also becomes a
-   * `message.status` event (and outbox row) in that transaction.
+   * Applies outcomes to messages in one transaction, each only if it moves the message forward
+   * (a delivery report may have come first) and keeping a provider id already known; with
+   * `announce`, each applied one also becomes a `message.status` event (and outbox row) in it.
    */
   recordOutcomes(
     outcomes: MessageOutcome[],
     at: string,
     announce?: { messages: MessageRecord[]; hasWebhook: WebhookTenants },
-  ): Promise<StoredEvent[]>;
+  ): Promise<RecordedOutcomes>;
   /** The messages of one batch, in recipient order. */
   findBatch(batchId: string): Promise<MessageRecord[]>;
   findForTenant(
@@ -61,6 +75,11 @@ export interface MessageRepository {
   ): Promise<(MessageRecord & { history: StatusChange[] }) | undefined>;
   listForTenant(
     tenantId: string,
+    page: { offset: number; size: number },
+  ): Promise<{ items: MessageRecord[]; total: number }>;
+  /** Every tenant's messages (for operators), optionally by status and tenant, newest first. */
+  listAll(
+    filter: MessageFilter,
     page: { offset: number; size: number },
   ): Promise<{ items: MessageRecord[]; total: number }>;
 }
@@ -83,29 +102,23 @@ export function createMessageRepository(db: Db): MessageRepository {
     },
 
     async recordOutcomes(outcomes, at, announce) {
-      if (outcomes.length === 0) return [];
+      if (outcomes.length === 0) return { applied: [], events: [] };
       return db.transaction().execute(async (trx) => {
-        for (const outcome of outcomes) {
-          await trx
-            .updateTable('messages')
-            .set({
-              status: outcome.status,
-              provider_message_id: outcome.providerMessageId ?? null,
-              error: outcome.error ?? null,
-              updated_at: at,
-            })
-            .where('id', '=', outcome.id)
-            .execute();
+        const moved = new Set<string>();
+        for (const chunk of outcomeChunks(outcomes)) {
+          for (const id of await applyOutcomes(trx, chunk, at)) moved.add(id);
         }
-        for (const chunk of chunks(outcomes, 200)) {
+        const applied = outcomes.filter((o) => moved.has(o.id));
+        for (const chunk of chunks(applied, 200)) {
           await trx
             .insertInto('message_events')
             .values(chunk.map((o) => ({ message_id: o.id, status: o.status, detail: o.error ?? null, at })))
             .execute();
         }
-        if (!announce) return [];
+        const ids = applied.map((o) => o.id);
+        if (!announce) return { applied: ids, events: [] };
         const byId = new Map(announce.messages.map((m) => [m.id, m]));
-        const events = outcomes.flatMap((o) => {
+        const events = applied.flatMap((o) => {
           const message = byId.get(o.id);
           if (!message) return [];
           const data = {
@@ -119,7 +132,7 @@ export function createMessageRepository(db: Db): MessageRepository {
           };
           return [{ tenantId: message.tenantId, type: 'message.status' as const, data }];
         });
-        return appendEvents(trx, events, at, announce.hasWebhook);
+        return { applied: ids, events: await appendEvents(trx, events, at, announce.hasWebhook) };
       });
     },
 
@@ -167,7 +180,77 @@ export function createMessageRepository(db: Db): MessageRepository {
         .execute();
       return { items: rows.map(fromRow), total: Number(total) };
     },
+
+    async listAll(filter, page) {
+      const filtered = db
+        .selectFrom('messages')
+        .$if(filter.status !== undefined, (q) => q.where('status', '=', filter.status as string))
+        .$if(filter.tenantId !== undefined, (q) => q.where('tenant_id', '=', filter.tenantId as string));
+      const { total } = await filtered
+        .select((eb) => eb.fn.countAll<number | string>().as('total'))
+        .executeTakeFirstOrThrow();
+      const rows = await filtered
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(page.size)
+        .offset(page.offset)
+        .execute();
+      return { items: rows.map(fromRow), total: Number(total) };
+    },
   };
+}
+
+/**
+ * Outcomes with the same status and error, at most 200 together (3 parameters each, under
+ * SQLite's 999): a 1000-number send is recorded in a handful of statements, not 1000.
+ */
+function outcomeChunks(outcomes: MessageOutcome[]): MessageOutcome[][] {
+  const groups = new Map<string, MessageOutcome[]>();
+  for (const outcome of outcomes) {
+    const key = JSON.stringify([outcome.status, outcome.error ?? null]);
+    const group = groups.get(key);
+    if (group) group.push(outcome);
+    else groups.set(key, [outcome]);
+  }
+  return [...groups.values()].flatMap((group) => chunks(group, 200));
+}
+
+/**
+ * One conditional UPDATE for outcomes sharing a status and error: only rows it moves forward
+ * (the WHERE is the rank check, so a report committed meanwhile is never overwritten), keeping a
+ * provider id already known. Returns the ids it changed.
+ */
+async function applyOutcomes(
+  trx: Transaction<Database>,
+  chunk: MessageOutcome[],
+  at: string,
+): Promise<string[]> {
+  const { status, error } = chunk[0] as MessageOutcome;
+  const named = chunk.filter((o) => o.providerMessageId);
+  const providerIds = sql<string | null>`case id ${sql.join(
+    named.map((o) => sql`when ${o.id} then ${o.providerMessageId}`),
+    sql` `,
+  )} end`;
+  const rows = await trx
+    .updateTable('messages')
+    .set((eb) => ({
+      status,
+      error: error ?? null,
+      updated_at: at,
+      ...(named.length > 0
+        ? { provider_message_id: eb.fn.coalesce('provider_message_id', providerIds) }
+        : {}),
+    }))
+    .where(
+      'id',
+      'in',
+      chunk.map((o) => o.id),
+    )
+    .where(movesForwardTo(status))
+    .returning('id')
+    .execute();
+  return rows.map((row) => row.id);
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

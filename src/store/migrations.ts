@@ -253,4 +253,25 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table send_jobs`.execute(db);
     },
   },
+  '0009_ledger_reconciliation': {
+    async up(db: Kysely<unknown>) {
+      // What a reply named, kept so an operator can place one the gateway could not.
+      await db.schema
+        .alterTable('inbound_messages')
+        .addColumn('original_message_id', 'varchar(64)')
+        .execute();
+      await db.schema.alterTable('inbound_messages').addColumn('custom_string', 'varchar(64)').execute();
+      // Operators list messages by status (e.g. the ones still `unknown`) across tenants.
+      await db.schema
+        .createIndex('messages_status_created')
+        .on('messages')
+        .columns(['status', 'created_at', 'id'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('messages_status_created').execute();
+      await db.schema.alterTable('inbound_messages').dropColumn('custom_string').execute();
+      await db.schema.alterTable('inbound_messages').dropColumn('original_message_id').execute();
+    },
+  },
 };

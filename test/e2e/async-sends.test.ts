@@ -5,7 +5,12 @@ import SQLite from 'better-sqlite3';
 import request from 'supertest';
 import { createSandbox, type Sandbox } from '../../src/sandbox';
 import type { RunningServer } from '../../src/server';
-import { TEST_APPKEY, TEST_JWT_SECRET, TEST_WEBHOOK_SECRETS } from '../support/constants';
+import {
+  TEST_APPKEY,
+  TEST_CALLBACK_TOKEN,
+  TEST_JWT_SECRET,
+  TEST_WEBHOOK_SECRETS,
+} from '../support/constants';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
 import { ManualClock } from '../support/manual-clock';
 import { freePort } from '../support/ports';
@@ -166,6 +171,59 @@ describe('durable sends: Prefer: respond-async (manual clock, provider on and of
       'the expired event',
     );
     await sandbox.start(sandboxPort, '127.0.0.1');
+  });
+
+  it('a job left `sending` by a killed replica leaves a message the provider already reported delivered as it is', async () => {
+    await sandbox.stop();
+    const res = await sendAsync('delivered while its replica was dead');
+    await gw.gateway.sends.runOnce(); // provider unreachable: not sent, to be retried
+    await sandbox.start(sandboxPort, '127.0.0.1');
+    const id = res.body.data.messages[0].id as string;
+    const { batch_id: batchId } = await gw.db
+      .selectFrom('messages')
+      .select('batch_id')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    // What a replica killed during the provider call leaves behind: the job `sending`, its lease run out.
+    const past = new Date(clock.now() - 1).toISOString();
+    await gw.db
+      .updateTable('send_jobs')
+      .set({ state: 'sending', attempts: 1, next_attempt_at: past, lease_until: past })
+      .where('batch_id', '=', batchId)
+      .execute();
+    // The provider had accepted the send: its report arrives (matched by our batch id and the number).
+    const report = await request(gw.url)
+      .post(`/v1/callbacks/cellcast/${TEST_CALLBACK_TOKEN}/dlr`)
+      .send([
+        {
+          message_id: 'DDDDDDDD-0000-0000-0000-000000000001',
+          status: 'Delivered',
+          recipient: '61412345678',
+          custom_string: batchId,
+        },
+      ]);
+    expect(report.body.data.applied).toBe(1);
+
+    await gw.gateway.sends.runOnce(); // another replica takes the job over once the lease has run out
+    const job = await gw.db
+      .selectFrom('send_jobs')
+      .select('state')
+      .where('batch_id', '=', batchId)
+      .executeTakeFirstOrThrow();
+    expect(job.state).toBe('done');
+    const message = await status(id);
+    expect(message).toMatchObject({
+      status: 'delivered',
+      providerMessageId: 'DDDDDDDD-0000-0000-0000-000000000001',
+    });
+    expect(message.history.map((h: { status: string }) => h.status)).toEqual(['queued', 'delivered']);
+    // One event, `delivered`: no `unknown` for the tenant's webhook after it.
+    const events = await gw.db.selectFrom('events').select('payload').orderBy('id').execute();
+    const announced = events
+      .map((e) => JSON.parse(e.payload) as { data: { messageId: string; status: string } })
+      .filter((e) => e.data.messageId === id)
+      .map((e) => e.data.status);
+    expect(announced).toEqual(['delivered']);
   });
 });
 

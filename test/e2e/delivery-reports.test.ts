@@ -3,6 +3,7 @@ import type { RunningServer } from '../../src/server';
 import { TEST_CALLBACK_TOKEN } from '../support/constants';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
 import { captured } from '../support/leak-guard';
+import { waitFor as waitUntil } from '../support/wait';
 
 const dlrPath = `/v1/callbacks/cellcast/${TEST_CALLBACK_TOKEN}/dlr`;
 
@@ -254,5 +255,141 @@ describe('optional callback locks: source addresses and Basic credentials', () =
     } finally {
       await gw.stop();
     }
+  });
+});
+
+describe("a delivery report that reaches us before the send's own answer", () => {
+  let gw: RunningServer;
+  beforeAll(async () => {
+    // The sandbox reports at once; the gateway gives the provider 1 s to answer.
+    gw = await startTestGateway({ sandbox: { dlrDelayMs: 0 }, upstream: { timeoutMs: 1000 } });
+  });
+  afterAll(() => gw.stop());
+
+  const message = async (id: string) =>
+    (
+      await request(gw.url)
+        .get(`/v1/messages/${id}`)
+        .set(bearer(tokenFor('alpha')))
+    ).body.data;
+
+  it('the send answers 504, and the message stays delivered with its provider id: the timeout does not undo the report', async () => {
+    // The provider accepts the send and reports it delivered, but answers the send itself too late.
+    gw.sandbox!.setFaults({ answerDelayMs: 3000 });
+    const res = await request(gw.url)
+      .post('/v1/messages')
+      .set(bearer(tokenFor('alpha')))
+      .send({ to: '0412345678', text: 'the answer comes late' });
+    gw.sandbox!.setFaults({ answerDelayMs: 0 });
+    expect(res.status).toBe(504);
+    expect(res.body.error.code).toBe('UPSTREAM_TIMEOUT');
+    const accepted = [...gw.sandbox!.sent.values()].find((m) => m.body === 'the answer comes late');
+    expect(accepted).toBeDefined();
+    const { id } = await gw.db
+      .selectFrom('messages')
+      .select('id')
+      .where('text', '=', 'the answer comes late')
+      .executeTakeFirstOrThrow();
+    const data = await waitUntil(
+      async () => {
+        const current = await message(id);
+        return current.status === 'delivered' ? current : undefined;
+      },
+      5000,
+      'the message delivered',
+    );
+    expect(data.providerMessageId).toBe(accepted!.messageId);
+    // Whichever came first, nothing follows `delivered` (normally: queued → delivered).
+    const statuses = (data.history as { status: string }[]).map((h) => h.status);
+    expect(statuses.slice(statuses.indexOf('delivered'))).toEqual(['delivered']);
+  });
+
+  it('a send whose outcome was unknown is settled by the later report, matched by our batch id and the number', async () => {
+    // The provider takes longer than the timeout before it even handles the send.
+    gw.sandbox!.setFaults({ latencyMs: 1500 });
+    const res = await request(gw.url)
+      .post('/v1/messages')
+      .set(bearer(tokenFor('alpha')))
+      .send({ to: '0412345678', text: 'handled after our timeout' });
+    expect(res.status).toBe(504);
+    const { id } = await gw.db
+      .selectFrom('messages')
+      .select('id')
+      .where('text', '=', 'handled after our timeout')
+      .executeTakeFirstOrThrow();
+    const settled = await waitUntil(
+      async () => {
+        const current = await message(id);
+        return current.status === 'delivered' ? current : undefined;
+      },
+      10_000,
+      'the unknown message settled',
+    );
+    gw.sandbox!.setFaults({ latencyMs: 0 });
+    const accepted = [...gw.sandbox!.sent.values()].find((m) => m.body === 'handled after our timeout');
+    expect(settled.providerMessageId).toBe(accepted!.messageId);
+    expect(settled.error).toBeNull();
+    expect(settled.history[1].detail).toMatch(/did not answer/);
+    expect(settled.history.map((h: { status: string }) => h.status)).toEqual([
+      'queued',
+      'unknown',
+      'delivered',
+    ]);
+  });
+
+  it('operators list the messages still unknown (GET /v1/admin/messages?status=unknown), across tenants, 25 a page', async () => {
+    // Never answered nor handled: nothing will ever settle these.
+    gw.sandbox!.setFaults({ hang: true });
+    const ids: string[] = [];
+    for (const tenant of ['alpha', 'beta']) {
+      const res = await request(gw.url)
+        .post('/v1/messages')
+        .set(bearer(tokenFor(tenant)))
+        .send({ to: '0412345678', text: `lost in the provider (${tenant})` });
+      expect(res.status).toBe(504);
+    }
+    gw.sandbox!.setFaults({ hang: false });
+    for (const row of await gw.db
+      .selectFrom('messages')
+      .select('id')
+      .where('text', 'like', 'lost in the provider%')
+      .orderBy('id', 'desc')
+      .execute())
+      ids.push(row.id);
+
+    const admin = bearer(tokenFor('ops', { scope: 'admin' }));
+    const unknown = await request(gw.url).get('/v1/admin/messages?status=unknown').set(admin);
+    expect(unknown.status).toBe(200);
+    expect(unknown.body.page).toEqual({ count: 1, number: 1 });
+    expect(unknown.body.data.map((m: { id: string }) => m.id)).toEqual(ids);
+    expect(unknown.body.data[0]).toMatchObject({
+      id: ids[0],
+      tenantId: 'beta',
+      status: 'unknown',
+      providerMessageId: null,
+      error: expect.stringMatching(/did not answer/),
+    });
+    const beta = await request(gw.url).get('/v1/admin/messages?status=unknown&tenant=beta').set(admin);
+    expect(beta.body.data.map((m: { id: string }) => m.id)).toEqual([ids[0]]);
+    const delivered = await request(gw.url).get('/v1/admin/messages?status=delivered').set(admin);
+    expect(delivered.body.data.length).toBeGreaterThanOrEqual(2);
+    expect(delivered.body.data.every((m: { status: string }) => m.status === 'delivered')).toBe(true);
+    expect(
+      (await request(gw.url).get('/v1/admin/messages?status=unknown&page=2').set(admin)).body,
+    ).toMatchObject({
+      data: [],
+      page: { count: 1, number: 2 },
+    });
+
+    const bad = await request(gw.url).get('/v1/admin/messages?status=lost').set(admin);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.description).toMatch(/^status: /);
+    expect(
+      (
+        await request(gw.url)
+          .get('/v1/admin/messages?status=unknown')
+          .set(bearer(tokenFor('alpha')))
+      ).status,
+    ).toBe(403);
   });
 });

@@ -1,8 +1,9 @@
 import request from 'supertest';
 import type { RunningServer } from '../../src/server';
-import { TEST_CALLBACK_TOKEN } from '../support/constants';
+import { TEST_CALLBACK_TOKEN, TEST_WEBHOOK_SECRETS } from '../support/constants';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
 import { waitFor } from '../support/wait';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 
 const inboundPath = `/v1/callbacks/cellcast/${TEST_CALLBACK_TOKEN}/inbound`;
 
@@ -206,5 +207,123 @@ describe('the get-responses backstop', () => {
 
     expect(await gw.gateway.backstop.pollOnce()).toEqual({ seen: 0 });
     expect(await storedCount()).toBe(31);
+  });
+});
+
+describe('replies whose original message is not in the ledger', () => {
+  let gw: RunningServer;
+  let receiver: WebhookReceiver;
+  beforeAll(async () => {
+    receiver = await startWebhookReceiver();
+    gw = await startTestGateway({
+      upstream: { timeoutMs: 1000 },
+      inbound: { defaultTenant: 'ops', rules: [{ keyword: 'JOIN', tenant: 'beta' }], pollIntervalMs: 0 },
+      tenants: { alpha: { webhook: { url: receiver.url, secret: TEST_WEBHOOK_SECRETS.alpha } } },
+      webhooks: { allowPrivateTargets: [`127.0.0.1:${receiver.port}`] },
+    });
+  });
+  afterAll(async () => {
+    await gw.stop();
+    await receiver.close();
+  });
+
+  const admin = bearer(tokenFor('ops', { scope: 'admin' }));
+  const inbox = async (tenant: string) =>
+    (
+      await request(gw.url)
+        .get('/v1/inbound')
+        .set(bearer(tokenFor(tenant)))
+    ).body.data as { id: string; text: string; replyTo: string | null }[];
+  const texts = async (tenant: string) => (await inbox(tenant)).map((m) => m.text);
+
+  it("a reply to A's timed-out send goes to A (our batch id and the number), not to B's keyword", async () => {
+    // The provider handles the send only after our timeout: no provider id in the ledger.
+    gw.sandbox!.setFaults({ latencyMs: 1500 });
+    const sent = await request(gw.url)
+      .post('/v1/messages')
+      .set(bearer(tokenFor('alpha')))
+      .send({ to: '0412345678', text: 'Reply JOIN to confirm' });
+    expect(sent.status).toBe(504);
+    const accepted = await waitFor(
+      () => [...gw.sandbox!.sent.values()].find((m) => m.body === 'Reply JOIN to confirm'),
+      10_000,
+      'the provider handling the send',
+    );
+    gw.sandbox!.setFaults({ latencyMs: 0 });
+    const { id } = await gw.db
+      .selectFrom('messages')
+      .select(['id', 'status'])
+      .where('text', '=', 'Reply JOIN to confirm')
+      .executeTakeFirstOrThrow();
+
+    // The provider names its own id (unknown to us) and echoes our batch id as custom_string.
+    gw.sandbox!.injectInbound({
+      from: '+61412345678',
+      body: 'JOIN yes please',
+      originalMessageId: accepted.messageId,
+    });
+    await waitFor(async () => (await texts('alpha')).includes('JOIN yes please'), 5000, 'the reply at alpha');
+    expect((await inbox('alpha')).find((m) => m.text === 'JOIN yes please')).toMatchObject({ replyTo: id });
+    expect(await texts('beta')).not.toContain('JOIN yes please');
+    expect(await texts('ops')).not.toContain('JOIN yes please');
+  });
+
+  it('a reply naming a message we cannot place is held for an operator, who assigns it to a tenant', async () => {
+    const stored = await request(gw.url)
+      .post(`/v1/callbacks/cellcast/${TEST_CALLBACK_TOKEN}/inbound`)
+      .send([
+        {
+          from: '61412000555',
+          body: 'JOIN me too',
+          received_at: '2026-11-25 10:00:00',
+          message_id: '7000000001',
+          custom_string: 'b-NOT-ONE-OF-OURS',
+          original_message_id: 'EEEEEEEE-0000-0000-0000-000000000001',
+          type: 'SMS',
+        },
+      ]);
+    expect(stored.body.data).toEqual({ stored: 1, duplicates: 0, rejected: 0 });
+    // Neither the keyword's tenant nor the default one, nor anyone else, gets it.
+    for (const tenant of ['alpha', 'beta', 'ops']) expect(await texts(tenant)).not.toContain('JOIN me too');
+
+    const forbidden = await request(gw.url)
+      .get('/v1/admin/inbound/unrouted')
+      .set(bearer(tokenFor('alpha')));
+    expect(forbidden.status).toBe(403);
+    const held = await request(gw.url).get('/v1/admin/inbound/unrouted').set(admin);
+    expect(held.status).toBe(200);
+    expect(held.body.page).toEqual({ count: 1, number: 1 });
+    const item = held.body.data.find((m: { text: string }) => m.text === 'JOIN me too');
+    expect(item).toMatchObject({
+      from: '+61412000555',
+      routedBy: 'held',
+      originalMessageId: 'EEEEEEEE-0000-0000-0000-000000000001',
+      customString: 'b-NOT-ONE-OF-OURS',
+    });
+
+    const assign = (id: string, body: object, auth = admin) =>
+      request(gw.url).post(`/v1/admin/inbound/${id}/assign`).set(auth).send(body);
+    expect((await assign(item.id, { tenant: 'alpha' }, bearer(tokenFor('alpha')))).status).toBe(403);
+    const wrongTenant = await assign(item.id, { tenant: 'nobody' });
+    expect(wrongTenant.status).toBe(400);
+    expect(wrongTenant.body.error.description).toMatch(/^tenant: /);
+    const assigned = await assign(item.id, { tenant: 'alpha' });
+    expect(assigned.status).toBe(200);
+    expect(assigned.body.data).toMatchObject({ id: item.id, tenantId: 'alpha', routedBy: 'operator' });
+    expect(await texts('alpha')).toContain('JOIN me too');
+    expect(await texts('beta')).not.toContain('JOIN me too');
+    const hook = await waitFor(
+      () =>
+        receiver.received
+          .map((r) => JSON.parse(r.body) as { type: string; data: { id: string; routedBy: string } })
+          .find((event) => event.type === 'message.inbound' && event.data.id === item.id),
+      5000,
+      "alpha's webhook",
+    );
+    expect(hook.data.routedBy).toBe('operator');
+    expect((await assign(item.id, { tenant: 'beta' })).status).toBe(409);
+    expect((await assign('in_NOPE', { tenant: 'beta' })).status).toBe(404);
+    const after = await request(gw.url).get('/v1/admin/inbound/unrouted').set(admin);
+    expect(after.body.data.map((m: { id: string }) => m.id)).not.toContain(item.id);
   });
 });

@@ -9,9 +9,9 @@ import {
   migrateToLatest,
   type ClaimRoom,
   type Db,
+  type InboundInput,
   type MessageRecord,
 } from '../../src/store';
-import { statusRank } from '../../src/callbacks';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
 
 // The whole store, through its repositories, on both dialects: the embedded SQLite file and the
@@ -94,11 +94,10 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
       providerMessageId: 'P-1',
       providerStatus: 'Delivered',
       status: 'delivered',
-      rank: statusRank('delivered'),
       recipient: '+61412345678',
       customString: null,
     };
-    const first = await reports.store([report], [], AT, statusRank);
+    const first = await reports.store([report], [], AT);
     expect(first.counts).toEqual({ applied: 1, duplicates: 0, ignored: 0, rejected: 0 });
     expect(first.events).toHaveLength(1);
     expect(JSON.parse(first.events[0]!.payload)).toMatchObject({
@@ -106,14 +105,9 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
       type: 'message.status',
       data: { messageId: 'msg_1', status: 'delivered' },
     });
-    const again = await reports.store([report], [{ reason: 'bad', payload: '{}' }], AT, statusRank);
+    const again = await reports.store([report], [{ reason: 'bad', payload: '{}' }], AT);
     expect(again.counts).toEqual({ applied: 0, duplicates: 1, ignored: 0, rejected: 1 });
-    const late = await reports.store(
-      [{ ...report, providerStatus: 'Queued', status: 'sent', rank: statusRank('sent') }],
-      [],
-      AT,
-      statusRank,
-    );
+    const late = await reports.store([{ ...report, providerStatus: 'Queued', status: 'sent' }], [], AT);
     expect(late.counts.ignored).toBe(1);
     const outbox = await db.selectFrom('webhook_deliveries').selectAll().execute();
     expect(outbox.map((row) => row.event_id)).toEqual([first.events[0]!.eventId]);
@@ -128,6 +122,7 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
       text: 'hi',
       receivedAt: '2026-11-25 12:00:00',
       originalProviderMessageId: id === 'R1' ? 'P-1' : null,
+      customString: null,
       fallback: { tenantId: tenant, routedBy: (tenant ? 'keyword' : 'none') as 'keyword' | 'none' },
       createdAt: AT,
     });
@@ -165,13 +160,11 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
         providerMessageId: `PO-${i}`,
         providerStatus: 'Delivered',
         status: 'delivered',
-        rank: statusRank('delivered'),
         recipient: null,
         customString: null,
       })),
       [],
       AT,
-      statusRank,
     );
     const lease = '2026-11-25T01:00:45.000Z';
     const [first, second] = await Promise.all([
@@ -208,6 +201,203 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
     await a.disableEndpoint('alpha', 'https://hooks.example.com/', '410 Gone', AT);
     expect(await a.isEndpointDisabled('alpha', 'https://hooks.example.com/')).toBe(true);
     expect(await a.enableEndpoint('alpha', 'https://hooks.example.com/')).toBe(true);
+  });
+
+  const report = (providerMessageId: string, providerStatus: string, status: string, more = {}) => ({
+    providerMessageId,
+    providerStatus,
+    status,
+    recipient: null as string | null,
+    customString: null as string | null,
+    ...more,
+  });
+  const statusesOf = async (id: string) =>
+    (await createMessageRepository(db).findForTenant('alpha', id))!.history.map((h) => h.status);
+  const eventStatusesOf = async (id: string) =>
+    (await db.selectFrom('events').select('payload').orderBy('id').execute())
+      .map((row) => JSON.parse(row.payload) as { data: { messageId?: string; status?: string } })
+      .filter((event) => event.data.messageId === id)
+      .map((event) => event.data.status);
+
+  it('a send outcome recorded after a delivery report never moves the message back, keeps its provider id, and announces only what changed', async () => {
+    const messages = createMessageRepository(db);
+    const reports = createDeliveryReportRepository(db, () => true);
+    const batch = [
+      message('msg_r1', { batchId: 'bat_r' }),
+      message('msg_r2', { batchId: 'bat_r', recipient: '+61412000002' }),
+    ];
+    await messages.insertBatch(batch);
+    // The provider reports r1 delivered (matched by our batch id and the number) before it answers the send.
+    const dlr = report('PR-1', 'Delivered', 'delivered', {
+      recipient: '+61412345678',
+      customString: 'bat_r',
+    });
+    expect((await reports.store([dlr], [], AT)).counts.applied).toBe(1);
+
+    // The send then times out: only r2, still queued, becomes unknown.
+    const late = '2026-11-25T01:00:05.000Z';
+    const timedOut = await messages.recordOutcomes(
+      batch.map((m) => ({ id: m.id, status: 'unknown', error: 'provider did not answer' })),
+      late,
+      { messages: batch, hasWebhook: () => true },
+    );
+    expect(await messages.findForTenant('alpha', 'msg_r1')).toMatchObject({
+      status: 'delivered',
+      providerMessageId: 'PR-1',
+      error: null,
+    });
+    expect(await statusesOf('msg_r1')).toEqual(['queued', 'delivered']);
+    expect(await messages.findForTenant('alpha', 'msg_r2')).toMatchObject({ status: 'unknown' });
+    expect(await statusesOf('msg_r2')).toEqual(['queued', 'unknown']);
+    expect(timedOut.applied).toEqual(['msg_r2']);
+    expect(timedOut.events.map((e) => JSON.parse(e.payload).data.messageId)).toEqual(['msg_r2']);
+    expect(await eventStatusesOf('msg_r1')).toEqual(['delivered']);
+
+    // A late answer naming another provider id changes nothing either.
+    const answered = await messages.recordOutcomes(
+      [{ id: 'msg_r1', status: 'sent', providerMessageId: 'PR-other' }],
+      late,
+      { messages: batch, hasWebhook: () => true },
+    );
+    expect(answered).toEqual({ applied: [], events: [] });
+    expect(await messages.findForTenant('alpha', 'msg_r1')).toMatchObject({
+      status: 'delivered',
+      providerMessageId: 'PR-1',
+    });
+  });
+
+  it('a send outcome racing a delivery report never ends behind it (the conditional UPDATE is atomic)', async () => {
+    const messages = createMessageRepository(db);
+    const reports = createDeliveryReportRepository(db, () => false);
+    const batch = Array.from({ length: 30 }, (_, i) =>
+      message(`msg_race${i}`, { batchId: 'bat_race', recipient: `+614120100${String(i).padStart(2, '0')}` }),
+    );
+    await messages.insertBatch(batch);
+    // Started in both orders: on PostgreSQL they really run at once, on separate connections.
+    await Promise.all(
+      batch.flatMap((m, i) => {
+        const timeout = () =>
+          messages.recordOutcomes([{ id: m.id, status: 'unknown', error: 'timeout' }], AT);
+        const delivered = () =>
+          reports.store(
+            [
+              report(`PRACE-${i}`, 'Delivered', 'delivered', {
+                recipient: m.recipient,
+                customString: 'bat_race',
+              }),
+            ],
+            [],
+            AT,
+          );
+        return i % 2 === 0 ? [timeout(), delivered()] : [delivered(), timeout()];
+      }),
+    );
+    for (const m of batch) {
+      expect(await messages.findForTenant('alpha', m.id)).toMatchObject({ status: 'delivered' });
+      expect((await statusesOf(m.id)).at(-1)).toBe('delivered');
+    }
+  });
+
+  it('settles an unknown message from later delivery reports matched by batch id and number', async () => {
+    const messages = createMessageRepository(db);
+    const reports = createDeliveryReportRepository(db, () => false);
+    await messages.insertBatch([message('msg_u1', { batchId: 'bat_u', recipient: '+61412000301' })]);
+    await messages.recordOutcomes([{ id: 'msg_u1', status: 'unknown', error: 'timeout' }], AT);
+    // The provider's "Queued" proves the send was accepted: unknown → sent.
+    const queued = report('PU-1', 'Queued', 'sent', { recipient: '+61412000301', customString: 'bat_u' });
+    expect((await reports.store([queued], [], AT)).counts.applied).toBe(1);
+    expect(await messages.findForTenant('alpha', 'msg_u1')).toMatchObject({
+      status: 'sent',
+      providerMessageId: 'PU-1',
+    });
+    expect((await reports.store([report('PU-1', 'Delivered', 'delivered')], [], AT)).counts.applied).toBe(1);
+    expect(await statusesOf('msg_u1')).toEqual(['queued', 'unknown', 'sent', 'delivered']);
+  });
+
+  it('lists messages for operators by status, across tenants, newest first', async () => {
+    const messages = createMessageRepository(db);
+    await messages.insertBatch([
+      message('msg_l1', { batchId: 'bat_l', tenantId: 'beta', createdAt: '2026-11-25T02:00:00.000Z' }),
+      message('msg_l2', { batchId: 'bat_l', tenantId: 'beta', createdAt: '2026-11-25T02:00:01.000Z' }),
+    ]);
+    await messages.recordOutcomes(
+      ['msg_l1', 'msg_l2'].map((id) => ({ id, status: 'unknown', error: 'timeout' })),
+      AT,
+    );
+    const unknown = await messages.listAll({ status: 'unknown' }, { offset: 0, size: 25 });
+    expect(unknown.items.every((m) => m.status === 'unknown')).toBe(true);
+    expect(unknown.items.slice(0, 2).map((m) => m.id)).toEqual(['msg_l2', 'msg_l1']);
+    expect(unknown.total).toBe(unknown.items.length);
+    const beta = await messages.listAll({ status: 'unknown', tenantId: 'beta' }, { offset: 1, size: 1 });
+    expect(beta).toMatchObject({ total: 2, items: [{ id: 'msg_l1', tenantId: 'beta' }] });
+  });
+
+  it('routes a reply by our batch id and the replying number, and holds a reply it cannot place', async () => {
+    const messages = createMessageRepository(db);
+    const inbound = createInboundRepository(db, () => false);
+    // Alpha's send timed out: no provider id in the ledger.
+    await messages.insertBatch([message('msg_i1', { batchId: 'bat_i', recipient: '+61412000111' })]);
+    const reply = (id: string, more: Partial<InboundInput>): InboundInput => ({
+      id: `in_${id}`,
+      providerMessageId: id,
+      sender: '+61412000111',
+      text: 'JOIN yes',
+      receivedAt: '2026-11-25 12:00:00',
+      originalProviderMessageId: null,
+      customString: null,
+      // The keyword rule would give it to beta.
+      fallback: { tenantId: 'beta', routedBy: 'keyword' },
+      createdAt: AT,
+      ...more,
+    });
+    const result = await inbound.store(
+      [
+        reply('R10', { originalProviderMessageId: 'PX-1', customString: 'bat_i' }),
+        reply('R11', { originalProviderMessageId: 'PX-2', customString: 'bat_i', sender: '+61412000999' }),
+        reply('R12', { originalProviderMessageId: 'PX-3' }),
+        reply('R13', { customString: 'bat_nobody' }),
+        reply('R14', {}),
+      ],
+      [],
+      AT,
+    );
+    expect(result.counts).toEqual({ stored: 5, duplicates: 0, rejected: 0 });
+    expect(result.events.map((e) => [e.tenantId, JSON.parse(e.payload).data.id])).toEqual([
+      ['alpha', 'in_R10'],
+      ['beta', 'in_R14'],
+    ]);
+    const alpha = await inbound.listForTenant('alpha', { offset: 0, size: 25 });
+    expect(alpha.items.find((m) => m.id === 'in_R10')).toMatchObject({
+      replyTo: 'msg_i1',
+      routedBy: 'reply',
+    });
+
+    const held = await inbound.listUnrouted({ offset: 0, size: 25 });
+    expect(held.items.filter((m) => m.routedBy === 'held').map((m) => m.id)).toEqual([
+      'in_R13',
+      'in_R12',
+      'in_R11',
+    ]);
+    expect(held.items.find((m) => m.id === 'in_R11')).toMatchObject({
+      tenantId: null,
+      originalMessageId: 'PX-2',
+      customString: 'bat_i',
+    });
+    expect(held.total).toBe(held.items.length);
+
+    const assigned = await inbound.assign('in_R11', 'alpha', AT);
+    expect(assigned).toMatchObject({
+      outcome: 'assigned',
+      record: { id: 'in_R11', tenantId: 'alpha', routedBy: 'operator' },
+    });
+    expect(assigned.events.map((e) => [e.tenantId, e.type, JSON.parse(e.payload).data.id])).toEqual([
+      ['alpha', 'message.inbound', 'in_R11'],
+    ]);
+    expect((await inbound.assign('in_R11', 'beta', AT)).outcome).toBe('already_routed');
+    expect((await inbound.assign('in_nothing', 'beta', AT)).outcome).toBe('not_found');
+    expect((await inbound.listUnrouted({ offset: 0, size: 25 })).items.map((m) => m.id)).not.toContain(
+      'in_R11',
+    );
   });
 
   it('allows one reply per form, number and day', async () => {
