@@ -198,7 +198,15 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     logger,
     onQueued: sendWorker.notify,
   });
-  const streams = createEventStreams({ config, events: createEventRepository(db), hub, clock, authenticate });
+  const streams = createEventStreams({
+    config,
+    events: createEventRepository(db),
+    hub,
+    clock,
+    logger,
+    authenticate,
+    rateLimit: rateLimit.middleware,
+  });
   const inbound = createInboundRepository(db, hasWebhook);
   const receiveInbound = createInboundIntake(config, inbound, clock, onEvents);
   const backstop = createInboundBackstop({
