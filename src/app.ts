@@ -31,6 +31,7 @@ import { openApiRouter } from './openapi';
 import { accessLog, errorHandler, healthRouter, notFound, requireHttps } from './http';
 import { createLimiterStores, createQuotaService, createTenantRateLimit, usageRouter } from './limits';
 import {
+  createIdempotencySweeper,
   createMessageSender,
   createSendWorker,
   idempotency,
@@ -247,6 +248,13 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   app.use(openApiRouter(packageVersion()));
   const formStores = createLimiterStores(config.redis.url, config.redis.keyPrefix);
   const idempotencyKeys = createIdempotencyRepository(db);
+  const idempotencySweeper = createIdempotencySweeper({
+    repository: idempotencyKeys,
+    clock,
+    logger,
+    intervalMs: config.idempotency.sweepIntervalSec * 1000,
+    batchSize: config.idempotency.sweepBatchSize,
+  });
   app.use(
     formsRouter({
       config,
@@ -301,6 +309,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
       await webhooks.start();
       await sendWorker.start();
       backstop.start();
+      idempotencySweeper.start();
     },
     beginShutdown() {
       shuttingDown = true;
@@ -310,6 +319,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
       shuttingDown = true;
       streams.closeAll();
       await backstop.stop();
+      await idempotencySweeper.stop();
       // Jobs still waiting for a provider slot are refused (not sent) and stay queued for a restart.
       budget.stop();
       await sendWorker.stop();

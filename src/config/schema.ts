@@ -397,6 +397,10 @@ export const configSchema = z.strictObject({
         .positive()
         .max(30 * 86_400)
         .default(86_400),
+      /** Expired keys are deleted this often (each replica sweeps; the store stays bounded). */
+      sweepIntervalSec: z.number().int().positive().max(86_400).default(300),
+      /** Keys deleted per statement, so a sweep never holds the table for long. */
+      sweepBatchSize: z.number().int().positive().max(100_000).default(500),
     })
     .prefault({}),
   quotas: z

@@ -10,7 +10,12 @@ export {
   type PublicMessage,
 } from './send';
 export { messagesRouter } from './routes';
-export { idempotency, parseIdempotencyKey } from './idempotency';
+export {
+  idempotency,
+  parseIdempotencyKey,
+  createIdempotencySweeper,
+  type IdempotencySweeper,
+} from './idempotency';
 export {
   measureText,
   normaliseRecipients,

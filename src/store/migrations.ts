@@ -253,4 +253,17 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table send_jobs`.execute(db);
     },
   },
+  // Numbered 0010: 0009 is taken by the ledger reconciliation migration on a parallel branch.
+  '0010_idempotency_expiry_index': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createIndex('idempotency_keys_expires_at')
+        .on('idempotency_keys')
+        .column('expires_at')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('idempotency_keys_expires_at').execute();
+    },
+  },
 };
