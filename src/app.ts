@@ -122,6 +122,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     tenants: config.tenants,
     keyPrefix: config.redis.keyPrefix,
     ...(config.redis.url ? { redisUrl: config.redis.url } : {}),
+    logger,
   });
 
   const app = express();
@@ -246,7 +247,13 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   });
   app.use(metricsRouter(metrics, config.metrics.token));
   app.use(openApiRouter(packageVersion()));
-  const formStores = createLimiterStores(config.redis.url, config.redis.keyPrefix);
+  const formStores = createLimiterStores({
+    redisUrl: config.redis.url,
+    keyPrefix: config.redis.keyPrefix,
+    logger,
+    purpose: 'form limits',
+    whileDown: 'form posts are refused',
+  });
   const idempotencyKeys = createIdempotencyRepository(db);
   const idempotencySweeper = createIdempotencySweeper({
     repository: idempotencyKeys,
@@ -291,7 +298,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   );
   app.use(inboundRouter(inbound));
   app.use(streams.ticketRouter);
-  app.use(usageRouter(config, quotas));
+  app.use(usageRouter(config, quotas, rateLimit.status));
   app.use(webhookAdminRouter(config, outbox, clock, webhooks.notify));
   app.use(upstreamPassThroughRouter(budget, upstream));
   app.use(notFound());

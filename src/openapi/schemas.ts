@@ -81,7 +81,20 @@ export const inboundItem = z
 export const usage = z
   .object({
     tenant: z.string(),
-    rateLimit: z.object({ requests: z.number(), windowSec: z.number() }),
+    rateLimit: z.object({
+      requests: z.number().int().meta({ description: 'Requests allowed per window, over all /v1 routes' }),
+      windowSec: z.number().int(),
+      used: z
+        .number()
+        .int()
+        .min(0)
+        .nullable()
+        .meta({ description: 'Requests counted in the current window (null while Redis is unreachable)' }),
+      remaining: z.number().int().min(0).nullable(),
+      resetsAt: nullableString.meta({
+        description: 'When the current window ends (null when no window is open or Redis is unreachable)',
+      }),
+    }),
     quotas: z.array(
       z.object({
         name: z.enum(['segmentsPerDay', 'segmentsPerMonth']),
