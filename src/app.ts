@@ -48,7 +48,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     ...messageRoutes(s.messages),
     ...inboundRoutes(stores.inbound),
     ...s.streams.ticketRoutes,
-    ...usageRoutes(config, s.quotas),
+    ...usageRoutes(config, s.quotas, s.rateLimit.status),
     ...messageAdminRoutes(config, stores.messages),
     ...inboundAdminRoutes(config, stores.inbound, runtime.clock, s.announce),
     ...webhookAdminRoutes(config, stores.outbox, runtime.clock, s.webhooks.notify),

@@ -24,6 +24,7 @@ import type { QuotaService, TenantRateLimit } from './limits';
 import {
   createMessageSender,
   createSendWorker,
+  createIdempotencySweeper,
   idempotency,
   type MessagesRoutesDeps,
   type SendWorker,
@@ -116,6 +117,7 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     tenants: config.tenants,
     keyPrefix: config.redis.keyPrefix,
     ...(config.redis.url ? { redisUrl: config.redis.url } : {}),
+    logger,
   });
 
   // Events: stored with their outbox rows by the intakes, then pushed live and delivered by webhook.
@@ -164,7 +166,15 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     logger,
     onQueued: sendWorker.notify,
   });
-  const streams = createEventStreams({ config, events: stores.events, hub, clock, authenticate });
+  const streams = createEventStreams({
+    config,
+    events: stores.events,
+    hub,
+    clock,
+    logger,
+    authenticate,
+    rateLimit: rateLimit.middleware,
+  });
   const receiveInbound = createInboundIntake(config, stores.inbound, clock, onEvents);
   const backstop = createInboundBackstop({
     budget,
@@ -178,7 +188,20 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     sseConnections: streams.open,
     quotaUsage: () => quotaUsage(config, quotas),
   });
-  const formStores = createLimiterStores(config.redis.url, config.redis.keyPrefix);
+  const formStores = createLimiterStores({
+    redisUrl: config.redis.url,
+    keyPrefix: config.redis.keyPrefix,
+    logger,
+    purpose: 'form limits',
+    whileDown: 'form posts are refused',
+  });
+  const idempotencySweeper = createIdempotencySweeper({
+    repository: stores.idempotencyKeys,
+    clock,
+    logger,
+    intervalMs: config.idempotency.sweepIntervalSec * 1000,
+    batchSize: config.idempotency.sweepBatchSize,
+  });
   const idempotent = (scopeOf: (req: Parameters<RequestHandler>[0]) => string) =>
     idempotency({
       repository: stores.idempotencyKeys,
@@ -230,6 +253,11 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
       // refused (not sent) and their jobs stay queued for a restart.
       { name: 'upstream budget', stop: () => budget.stop() },
       { name: 'inbound backstop', start: () => backstop.start(), stop: () => backstop.stop() },
+      {
+        name: 'idempotency sweeper',
+        start: () => idempotencySweeper.start(),
+        stop: () => idempotencySweeper.stop(),
+      },
       // Stopped first: clients reconnect elsewhere with Last-Event-ID.
       { name: 'event streams', stop: () => streams.closeAll() },
     ],

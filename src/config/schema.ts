@@ -371,6 +371,22 @@ export const configSchema = z.strictObject({
       ticketTtlSec: z.number().int().positive().max(600).default(60),
       /** At most this many missed events are replayed on reconnect with Last-Event-ID. */
       replayLimit: z.number().int().positive().max(100_000).default(1_000),
+      /**
+       * Open streams one tenant may hold on one replica; one more is 429 OVER_LIMIT. Each stream is
+       * a socket (a file descriptor) and a heartbeat timer: 100 leaves room for a busy dashboard
+       * per tenant while several tenants together stay well under the common 1024-descriptor limit.
+       */
+      maxStreamsPerTenant: z.number().int().positive().max(100_000).default(100),
+      /**
+       * Bytes of events a stream may hold back while its client does not read; past this the stream
+       * is closed and the client resumes with Last-Event-ID (replayed from the store, nothing lost).
+       */
+      maxBufferedBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(64 * 1024 * 1024)
+        .default(262_144),
     })
     .prefault({}),
   metrics: z
@@ -407,6 +423,10 @@ export const configSchema = z.strictObject({
         .positive()
         .max(30 * 86_400)
         .default(86_400),
+      /** Expired keys are deleted this often (each replica sweeps; the store stays bounded). */
+      sweepIntervalSec: z.number().int().positive().max(86_400).default(300),
+      /** Keys deleted per statement, so a sweep never holds the table for long. */
+      sweepBatchSize: z.number().int().positive().max(100_000).default(500),
     })
     .prefault({}),
   quotas: z

@@ -12,6 +12,7 @@ import {
   textResponse,
   type RouteDefinition,
 } from '../http';
+import type { Logger } from '../observability';
 import type { EventRepository, StoredEvent } from '../store';
 import type { EventHub } from './event-hub';
 
@@ -29,7 +30,8 @@ const hashTicket = (ticket: string) => createHash('sha256').update(ticket).diges
 export interface EventStreams {
   /**
    * GET /v1/events: a public route that authenticates its callers itself (a bearer token, or a
-   * ticket standing in for it), since it must be reached before the tenant routes' bearer check.
+   * ticket standing in for it), since it must be reached before the tenant routes' bearer check;
+   * it applies the tenant rate limit itself, once the tenant is known either way.
    */
   streamRoutes: RouteDefinition[];
   /** POST /v1/events/tickets: a tenant route, behind bearer authentication. */
@@ -45,16 +47,30 @@ export interface EventStreams {
  * from the store. EventSource cannot send headers, so a single-use ticket (60 s) can stand in for
  * the bearer token. Hand-rolled: the SSE wire format is a few lines, and owning it keeps the
  * subscribe-then-replay ordering (no event lost or doubled between replay and live) in one place.
+ *
+ * Opening a stream is a request like any other: it counts against the tenant's rate limit, and a
+ * tenant holds at most `events.maxStreamsPerTenant` streams on a replica. A client that stops
+ * reading is not written to until its socket drains; past `events.maxBufferedBytes` held back, its
+ * stream is closed and it resumes with Last-Event-ID from the store.
  */
 export function createEventStreams(options: {
   config: Config;
   events: EventRepository;
   hub: EventHub;
   clock: Clock;
+  logger: Logger;
   authenticate: RequestHandler;
+  /** The tenant rate limit of every /v1 route (reads the tenant from `req.user`). */
+  rateLimit: RequestHandler;
 }): EventStreams {
-  const { config, events, hub, clock } = options;
-  const open = new Set<Response>();
+  const { config, events, hub, clock, logger } = options;
+  /** Each open stream and its tenant. */
+  const open = new Map<Response, string>();
+  const openFor = (tenantId: string) => {
+    let count = 0;
+    for (const owner of open.values()) if (owner === tenantId) count += 1;
+    return count;
+  };
 
   const viaTicketOrBearer: RequestHandler = async (req, _res, next) => {
     const ticket = req.query.ticket;
@@ -80,6 +96,19 @@ export function createEventStreams(options: {
     next();
   };
 
+  const withinStreamCap: RequestHandler = (req, _res, next) => {
+    const max = config.events.maxStreamsPerTenant;
+    if (openFor(identityOf(req).tenantId) >= max) {
+      // A stream stays open for minutes or hours: retrying within a second would only be refused again.
+      throw new ApiError(
+        'OVER_LIMIT',
+        `events: this tenant already has ${max} open streams on this replica (events.maxStreamsPerTenant); close one first`,
+        { 'Retry-After': '30' },
+      );
+    }
+    next();
+  };
+
   const streamRoutes: RouteDefinition[] = [
     {
       method: 'get',
@@ -93,6 +122,8 @@ export function createEventStreams(options: {
         headers: z.object({ 'Last-Event-ID': lastEventIdSchema.optional() }),
       },
       responses: { 200: textResponse('text/event-stream', 'The event stream') },
+      // Counted like any /v1 request once the tenant is known, then at most N open per tenant.
+      middleware: [options.rateLimit, withinStreamCap],
       handler: async (req, res) => {
         const tenantId = identityOf(req).tenantId;
         const lastEventId = parseLastEventId(req.get('last-event-id'));
@@ -102,20 +133,37 @@ export function createEventStreams(options: {
           Connection: 'keep-alive',
           'X-Accel-Buffering': 'no',
         });
-        res.write('retry: 3000\n\n');
-        open.add(res);
+        open.set(res, tenantId);
+        const out = createFrameWriter(res, config.events.maxBufferedBytes, () => {
+          logger.info(
+            { event: 'events.stream_fell_behind', tenantId },
+            'SSE: closed a stream whose client stopped reading; it resumes with Last-Event-ID',
+          );
+          // destroy, not end: end would wait behind the very bytes the client is not reading.
+          res.destroy();
+        });
+        out.send('retry: 3000\n\n');
 
         // Subscribe first and hold live events until the replay is written, so none falls in between;
         // an event both replayed and published late is written once (the replayed ids are remembered).
         const replayed = new Set<number>();
         let replaying = true;
         const held: StoredEvent[] = [];
-        const write = (event: StoredEvent) => {
-          if (replayed.has(event.id) || event.id <= (lastEventId ?? 0)) return;
-          res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.payload}\n\n`);
-        };
-        const unsubscribe = hub.subscribe(tenantId, (event) => (replaying ? held.push(event) : write(event)));
-        const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), config.events.heartbeatMs);
+        let heldBytes = 0;
+        const isNew = (event: StoredEvent) => !replayed.has(event.id) && event.id > (lastEventId ?? 0);
+        const unsubscribe = hub.subscribe(tenantId, (event) => {
+          if (!replaying) {
+            if (isNew(event)) out.send(frameOf(event));
+            return;
+          }
+          held.push(event);
+          heldBytes += event.payload.length;
+          if (heldBytes > config.events.maxBufferedBytes) out.overflow();
+        });
+        // A heartbeat only matters to an idle connection; one that is backed up needs no more bytes.
+        const heartbeat = setInterval(() => {
+          if (!out.blocked()) out.send(': keep-alive\n\n');
+        }, config.events.heartbeatMs);
         res.on('close', () => {
           clearInterval(heartbeat);
           unsubscribe();
@@ -123,12 +171,16 @@ export function createEventStreams(options: {
         });
         if (lastEventId !== undefined) {
           for (const event of await events.listSince(tenantId, lastEventId, config.events.replayLimit)) {
-            write(event);
+            if (res.destroyed) return;
+            // The replay is written at the client's pace: each write waits for the socket to drain.
+            while (out.blocked() && !res.destroyed) await out.drained();
+            out.send(frameOf(event));
             replayed.add(event.id);
           }
         }
         replaying = false;
-        held.forEach(write);
+        for (const event of held) if (isNew(event)) out.send(frameOf(event));
+        held.length = 0;
       },
     },
   ];
@@ -161,9 +213,72 @@ export function createEventStreams(options: {
     ticketRoutes,
     open: () => open.size,
     closeAll() {
-      for (const res of open) res.end();
+      for (const res of open.keys()) res.end();
       open.clear();
     },
+  };
+}
+
+const frameOf = (event: StoredEvent) => `id: ${event.id}\nevent: ${event.type}\ndata: ${event.payload}\n\n`;
+
+interface FrameWriter {
+  /** Writes now, or queues while the socket pushes back; past the bound, calls the overflow handler. */
+  send(frame: string): void;
+  /** The socket pushed back and has not drained yet. */
+  blocked(): boolean;
+  /** Resolves once the socket drained (or the stream closed). */
+  drained(): Promise<void>;
+  overflow(): void;
+}
+
+/**
+ * Honours backpressure on one stream: once `res.write` returns false nothing more is written until
+ * 'drain', frames wait in a queue, and a queue over `maxBytes` ends the stream through `onOverflow`
+ * (the client catches up by replay), so a stalled client costs a bounded amount of memory.
+ */
+function createFrameWriter(res: Response, maxBytes: number, onOverflow: () => void): FrameWriter {
+  const queue: string[] = [];
+  let queuedBytes = 0;
+  let blocked = false;
+  let overflowed = false;
+  const overflow = () => {
+    if (overflowed) return;
+    overflowed = true;
+    queue.length = 0;
+    queuedBytes = 0;
+    onOverflow();
+  };
+  res.on('drain', () => {
+    blocked = false;
+    while (!blocked && queue.length > 0) {
+      const frame = queue.shift() as string;
+      queuedBytes -= Buffer.byteLength(frame);
+      blocked = !res.write(frame);
+    }
+  });
+  return {
+    send(frame) {
+      if (overflowed || res.destroyed || res.writableEnded) return;
+      if (!blocked) {
+        blocked = !res.write(frame);
+        return;
+      }
+      queue.push(frame);
+      queuedBytes += Buffer.byteLength(frame);
+      if (queuedBytes > maxBytes) overflow();
+    },
+    blocked: () => blocked,
+    drained: () =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      }),
+    overflow,
   };
 }
 

@@ -281,6 +281,7 @@ function formLimits(formId: string, form: FormConfig, stores: LimiterStores) {
       keyGenerator: key,
       // An anonymous door fails closed: with the counters unreachable, nobody posts.
       passOnStoreError: false,
+      logger: stores.rateLimitLogger,
       validate: { keyGeneratorIpFallback: false },
       ...storeOption(stores, `form:${formId}:${name}:`),
       handler: (_req, _res, next) =>

@@ -1,6 +1,11 @@
 // Limits: each tenant's request rate and segment quotas, in memory or shared through Redis.
-export { createTenantRateLimit, type TenantRateLimit, type TenantRateLimitOptions } from './rate-limit';
+export {
+  createTenantRateLimit,
+  type TenantRateLimit,
+  type TenantRateLimitOptions,
+  type RateLimitStatus,
+} from './rate-limit';
 export { createQuotaService, type QuotaService, type QuotaStatus, type QuotaReservation } from './quota';
 export { dayPeriod, monthPeriod, type Period } from './periods';
 export { usageRoutes, quotaUsage } from './routes';
-export { createLimiterStores, type LimiterStores } from './stores';
+export { createLimiterStores, type LimiterStores, type LimiterStoresOptions } from './stores';

@@ -1,8 +1,9 @@
 import type { RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { rateLimit, type RateLimitRequestHandler } from 'express-rate-limit';
 import type { Identity } from '../auth';
 import type { Config } from '../config';
 import { ApiError } from '../http/errors';
+import type { Logger } from '../observability';
 import { createLimiterStores } from './stores';
 
 export interface TenantRateLimitOptions {
@@ -10,10 +11,23 @@ export interface TenantRateLimitOptions {
   /** When set, counters live in Redis and are shared by every replica. */
   redisUrl?: string;
   keyPrefix: string;
+  logger: Logger;
+}
+
+/** A tenant's request rate limit and where its current window stands. */
+export interface RateLimitStatus {
+  requests: number;
+  windowSec: number;
+  /** Requests counted in the current window; null while the counters (Redis) cannot be read. */
+  used: number | null;
+  remaining: number | null;
+  /** When the current window ends; null when no window is open (or the counters cannot be read). */
+  resetsAt: string | null;
 }
 
 export interface TenantRateLimit {
   middleware: RequestHandler;
+  status(tenantId: string): Promise<RateLimitStatus | undefined>;
   close(): void;
 }
 
@@ -25,9 +39,15 @@ export interface TenantRateLimit {
  * account's cap on its own (falling back to a local share of it).
  */
 export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRateLimit {
-  const stores = createLimiterStores(options.redisUrl, options.keyPrefix);
+  const stores = createLimiterStores({
+    redisUrl: options.redisUrl,
+    keyPrefix: options.keyPrefix,
+    logger: options.logger,
+    purpose: 'tenant rate limits',
+    whileDown: 'requests are let through, not counted,',
+  });
 
-  const limiters = new Map<string, RequestHandler>();
+  const limiters = new Map<string, RateLimitRequestHandler>();
   for (const [tenantId, tenant] of Object.entries(options.tenants)) {
     const { requests, windowSec } = tenant.rateLimit;
     const store = stores.storeFor(`rate:${tenantId}:`);
@@ -40,6 +60,7 @@ export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRa
         legacyHeaders: false,
         keyGenerator: () => tenantId,
         passOnStoreError: true,
+        logger: stores.rateLimitLogger,
         // Keyed by tenant, not by IP: the IP-oriented start-up checks do not apply.
         validate: { ip: false, keyGeneratorIpFallback: false, trustProxy: false, xForwardedForHeader: false },
         ...(store ? { store } : {}),
@@ -61,6 +82,34 @@ export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRa
       if (limiter) void limiter(req, res, next);
       else next();
     },
+
+    async status(tenantId) {
+      const tenant = Object.hasOwn(options.tenants, tenantId) ? options.tenants[tenantId] : undefined;
+      const limiter = limiters.get(tenantId);
+      if (!tenant || !limiter) return undefined;
+      const { requests, windowSec } = tenant.rateLimit;
+      let counter: Awaited<ReturnType<RateLimitRequestHandler['getKey']>>;
+      try {
+        // The store's own count (in Redis: the one every replica shares), read without counting.
+        counter = await limiter.getKey(tenantId);
+      } catch (error) {
+        stores.storeFailed(error);
+        return { requests, windowSec, used: null, remaining: null, resetsAt: null };
+      }
+      // Both stores keep reset times on the wall clock (express-rate-limit takes no clock), and may
+      // still hold a window that has ended (memory: until its sweep; Redis: no key reads as NaN).
+      const resetTime = counter?.resetTime;
+      const open = resetTime !== undefined && resetTime.getTime() > Date.now();
+      const used = open && Number.isFinite(counter?.totalHits) ? (counter?.totalHits ?? 0) : 0;
+      return {
+        requests,
+        windowSec,
+        used,
+        remaining: Math.max(0, requests - used),
+        resetsAt: open && used > 0 ? resetTime.toISOString() : null,
+      };
+    },
+
     close: stores.close,
   };
 }

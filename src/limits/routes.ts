@@ -3,11 +3,25 @@ import { identityOf } from '../auth';
 import type { Config } from '../config';
 import { jsonResponse, sendSuccess, successSchema, type RouteDefinition } from '../http';
 import type { QuotaService } from './quota';
+import type { TenantRateLimit } from './rate-limit';
 
 const usageSchema = z
   .object({
     tenant: z.string(),
-    rateLimit: z.object({ requests: z.number(), windowSec: z.number() }),
+    rateLimit: z.object({
+      requests: z.number().int().meta({ description: 'Requests allowed per window, over all /v1 routes' }),
+      windowSec: z.number().int(),
+      used: z
+        .number()
+        .int()
+        .min(0)
+        .nullable()
+        .meta({ description: 'Requests counted in the current window (null while Redis is unreachable)' }),
+      remaining: z.number().int().min(0).nullable(),
+      resetsAt: z.string().nullable().meta({
+        description: 'When the current window ends (null when no window is open or Redis is unreachable)',
+      }),
+    }),
     quotas: z.array(
       z.object({
         name: z.enum(['segmentsPerDay', 'segmentsPerMonth']),
@@ -20,16 +34,19 @@ const usageSchema = z
   })
   .meta({ id: 'Usage' });
 
-async function usageOf(config: Config, quotas: QuotaService, tenantId: string) {
-  return {
-    tenant: tenantId,
-    rateLimit: config.tenants[tenantId]?.rateLimit,
-    quotas: await quotas.status(tenantId),
-  };
+type RateLimitStatusOf = TenantRateLimit['status'];
+
+async function usageOf(quotas: QuotaService, rateLimitOf: RateLimitStatusOf, tenantId: string) {
+  const [rateLimit, quotaStatus] = await Promise.all([rateLimitOf(tenantId), quotas.status(tenantId)]);
+  return { tenant: tenantId, rateLimit, quotas: quotaStatus };
 }
 
 /** GET /v1/usage: the caller's own limits and usage (any token). GET /v1/admin/usage: every tenant's. */
-export function usageRoutes(config: Config, quotas: QuotaService): RouteDefinition[] {
+export function usageRoutes(
+  config: Config,
+  quotas: QuotaService,
+  rateLimitOf: RateLimitStatusOf,
+): RouteDefinition[] {
   return [
     {
       method: 'get',
@@ -39,7 +56,7 @@ export function usageRoutes(config: Config, quotas: QuotaService): RouteDefiniti
       tags: ['limits'],
       responses: { 200: jsonResponse(successSchema(usageSchema)) },
       handler: async (req, res) => {
-        sendSuccess(res, 200, await usageOf(config, quotas, identityOf(req).tenantId));
+        sendSuccess(res, 200, await usageOf(quotas, rateLimitOf, identityOf(req).tenantId));
       },
     },
     {
@@ -53,7 +70,7 @@ export function usageRoutes(config: Config, quotas: QuotaService): RouteDefiniti
         sendSuccess(
           res,
           200,
-          await Promise.all(Object.keys(config.tenants).map((id) => usageOf(config, quotas, id))),
+          await Promise.all(Object.keys(config.tenants).map((id) => usageOf(quotas, rateLimitOf, id))),
         );
       },
     },

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import type { Clock } from '../clock';
+import { isoTime, type Clock } from '../clock';
 import { ApiError } from '../http/errors';
 import type { Logger } from '../observability';
 import type { IdempotencyRepository } from '../store';
@@ -88,5 +88,67 @@ export function idempotency(options: {
       return res;
     };
     next();
+  };
+}
+
+export interface IdempotencySweeper {
+  start(): void;
+  /** No more sweeps; waits for one in progress to finish. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A claim frees an expired key only when that same key comes back, so keys nobody reuses would stay
+ * for ever: every `intervalMs` of the clock, expired keys are deleted in batches of `batchSize`,
+ * each its own short statement so claims on other keys are never held up for long; a batch that
+ * comes back short ends the sweep. The next sweep is timed from the end of this one, so sweeps never
+ * overlap. Replicas sharing a store may each sweep: deleting an expired key twice is harmless.
+ */
+export function createIdempotencySweeper(options: {
+  repository: Pick<IdempotencyRepository, 'deleteExpired'>;
+  clock: Clock;
+  logger: Logger;
+  intervalMs: number;
+  batchSize: number;
+}): IdempotencySweeper {
+  const { repository, clock, logger, intervalMs, batchSize } = options;
+  let cancel: (() => void) | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = true;
+
+  async function sweep(): Promise<number> {
+    let swept = 0;
+    for (;;) {
+      const deleted = await repository.deleteExpired(isoTime(clock), batchSize);
+      swept += deleted;
+      if (deleted < batchSize || stopped) return swept;
+    }
+  }
+
+  function arm(): void {
+    cancel = clock.schedule(() => {
+      running = sweep()
+        .then((swept) => {
+          if (swept > 0) logger.debug({ swept }, 'idempotency: swept expired keys');
+        })
+        .catch((error: unknown) => logger.warn({ err: error }, 'idempotency: sweep failed; will try again'))
+        .finally(() => {
+          running = undefined;
+          if (!stopped) arm();
+        });
+    }, intervalMs);
+  }
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      arm();
+    },
+    async stop() {
+      stopped = true;
+      cancel?.();
+      await running;
+    },
   };
 }

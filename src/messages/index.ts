@@ -11,7 +11,12 @@ export {
 } from './send';
 export { messageRoutes, type MessagesRoutesDeps } from './routes';
 export { messageAdminRoutes } from './admin-routes';
-export { idempotency, parseIdempotencyKey } from './idempotency';
+export {
+  idempotency,
+  parseIdempotencyKey,
+  createIdempotencySweeper,
+  type IdempotencySweeper,
+} from './idempotency';
 export {
   measureText,
   normaliseRecipients,

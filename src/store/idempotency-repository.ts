@@ -19,6 +19,8 @@ export interface IdempotencyRepository {
   complete(scope: string, key: string, status: number, body: string): Promise<void>;
   /** Forgets the key (the request may be tried again as new). */
   release(scope: string, key: string): Promise<void>;
+  /** Deletes at most `limit` keys past their retention; returns how many it deleted. */
+  deleteExpired(now: string, limit: number): Promise<number>;
 }
 
 export function createIdempotencyRepository(db: Db): IdempotencyRepository {
@@ -71,6 +73,27 @@ export function createIdempotencyRepository(db: Db): IdempotencyRepository {
 
     async release(scope, key) {
       await db.deleteFrom('idempotency_keys').where('scope', '=', scope).where('key', '=', key).execute();
+    },
+
+    async deleteExpired(now, limit) {
+      // Neither SQLite (as built) nor PostgreSQL takes DELETE … LIMIT: the bound goes on a subquery
+      // of primary keys (row-value IN works on both), walked through the expires_at index.
+      const result = await db
+        .deleteFrom('idempotency_keys')
+        .where(({ eb, refTuple, selectFrom }) =>
+          eb(
+            refTuple('scope', 'key'),
+            'in',
+            selectFrom('idempotency_keys')
+              .select(['scope', 'key'])
+              .where('expires_at', '<=', now)
+              .orderBy('expires_at')
+              .limit(limit)
+              .$asTuple('scope', 'key'),
+          ),
+        )
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
   };
 }

@@ -274,4 +274,16 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('inbound_messages').dropColumn('original_message_id').execute();
     },
   },
+  '0010_idempotency_expiry_index': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createIndex('idempotency_keys_expires_at')
+        .on('idempotency_keys')
+        .column('expires_at')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('idempotency_keys_expires_at').execute();
+    },
+  },
 };

@@ -3,8 +3,8 @@ import https from 'node:https';
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { z } from 'zod';
 import { isLoopbackHost } from '../config';
-import { scrubSecrets } from '../observability';
 import { UpstreamError } from './errors';
+import { createScrub } from './scrub';
 
 export interface UpstreamOptions {
   baseUrl: string;
@@ -82,8 +82,9 @@ const sendDataSchema = z.object({
 
 /**
  * The Cellcast v3 adapter. It is the only code that holds the APPKEY: the key is attached to
- * each request here, and every error it raises is rebuilt from scratch with secrets scrubbed,
- * so no axios error (which carries request headers) ever leaves this module.
+ * each request here, every answer is scrubbed of it before anything reads it (a provider may
+ * echo it in any field), and every error it raises is rebuilt from scratch from the scrubbed
+ * answer, so no axios error (which carries request headers) ever leaves this module.
  */
 export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
   const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
@@ -92,7 +93,7 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
       `upstream.baseUrl must use https:// for a non-loopback host (got ${base.protocol}//${base.host})`,
     );
   }
-  const secrets = [options.appKey];
+  const scrub = createScrub(options.appKey);
   const authHeaders: Record<string, string> =
     options.authMode === 'basic'
       ? { Authorization: `Basic ${Buffer.from(`${options.appKey}:`).toString('base64')}` }
@@ -128,7 +129,7 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
         data: payload.body,
       });
       report(response.status >= 200 && response.status < 300 ? 'ok' : `http_${response.status}`);
-      return response;
+      return { ...response, data: scrub(response.data) };
     } catch (error) {
       const failure = transportFailure(error, endpoint);
       report(failure.kind);
@@ -140,7 +141,7 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
     async sendSms(request) {
       const response = await call('post', 'send-sms', { body: toSendBody(request) });
       return toSendResult(
-        checkedEnvelope(response.status, response.data, response.headers, 'send-sms', secrets),
+        checkedEnvelope(response.status, response.data, response.headers, 'send-sms'),
         response.status,
         'send-sms',
       );
@@ -150,7 +151,7 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
       const response = await call('post', 'bulk-send-sms', { body: requests.map(toSendBody) });
       // A refusal of the whole call (auth, throttling) comes as one envelope, not an array.
       if (!Array.isArray(response.data)) {
-        checkedEnvelope(response.status, response.data, response.headers, 'bulk-send-sms', secrets);
+        checkedEnvelope(response.status, response.data, response.headers, 'bulk-send-sms');
         throw new UpstreamError('rejected', 'provider bulk-send-sms answer was not an array', {
           httpStatus: response.status,
           status: 'UNPARSEABLE',
@@ -161,7 +162,7 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
         const endpoint = `bulk-send-sms message ${i + 1}`;
         try {
           return toSendResult(
-            checkedEnvelope(response.status, answers[i], {}, endpoint, secrets),
+            checkedEnvelope(response.status, answers[i], {}, endpoint),
             response.status,
             endpoint,
           );
@@ -174,13 +175,13 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
 
     async read(endpoint, query) {
       const response = await call('get', endpoint, { query });
-      checkedEnvelope(response.status, response.data, response.headers, endpoint, secrets);
+      checkedEnvelope(response.status, response.data, response.headers, endpoint);
       return { httpStatus: response.status, body: response.data as Record<string, unknown> };
     },
 
     async markInboundRead(inboundIds) {
       const response = await call('post', 'inbound-read-bulk', { body: { message_id: inboundIds } });
-      checkedEnvelope(response.status, response.data, response.headers, 'inbound-read-bulk', secrets);
+      checkedEnvelope(response.status, response.data, response.headers, 'inbound-read-bulk');
     },
 
     close() {
@@ -226,17 +227,16 @@ function toSendResult(
   };
 }
 
-/** Success means HTTP 2xx and meta.status SUCCESS; anything else becomes a scrubbed UpstreamError. */
+/** Success means HTTP 2xx and meta.status SUCCESS; anything else becomes an UpstreamError (from the scrubbed answer). */
 function checkedEnvelope(
   httpStatus: number,
   body: unknown,
   headers: Record<string, unknown>,
   endpoint: string,
-  secrets: string[],
 ): z.infer<typeof envelopeSchema> {
   const parsed = envelopeSchema.safeParse(body);
   const status = parsed.success ? parsed.data.meta.status : 'UNPARSEABLE';
-  const msg = parsed.success ? scrubSecrets(parsed.data.msg ?? '', secrets).slice(0, 200) : '';
+  const msg = parsed.success ? (parsed.data.msg ?? '').slice(0, 200) : '';
   const provider = { httpStatus: httpStatus, status };
   if (httpStatus === 429 || status === 'OVER_LIMIT') {
     const retryAfter = Number(headers['retry-after']);

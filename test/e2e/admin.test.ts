@@ -44,6 +44,23 @@ describe('operator and team-backend routes', () => {
     expect(gw.sandbox!.calls.slice(calls).map((c) => c.endpoint)).toEqual(['get-responses', 'get-responses']);
   });
 
+  it('scrubs an APPKEY the provider echoes anywhere in a passed-through body', async () => {
+    gw.sandbox!.setFaults({
+      respondWith: { httpStatus: 200, status: 'SUCCESS', msg: `account of key ${TEST_APPKEY}`, times: 1 },
+    });
+    const echoed = await request(gw.url).get('/v1/admin/upstream/account').set(admin);
+    expect(echoed.status).toBe(200);
+    expect(echoed.text).not.toContain(TEST_APPKEY);
+    expect(echoed.body.data.msg).toBe('account of key [REDACTED]');
+
+    // An inbound SMS that quotes the key is provider data too (the newest, on the last page).
+    gw.sandbox!.injectInbound({ from: '+61412009999', body: `my key is ${TEST_APPKEY}` });
+    const inbox = await request(gw.url).get('/v1/admin/upstream/get-responses?page=2').set(admin);
+    expect(inbox.status).toBe(200);
+    expect(inbox.text).toContain('my key is [REDACTED]');
+    expect(inbox.text).not.toContain(TEST_APPKEY);
+  });
+
   it('only for admins, only the allowlisted reads, and a page that is a page', async () => {
     expect(
       (

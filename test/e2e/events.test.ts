@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import type { RunningServer } from '../../src/server';
+import type { StoredEvent } from '../../src/store';
+import { appendEvents } from '../../src/store/event-repository';
 import { TEST_CALLBACK_TOKEN } from '../support/constants';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
 import { ManualClock } from '../support/manual-clock';
@@ -162,4 +164,152 @@ describe('SSE across replicas (real Redis pub/sub, one shared store)', () => {
     onSecond.close();
     onFirst.close();
   });
+});
+
+describe('GET /v1/events under the tenant limits', () => {
+  const limited = {
+    scopes: ['sms:send', 'sms:read'],
+    allowedCountries: ['AU'],
+    rateLimit: { requests: 4, windowSec: 60 },
+  };
+  let gw: RunningServer;
+  beforeAll(async () => {
+    gw = await startTestGateway({ tenants: { limited }, events: { maxStreamsPerTenant: 2 } });
+  });
+  afterAll(() => gw.stop());
+
+  /** Opens a stream over real HTTP; a refusal is read to its end and its envelope parsed. */
+  async function attempt(pathAndQuery: string, headers: Record<string, string> = {}) {
+    const stream = await openEventStream(`${gw.url}${pathAndQuery}`, headers);
+    if (stream.status === 200)
+      return { status: 200, stream, headers: stream.response.headers, body: undefined };
+    await stream.ended;
+    const body = JSON.parse(stream.raw()) as { error: { code: string; description: string } };
+    return { status: stream.status, stream, headers: stream.response.headers, body };
+  }
+
+  it('counts streams against the tenant rate limit, bearer and ticket alike', async () => {
+    const ticket = await request(gw.url)
+      .post('/v1/events/tickets')
+      .set(bearer(tokenFor('limited')));
+    expect(ticket.status).toBe(201);
+    const opened = await attempt('/v1/events', bearer(tokenFor('limited')));
+    expect(opened.status).toBe(200);
+    opened.stream.close();
+    expect(
+      (
+        await request(gw.url)
+          .get('/v1/messages')
+          .set(bearer(tokenFor('limited')))
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await request(gw.url)
+          .get('/v1/messages')
+          .set(bearer(tokenFor('limited')))
+      ).status,
+    ).toBe(200);
+
+    // Four requests made (the stream among them): the limit is spent, for either form of the route.
+    const overBearer = await Promise.all(
+      Array.from({ length: 20 }, () => attempt('/v1/events', bearer(tokenFor('limited')))),
+    );
+    overBearer.filter((r) => r.status === 200).forEach((r) => r.stream.close());
+    expect(overBearer.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 429));
+    expect(overBearer[0]!.body!.error).toEqual({
+      code: 'OVER_LIMIT',
+      description: expect.stringMatching(/^rate limit: this tenant may make 4 requests per 60 s/),
+    });
+    expect(Number(overBearer[0]!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const overTicket = await attempt(ticket.body.data.url as string);
+    if (overTicket.status === 200) overTicket.stream.close();
+    expect(overTicket.status).toBe(429);
+    expect(overTicket.body!.error.code).toBe('OVER_LIMIT');
+  });
+
+  it('caps the open streams of a tenant (events.maxStreamsPerTenant) with 429 OVER_LIMIT', async () => {
+    const first = await attempt('/v1/events', bearer(tokenFor('alpha')));
+    const second = await attempt('/v1/events', bearer(tokenFor('alpha')));
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const third = await attempt('/v1/events', bearer(tokenFor('alpha')));
+    if (third.status === 200) third.stream.close();
+    expect(third.status).toBe(429);
+    expect(third.body!.error).toEqual({
+      code: 'OVER_LIMIT',
+      description:
+        'events: this tenant already has 2 open streams on this replica (events.maxStreamsPerTenant); close one first',
+    });
+    expect(Number(third.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+
+    // Another tenant is not held back by alpha's streams.
+    const beta = await attempt('/v1/events', bearer(tokenFor('beta')));
+    expect(beta.status).toBe(200);
+
+    first.stream.close();
+    await waitFor(() => gw.gateway.streams.open() === 2, 3000, 'the closed stream to be let go');
+    const again = await attempt('/v1/events', bearer(tokenFor('alpha')));
+    expect(again.status).toBe(200);
+    for (const opened of [second, beta, again]) opened.stream.close();
+  });
+});
+
+describe('GET /v1/events with a client that stops reading', () => {
+  let gw: RunningServer;
+  beforeAll(async () => {
+    gw = await startTestGateway({ events: { maxBufferedBytes: 65_536, replayLimit: 10_000 } });
+  });
+  afterAll(() => gw.stop());
+
+  /** Stores `count` alpha events of about `size` bytes each and publishes them, as an intake would. */
+  async function storeAndPublish(count: number, size: number): Promise<StoredEvent[]> {
+    const at = new Date().toISOString();
+    const stored = await gw.db.transaction().execute((trx) =>
+      appendEvents(
+        trx,
+        Array.from({ length: count }, () => ({
+          tenantId: 'alpha',
+          type: 'message.inbound' as const,
+          data: { text: 'x'.repeat(size) },
+        })),
+        at,
+        () => false,
+      ),
+    );
+    gw.gateway.events.publish(stored);
+    return stored;
+  }
+
+  it('stops writing to it, then closes the stream past the buffer bound; Last-Event-ID replays the rest', async () => {
+    const slow = await openEventStream(`${gw.url}/v1/events`, bearer(tokenFor('alpha')));
+    expect(slow.status).toBe(200);
+    const published = (await storeAndPublish(3, 100)).map((e) => e.id);
+    await waitFor(() => slow.events.length === 3, 3000, 'the first events');
+    slow.response.pause();
+    // Loopback socket buffers hold a few MB before the server sees any backpressure: keep
+    // publishing until the server gives up on the stream (at most 64 MB).
+    for (let i = 0; i < 256 && gw.gateway.streams.open() > 0; i++) {
+      published.push(...(await storeAndPublish(4, 65_536)).map((e) => e.id));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitFor(() => gw.gateway.streams.open() === 0, 5000, 'the server to close the slow stream');
+
+    // The client resumes from the last event it saw, as EventSource does.
+    slow.response.resume();
+    await slow.ended;
+    const seen = slow.events.map((e) => Number(e.id));
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect(seen.length).toBeLessThan(published.length);
+    const resumed = await openEventStream(`${gw.url}/v1/events`, {
+      ...bearer(tokenFor('alpha')),
+      'Last-Event-ID': String(seen.at(-1)),
+    });
+    await waitFor(
+      () => seen.length + resumed.events.length >= published.length,
+      10_000,
+      'the replay of the missed events',
+    );
+    expect([...seen, ...resumed.events.map((e) => Number(e.id))]).toEqual(published);
+    resumed.close();
+  }, 60_000);
 });

@@ -2,6 +2,7 @@ import request from 'supertest';
 import type { RunningServer } from '../../src/server';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
 import { ManualClock } from '../support/manual-clock';
+import { waitFor } from '../support/wait';
 
 describe('Idempotency-Key on POST /v1/messages', () => {
   const clock = new ManualClock(Date.now());
@@ -88,6 +89,29 @@ describe('Idempotency-Key on POST /v1/messages', () => {
     expect(later.status).toBe(201);
     expect(later.headers['idempotent-replayed']).toBeUndefined();
     expect(sends()).toBe(before + 1);
+  });
+
+  it('sweeps expired keys from the store without waiting for their reuse', async () => {
+    await send('order-sweep-1');
+    await send('order-sweep-2');
+    const kept = () =>
+      gw.db
+        .selectFrom('idempotency_keys')
+        .select('key')
+        .where('key', 'in', ['order-sweep-1', 'order-sweep-2'])
+        .execute();
+    expect(await kept()).toHaveLength(2);
+    // Past the retention (24 h), the sweep (every 5 min by default, timed from the end of the
+    // last one) deletes both: the clock is moved on one interval at a time until it has.
+    clock.advance(86_400_000);
+    await waitFor(
+      async () => {
+        clock.advance(300_000);
+        return (await kept()).length === 0;
+      },
+      5000,
+      'the sweep',
+    );
   });
 
   it('forgets the key when the provider refused the send (502), so the retry goes out', async () => {

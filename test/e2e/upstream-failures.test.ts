@@ -1,8 +1,23 @@
+import { sql } from 'kysely';
 import request from 'supertest';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox';
 import type { RunningServer } from '../../src/server';
 import { TEST_APPKEY } from '../support/constants';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
+import { captured } from '../support/leak-guard';
+
+/** Every row of every table of the gateway's (SQLite) store, as text. */
+async function everyStoredRow(gw: RunningServer): Promise<string> {
+  const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(
+    gw.db,
+  );
+  const dumps = await Promise.all(
+    tables.rows.map(async ({ name }) =>
+      JSON.stringify((await sql`select * from ${sql.table(name)}`.execute(gw.db)).rows),
+    ),
+  );
+  return dumps.join('\n');
+}
 
 /** A gateway in production mode pointed at a sandbox of our own making, over loopback HTTP. */
 async function gatewayAgainst(
@@ -57,6 +72,56 @@ describe('when the provider fails, the gateway answers with a clear upstream err
       description: 'provider refused send-sms (HTTP 400 FIELD_INVALID): from is invalid',
     });
     expect(await statusOfLastMessage(gw)).toBe('failed');
+  });
+
+  it('an APPKEY the provider echoes (meta.status, msg) reaches no response, stored row or log line', async () => {
+    const logsBefore = captured.logLines.length;
+    sandbox.setFaults({
+      respondWith: {
+        httpStatus: 400,
+        status: `BAD_KEY_${TEST_APPKEY}`,
+        msg: `APPKEY ${TEST_APPKEY} is not allowed to send from this number`,
+      },
+    });
+    const res = await send(gw);
+    expect(res.status).toBe(502);
+    expect(res.text).not.toContain(TEST_APPKEY);
+    expect(res.body.error).toEqual({
+      code: 'UPSTREAM_ERROR',
+      description:
+        'provider refused send-sms (HTTP 400 BAD_KEY_[REDACTED]): APPKEY [REDACTED] is not allowed to send from this number',
+    });
+    const listed = await request(gw.url)
+      .get('/v1/messages')
+      .set(bearer(tokenFor('alpha')));
+    expect(listed.body.data[0].error).toBe(res.body.error.description);
+    expect(listed.text).not.toContain(TEST_APPKEY);
+    expect(await everyStoredRow(gw)).not.toContain(TEST_APPKEY);
+    expect(captured.logLines.slice(logsBefore).join('')).not.toContain(TEST_APPKEY);
+  });
+
+  it('the same for a durable send: the job and the message keep the scrubbed error', async () => {
+    sandbox.setFaults({
+      respondWith: { httpStatus: 400, status: 'FIELD_INVALID', msg: `echo: ${TEST_APPKEY}` },
+    });
+    const queued = await request(gw.url)
+      .post('/v1/messages')
+      .set({ ...bearer(tokenFor('alpha')), Prefer: 'respond-async' })
+      .send({ to: '0412345678', text: 'durable' });
+    expect(queued.status).toBe(202);
+    const id = queued.body.data.messages[0].id as string;
+    let detail: request.Response | undefined;
+    for (let i = 0; i < 250; i++) {
+      detail = await request(gw.url)
+        .get(`/v1/messages/${id}`)
+        .set(bearer(tokenFor('alpha')));
+      if (detail.body.data.status !== 'queued') break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(detail!.body.data.status).toBe('failed');
+    expect(detail!.body.data.error).toMatch(/echo: \[REDACTED\]/);
+    expect(detail!.text).not.toContain(TEST_APPKEY);
+    expect(await everyStoredRow(gw)).not.toContain(TEST_APPKEY);
   });
 
   it('provider 500 → 502 UPSTREAM_ERROR', async () => {

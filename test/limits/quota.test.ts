@@ -49,7 +49,14 @@ describe('segment quotas', () => {
       },
       { name: 'segmentsPerMonth', limit: 100, used: 6, remaining: 94, resetsAt: expect.any(String) },
     ]);
-    expect(now.rateLimit).toEqual({ requests: 300, windowSec: 60 });
+    // Two sends and this read so far.
+    expect(now.rateLimit).toEqual({
+      requests: 300,
+      windowSec: 60,
+      used: 3,
+      remaining: 297,
+      resetsAt: expect.any(String),
+    });
 
     const over = await send(gw, 'metered', {
       to: ['0412345673', '0412345674', '0412345675', '0412345676', '0412345677'],

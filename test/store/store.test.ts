@@ -2,6 +2,7 @@ import {
   createDeliveryReportRepository,
   createEventRepository,
   createFormReplyRepository,
+  createIdempotencyRepository,
   createInboundRepository,
   createMessageRepository,
   createOutboxRepository,
@@ -12,6 +13,10 @@ import {
   type InboundInput,
   type MessageRecord,
 } from '../../src/store';
+import { createIdempotencySweeper } from '../../src/messages';
+import { createLogger } from '../../src/observability';
+import { ManualClock } from '../support/manual-clock';
+import { waitFor } from '../support/wait';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
 
 // The whole store, through its repositories, on both dialects: the embedded SQLite file and the
@@ -409,5 +414,54 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
     );
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(await replies.claimDailyReply('contact', '+61412000000', 'day:2026-11-26', AT)).toBe(true);
+  });
+
+  it('sweeps expired idempotency keys on the injected clock, in bounded batches, and keeps live ones', async () => {
+    const keys = createIdempotencyRepository(db);
+    const clock = new ManualClock(Date.parse(AT));
+    const at = (ms: number) => new Date(ms).toISOString();
+    for (let i = 0; i < 7; i++) await keys.claim('alpha', `old-${i}`, 'f', AT, at(clock.now() + 60_000));
+    for (let i = 0; i < 3; i++) await keys.claim('alpha', `live-${i}`, 'f', AT, at(clock.now() + 86_400_000));
+    const stored = () => db.selectFrom('idempotency_keys').select('key').orderBy('key').execute();
+    expect(await stored()).toHaveLength(10);
+
+    // What each delete statement removed, read off the real repository.
+    const batches: number[] = [];
+    const observed = {
+      ...keys,
+      deleteExpired: async (now: string, limit: number) => {
+        const deleted = await keys.deleteExpired(now, limit);
+        batches.push(deleted);
+        return deleted;
+      },
+    };
+    const sweeper = createIdempotencySweeper({
+      repository: observed,
+      clock,
+      logger: createLogger({ level: 'silent', secrets: [] }),
+      intervalMs: 300_000,
+      batchSize: 3,
+    });
+    sweeper.start();
+    clock.advance(300_000);
+    await waitFor(async () => (await stored()).length === 3, 5000, 'the expired keys to be swept');
+    expect((await stored()).map((row) => row.key)).toEqual(['live-0', 'live-1', 'live-2']);
+    expect(batches).toEqual([3, 3, 1]);
+
+    // Later sweeps (one interval after the end of the last) find nothing more to delete.
+    await waitFor(
+      () => {
+        clock.advance(300_000);
+        return batches.length >= 4;
+      },
+      5000,
+      'the next sweep',
+    );
+    await sweeper.stop();
+    expect(batches.slice(3).every((deleted) => deleted === 0)).toBe(true);
+    const swept = batches.length;
+    clock.advance(86_400_000 + 300_000);
+    expect(batches).toHaveLength(swept);
+    expect(await stored()).toHaveLength(3);
   });
 });

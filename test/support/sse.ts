@@ -11,6 +11,10 @@ export interface SseStream {
   response: IncomingMessage;
   events: SseEvent[];
   comments: string[];
+  /** Everything received, as text (a refusal's JSON envelope, say). */
+  raw(): string;
+  /** Resolves when the server has ended the response. */
+  ended: Promise<void>;
   close(): void;
 }
 
@@ -21,16 +25,20 @@ export interface SseStream {
 export function openEventStream(url: string, headers: Record<string, string> = {}): Promise<SseStream> {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers: { Accept: 'text/event-stream', ...headers } }, (response) => {
+      let raw = '';
       const stream: SseStream = {
         status: response.statusCode ?? 0,
         response,
         events: [],
         comments: [],
+        raw: () => raw,
+        ended: new Promise((ended) => response.once('close', () => ended())),
         close: () => req.destroy(),
       };
       let buffer = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
+        raw += chunk;
         buffer += chunk;
         let end: number;
         while ((end = buffer.indexOf('\n\n')) >= 0) {
