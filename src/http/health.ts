@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { sendSuccess } from './envelope';
 import { ApiError } from './errors';
+import { setAccessLogLevel } from './request-context';
 
 export interface ReadinessCheck {
   name: string;
@@ -12,11 +13,16 @@ export function healthRouter(checks: ReadinessCheck[], isShuttingDown: () => boo
   const router = Router();
   router.get('/healthz', (_req, res) => sendSuccess(res, 200, { status: 'ok' }));
   router.get('/readyz', async (_req, res) => {
-    if (isShuttingDown()) throw new ApiError('UPSTREAM_UNAVAILABLE', 'readiness: shutting down');
+    if (isShuttingDown()) {
+      // Expected while draining: it is how the load balancer learns to route elsewhere.
+      setAccessLogLevel(res, 'info');
+      throw new ApiError('UPSTREAM_UNAVAILABLE', 'readiness: shutting down');
+    }
     for (const { name, check } of checks) {
       try {
         await check();
       } catch {
+        setAccessLogLevel(res, 'warn');
         throw new ApiError('UPSTREAM_UNAVAILABLE', `readiness: ${name} is not available`);
       }
     }
