@@ -5,7 +5,10 @@ WORKDIR /app
 RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
+# The `prepare` script (run by npm ci) finds no sources yet in this dependency layer and builds
+# nothing; the build is the explicit step below, once the sources are in.
+COPY scripts ./scripts
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -24,5 +27,6 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# node is PID 1's only child of interest: run it directly so SIGTERM reaches it (npm's shell would not forward it).
+# node runs directly as PID 1, so SIGTERM reaches it and nothing compiles at start.
+# (`npm start` would also work: its script execs node, so npm forwards the signal to the gateway.)
 CMD ["node", "dist/main.js"]

@@ -103,16 +103,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     stop({ drainMs = 0, graceMs = 10_000 } = {}) {
       stopping ??= (async () => {
         gateway.beginShutdown();
-        if (drainMs > 0) {
-          // Busy keep-alive connections hear `Connection: close` on their next answer; idle ones
-          // are closed as they go idle, so few are left to race a request when the listener closes.
-          server.closeIdleConnections();
-          const closing = setInterval(() => server.closeIdleConnections(), 100);
-          await new Promise((resolve) => setTimeout(resolve, drainMs));
-          clearInterval(closing);
-        }
+        // During the drain nothing is closed under a client: every answer carries
+        // `Connection: close`, so each keep-alive connection ends after its next exchange. Closing
+        // "idle" connections now would reset requests written but not parsed yet.
+        if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
+        // The load balancer has moved away: stop listening and close the idle connections (close()
+        // does both); in-flight requests get `graceMs` to finish.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         await closed;
         clearTimeout(timer);

@@ -1,11 +1,14 @@
-// `npm run token -- --tenant ID [--scope "sms:send sms:read"] [--ttl 15m]` prints one JWT on
-// stdout and nothing else; problems go to stderr with a non-zero exit.
+// `smsgate token --tenant ID [--scope "sms:send sms:read"] [--ttl 15m] [--sub SUBJECT]`: one JWT.
+// It needs the JWT secret and the tenants only; the provider APPKEY is neither read nor required,
+// so whoever mints tokens need not hold the key the gateway keeps hidden.
 import { parseArgs } from 'node:util';
 import { loadConfig, scopeSchema } from '../config';
 import { mintToken, parseTtl } from './token';
 
-function main(): void {
+/** Mints the token the command line asks for; a problem is thrown as an Error that names the option. */
+export function mintFromCommandLine(args: string[], env: NodeJS.ProcessEnv = process.env): string {
   const { values } = parseArgs({
+    args,
     options: {
       tenant: { type: 'string' },
       scope: { type: 'string', default: 'sms:send sms:read' },
@@ -18,19 +21,11 @@ function main(): void {
   const scopes = scopeSchema.array().safeParse(values.scope.split(/[\s,]+/).filter(Boolean));
   if (!scopes.success)
     throw new Error(`--scope: expected scopes from sms:send, sms:read, admin, got '${values.scope}'`);
-  const config = loadConfig();
-  const token = mintToken(config, {
+  const config = loadConfig(env, {}, { purpose: 'minting' });
+  return mintToken(config, {
     tenantId: values.tenant,
     scopes: scopes.data,
     ttlSec: parseTtl(values.ttl),
     ...(values.sub ? { subject: values.sub } : {}),
   });
-  process.stdout.write(`${token}\n`);
-}
-
-try {
-  main();
-} catch (error) {
-  process.stderr.write(`token: ${(error as Error).message}\n`);
-  process.exitCode = 1;
 }

@@ -17,26 +17,44 @@ type Env = Record<string, string | undefined>;
 type Tree = Record<string, unknown>;
 
 const DEFAULT_FILE = resolve(__dirname, '../../config/default.yaml');
-
 /**
- * Loads configuration in layers: config/default.yaml, then the file named by SMSGATE_CONFIG, then
- * environment variables (named ones such as PORT, and SMSGATE__section__key=value for any key),
- * then secrets from SMSGATE_APPKEY / SMSGATE_JWT_SECRET or their *_FILE twins. Fails fast with a
- * message that names the key and what was expected.
+ * The defaults of sandbox mode alone: the demo tenants. An overlay merges key by key and can add
+ * tenants but never remove one, so in production mode these are not loaded at all: only the
+ * tenants the operator declares exist there.
  */
-export function loadConfig(env: Env = process.env, overrides: Tree = {}): Config {
-  let tree = readYamlFile(DEFAULT_FILE);
-  if (env.SMSGATE_CONFIG) tree = mergeTrees(tree, readYamlFile(resolve(env.SMSGATE_CONFIG)));
-  tree = mergeTrees(tree, envOverrides(env));
-  tree = mergeTrees(tree, overrides);
-  const config = parseConfig(tree);
-  return withDevelopmentSecrets(config);
+const SANDBOX_FILE = resolve(__dirname, '../../config/sandbox.yaml');
+
+export interface LoadOptions {
+  /**
+   * `minting`: for the token CLI, which signs with the JWT secret and checks the tenants only. The
+   * provider key is neither required nor read, so whoever mints tokens need not hold it.
+   */
+  purpose?: 'gateway' | 'minting';
 }
 
-export function parseConfig(tree: unknown): Config {
+/**
+ * Loads configuration in layers: config/default.yaml (and config/sandbox.yaml in sandbox mode),
+ * then the file named by SMSGATE_CONFIG, then environment variables (named ones such as PORT, and
+ * SMSGATE__section__key=value for any key), then secrets from SMSGATE_APPKEY / SMSGATE_JWT_SECRET
+ * or their *_FILE twins. Fails fast with a message that names the key and what was expected.
+ */
+export function loadConfig(env: Env = process.env, overrides: Tree = {}, options: LoadOptions = {}): Config {
+  const minting = options.purpose === 'minting';
+  let operator = env.SMSGATE_CONFIG ? readYamlFile(resolve(env.SMSGATE_CONFIG)) : {};
+  operator = mergeTrees(operator, envOverrides(env, { readAppKey: !minting }));
+  operator = mergeTrees(operator, overrides);
+  const defaults = readYamlFile(DEFAULT_FILE);
+  let tree = mergeTrees(defaults, operator);
+  if (tree.mode === 'sandbox') tree = mergeTrees(mergeTrees(defaults, readYamlFile(SANDBOX_FILE)), operator);
+  if (minting) setPath(tree, ['upstream', 'appKey'], undefined);
+  const config = parseConfig(tree, { requireAppKey: !minting });
+  return withDevelopmentSecrets(config, { appKey: !minting });
+}
+
+export function parseConfig(tree: unknown, checks: { requireAppKey?: boolean } = {}): Config {
   const result = configSchema.safeParse(tree, { reportInput: true });
   if (!result.success) throw new ConfigError(`invalid configuration:\n${describeIssues(result.error)}`);
-  return checkConsistency(result.data);
+  return checkConsistency(result.data, checks.requireAppKey ?? true);
 }
 
 /** Values never echoed in a configuration error. */
@@ -64,9 +82,15 @@ function describeIssues(error: z.ZodError): string {
     .join('\n');
 }
 
-function checkConsistency(config: Config): Config {
+function checkConsistency(config: Config, requireAppKey: boolean): Config {
   const problems: string[] = [];
-  if (Object.keys(config.tenants).length === 0) problems.push('tenants: expected at least one tenant');
+  if (Object.keys(config.tenants).length === 0) {
+    problems.push(
+      config.mode === 'production'
+        ? 'tenants: declare at least one tenant (production mode has no built-in tenants)'
+        : 'tenants: expected at least one tenant',
+    );
+  }
   const usesHmac = config.auth.algorithms.includes('HS256');
   const usesKeys = config.auth.algorithms.some((alg) => alg !== 'HS256');
   if (usesHmac && usesKeys) {
@@ -80,7 +104,7 @@ function checkConsistency(config: Config): Config {
     problems.push('auth.issuer and auth.audience: both required with auth.jwksUrl');
   }
   if (config.mode === 'production') {
-    if (!config.upstream.appKey)
+    if (requireAppKey && !config.upstream.appKey)
       problems.push(
         'upstream.appKey: required in production mode (set SMSGATE_APPKEY or SMSGATE_APPKEY_FILE)',
       );
@@ -178,7 +202,7 @@ function readYamlFile(file: string): Tree {
 }
 
 /** Named variables for the common knobs, and SMSGATE__a__b=value for any key (value read as YAML). */
-function envOverrides(env: Env): Tree {
+function envOverrides(env: Env, read: { readAppKey: boolean }): Tree {
   const tree: Tree = {};
   const named: Record<string, string[]> = {
     PORT: ['http', 'port'],
@@ -198,7 +222,7 @@ function envOverrides(env: Env): Tree {
     if (!name.startsWith('SMSGATE__') || value === undefined) continue;
     setPath(tree, name.slice('SMSGATE__'.length).split('__'), parseYaml(value));
   }
-  const appKey = readSecret(env, 'SMSGATE_APPKEY');
+  const appKey = read.readAppKey ? readSecret(env, 'SMSGATE_APPKEY') : undefined;
   if (appKey !== undefined) setPath(tree, ['upstream', 'appKey'], appKey);
   const jwtSecret = readSecret(env, 'SMSGATE_JWT_SECRET');
   if (jwtSecret !== undefined) setPath(tree, ['auth', 'jwtSecret'], jwtSecret);
@@ -225,14 +249,15 @@ function readSecret(env: Env, name: string): string | undefined {
  * file beside the database (mode 0600), so `npm run token` and the gateway agree across restarts;
  * its sandbox APPKEY is random per process because only the in-process sandbox ever sees it.
  */
-function withDevelopmentSecrets(config: Config): Config {
+function withDevelopmentSecrets(config: Config, needs: { appKey: boolean }): Config {
   if (config.mode !== 'sandbox') return config;
   const auth = config.auth.jwtSecret
     ? config.auth
     : { ...config.auth, jwtSecret: developmentJwtSecret(config) };
-  const upstream = config.upstream.appKey
-    ? config.upstream
-    : { ...config.upstream, appKey: `sandbox-${randomBytes(18).toString('hex')}` };
+  const upstream =
+    config.upstream.appKey || !needs.appKey
+      ? config.upstream
+      : { ...config.upstream, appKey: `sandbox-${randomBytes(18).toString('hex')}` };
   const callbacks =
     config.callbacks.tokens.length > 0
       ? config.callbacks

@@ -226,10 +226,10 @@ export const configSchema = z.strictObject({
       clientTokenTtlSec: z.number().int().positive().max(86_400).default(900),
     })
     .prefault({}),
-  tenants: z.record(
-    z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected a lower-case tenant id'),
-    tenant,
-  ),
+  /** Callers' tenants; none built in outside sandbox mode (checked: at least one). */
+  tenants: z
+    .record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected a lower-case tenant id'), tenant)
+    .default({}),
   messages: z
     .strictObject({
       /** Region for numbers written without a country code, e.g. 0412 345 678. */

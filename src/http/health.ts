@@ -3,6 +3,7 @@ import { jsonResponse, successSchema } from './contract';
 import { sendSuccess } from './envelope';
 import { ApiError } from './errors';
 import type { RouteDefinition } from './routes';
+import { setAccessLogLevel } from './request-context';
 
 export interface ReadinessCheck {
   name: string;
@@ -29,11 +30,16 @@ export function healthRoutes(checks: ReadinessCheck[], isShuttingDown: () => boo
       tags: ['operations'],
       responses: { 200: jsonResponse(successSchema(z.object({ status: z.literal('ready') }))) },
       handler: async (_req, res) => {
-        if (isShuttingDown()) throw new ApiError('UPSTREAM_UNAVAILABLE', 'readiness: shutting down');
+        if (isShuttingDown()) {
+          // Expected while draining: it is how the load balancer learns to route elsewhere.
+          setAccessLogLevel(res, 'info');
+          throw new ApiError('UPSTREAM_UNAVAILABLE', 'readiness: shutting down');
+        }
         for (const { name, check } of checks) {
           try {
             await check();
           } catch {
+            setAccessLogLevel(res, 'warn');
             throw new ApiError('UPSTREAM_UNAVAILABLE', `readiness: ${name} is not available`);
           }
         }

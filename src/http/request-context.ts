@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pinoHttp } from 'pino-http';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { Logger } from '../observability';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -22,13 +22,38 @@ export function loggablePath(url: string | undefined): string {
   return (url ?? '').split('?')[0]!.replace(/(\/callbacks\/[^/]+\/)[^/]+/, '$1[REDACTED]');
 }
 
+type AccessLogLevel = 'debug' | 'info' | 'warn';
+
+/**
+ * For a route whose answer is expected although it is an error status (readiness failing while
+ * draining): the level of its access-log line.
+ */
+export function setAccessLogLevel(res: Response, level: AccessLogLevel): void {
+  res.locals.accessLogLevel = level;
+}
+
+function chosenLevel(res: ServerResponse): AccessLogLevel | undefined {
+  return (res as Partial<Response>).locals?.accessLogLevel as AccessLogLevel | undefined;
+}
+
+/** pino-http invents an Error for every 5xx answer; its stack shows pino-http, not a fault of ours. */
+function isInventedError(error: Error, res: ServerResponse): boolean {
+  return error.message === `failed with status code ${res.statusCode}`;
+}
+
 /** One access-log line per request, with the request id; no headers or bodies (they carry credentials and numbers). */
 export function accessLog(logger: Logger): RequestHandler {
   return pinoHttp({
     logger,
     genReqId: requestId,
     customLogLevel: (_req, res, error) =>
-      error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug',
+      error
+        ? 'error'
+        : (chosenLevel(res) ?? (res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug')),
+    // A 5xx answer is a deliberate envelope (provider down, draining); a real bug is logged with its
+    // own stack by the error handler. The access line keeps only the status.
+    customErrorObject: (_req, res, error, fields: Record<string, unknown>) =>
+      isInventedError(error, res) ? { ...fields, err: undefined } : fields,
     serializers: {
       req: (req: { id: unknown; method: string; url: string }) => ({
         id: req.id,

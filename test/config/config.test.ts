@@ -156,6 +156,51 @@ describe('configuration', () => {
     expect(loadError({}, { auth: { algorithms: ['RS256'] } })).toMatch(/auth\.jwksUrl: required/);
   });
 
+  it('has the demo tenants in sandbox mode only: in production only the declared tenants exist', () => {
+    expect(Object.keys(loadConfig(sandboxEnv).tenants)).toEqual(['demo', 'ops']);
+    const declared = { tenants: { website: { scopes: ['sms:send'] } } };
+    expect(Object.keys(loadConfig(sandboxEnv, declared).tenants)).toEqual(['demo', 'ops', 'website']);
+    const production = {
+      ...sandboxEnv,
+      SMSGATE_MODE: 'production',
+      SMSGATE_APPKEY: 'k'.repeat(32),
+      SMSGATE_JWT_SECRET: 's'.repeat(40),
+    };
+    expect(Object.keys(loadConfig(production, declared).tenants)).toEqual(['website']);
+    const file = join(dir, 'production.yaml');
+    writeFileSync(file, 'mode: production\ntenants:\n  website:\n    scopes: [sms:send]\n');
+    const fromFile = loadConfig({ ...production, SMSGATE_MODE: '', SMSGATE_CONFIG: file });
+    expect(fromFile.mode).toBe('production');
+    expect(Object.keys(fromFile.tenants)).toEqual(['website']);
+    expect(loadError(production)).toMatch(
+      /tenants: declare at least one tenant \(production mode has no built-in tenants\)/,
+    );
+  });
+
+  it('loads for minting tokens without the provider key: it is neither required nor read', () => {
+    const production = {
+      ...sandboxEnv,
+      SMSGATE_MODE: 'production',
+      SMSGATE_JWT_SECRET: 's'.repeat(40),
+      // The minting host does not hold the key; a key file it cannot read is not even opened.
+      SMSGATE_APPKEY_FILE: join(dir, 'no-such-appkey-file'),
+    };
+    const declared = { tenants: { website: { scopes: ['sms:send'] } } };
+    expect(loadError(production, declared)).toMatch(/SMSGATE_APPKEY_FILE: cannot read/);
+    const config = loadConfig(production, declared, { purpose: 'minting' });
+    expect(config.upstream.appKey).toBeUndefined();
+    expect(config.auth.jwtSecret).toBe('s'.repeat(40));
+    expect(Object.keys(config.tenants)).toEqual(['website']);
+    const withKey = loadConfig(
+      { ...production, SMSGATE_APPKEY_FILE: '', SMSGATE_APPKEY: 'k'.repeat(32) },
+      declared,
+      {
+        purpose: 'minting',
+      },
+    );
+    expect(withKey.upstream.appKey).toBeUndefined();
+  });
+
   it('loads the production example as documented in the README', () => {
     const config = loadConfig({
       SMSGATE_CONFIG: resolve(__dirname, '../../config/example.production.yaml'),
@@ -167,7 +212,7 @@ describe('configuration', () => {
       http: { trustProxy: 1 },
       upstream: { baseUrl: 'https://cellcast.com.au/api/v3/' },
     });
-    expect(Object.keys(config.tenants)).toEqual(['demo', 'ops', 'website', 'mobile-app']);
+    expect(Object.keys(config.tenants)).toEqual(['website', 'mobile-app', 'ops']);
   });
 
   it('loads the cluster example with its secrets and URLs from the environment', () => {

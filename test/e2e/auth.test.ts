@@ -263,3 +263,59 @@ describe('RS256 tokens from an identity provider (JWKS)', () => {
     expectAuthFailed(await send(rs256({ tenant: 'nobody', scope: 'sms:send' })), /unknown tenant/);
   });
 });
+
+describe('production mode: only the tenants the operator declared exist', () => {
+  // The sandbox-mode demo tenants (demo, and ops with admin) must not exist in production; the
+  // test tenants alpha, beta and ops are declared explicitly by the test configuration.
+  const production = {
+    mode: 'production',
+    http: { requireHttps: false },
+    inbound: { pollIntervalMs: 0 },
+    // Nothing here reaches the provider: a closed port on loopback.
+    upstream: { baseUrl: 'http://127.0.0.1:9/api/v3/' },
+  };
+  const list = (gw: RunningServer, token: string) => request(gw.url).get('/v1/messages').set(bearer(token));
+
+  it('refuses an HS256 token naming the sandbox demo tenant', async () => {
+    const gw = await startTestGateway(production);
+    try {
+      expect(Object.keys(gw.config.tenants).sort()).toEqual(['alpha', 'beta', 'ops']);
+      expect((await list(gw, tokenFor('alpha'))).status).toBe(200);
+      expectAuthFailed(await list(gw, tokenFor('demo')), /unknown tenant 'demo'/);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('refuses a JWKS-verified token naming the sandbox demo tenant', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'key-1', alg: 'RS256', use: 'sig' };
+    const jwks = createServer((_req, res) => {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    const { port } = jwks.address() as AddressInfo;
+    const issuer = 'https://idp.example.test/';
+    const audience = 'smsgate';
+    const gw = await startTestGateway({
+      ...production,
+      auth: { algorithms: ['RS256'], jwksUrl: `http://127.0.0.1:${port}/jwks.json`, issuer, audience },
+    });
+    const rs256 = (tenant: string) =>
+      jwt.sign({ tenant, scope: 'sms:read admin' }, privateKey.export({ format: 'pem', type: 'pkcs8' }), {
+        algorithm: 'RS256',
+        keyid: 'key-1',
+        expiresIn: 300,
+        issuer,
+        audience,
+      });
+    try {
+      expect((await list(gw, rs256('alpha'))).status).toBe(200);
+      expectAuthFailed(await list(gw, rs256('demo')), /unknown tenant 'demo'/);
+    } finally {
+      await gw.stop();
+      await new Promise((resolve) => jwks.close(resolve));
+    }
+  });
+});

@@ -1,30 +1,42 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { TEST_APPKEY } from '../support/constants';
+import { TEST_APPKEY, TEST_JWT_SECRET } from '../support/constants';
 import { freePort } from '../support/ports';
+import { waitFor } from '../support/wait';
 
-// What a newcomer does: `npm start`, then `npm run token -- --tenant demo`, then curl.
+// What a newcomer does: `npm install` (which builds), `npm start`, then
+// `TOKEN=$(npm run -s token -- --tenant demo)` (or `npx smsgate token …`), then curl.
 const root = resolve(__dirname, '../..');
 
-// Detached: npm leads its own process group, so a signal can reach npm, its shell and node
-// together, as Ctrl-C in a terminal or a container stop does (npm's shell does not forward signals).
-function npm(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn('npm', args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+// Detached: npm leads its own process group, so the test can clean up everything it started
+// (npm, a shell, node) with one signal to the group.
+function spawnIn(cwd: string, command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 }
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid !== undefined) process.kill(-child.pid, signal);
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is already gone.
+  }
 }
 
-function run(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = root): Promise<Run> {
   return new Promise((done) => {
-    const child = npm(args, env);
+    const child = spawnIn(cwd, command, args, env);
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -33,16 +45,29 @@ function run(
   });
 }
 
-describe('npm start and npm run token on a fresh checkout', () => {
+/** Whether this test process can listen on the port (nothing else holds it). */
+function portIsFree(port: number): Promise<boolean> {
+  const probe = createServer();
+  return new Promise((done) => {
+    probe.once('error', () => done(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => done(true)));
+  });
+}
+
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/;
+
+describe('npm start and the token CLI on a checkout', () => {
   let server: ChildProcess;
   let output = '';
   let env: NodeJS.ProcessEnv;
+  let port: number;
   let gatewayUrl = '';
   let sandboxUrl = '';
 
   beforeAll(async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'smsgate-cli-'));
-    const [port, sandboxPort] = [await freePort(), await freePort()];
+    const sandboxPort = await freePort();
+    port = await freePort();
     const clean = Object.fromEntries(
       Object.entries(process.env).filter(([name]) => !name.startsWith('SMSGATE') && name !== 'PORT'),
     );
@@ -51,6 +76,7 @@ describe('npm start and npm run token on a fresh checkout', () => {
       PORT: String(port),
       SMSGATE_SQLITE_FILE: join(dataDir, 'smsgate.db'),
       SMSGATE__sandbox__port: String(sandboxPort),
+      SMSGATE__shutdown__drainDelayMs: '500',
       // A known key (the embedded sandbox accepts whatever key the gateway holds), so the
       // process output can be checked for it.
       SMSGATE_APPKEY: TEST_APPKEY,
@@ -58,7 +84,10 @@ describe('npm start and npm run token on a fresh checkout', () => {
     };
     gatewayUrl = `http://127.0.0.1:${port}`;
     sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
-    server = npm(['start'], env);
+    // What `npm install` runs after installing the dependencies: the build, once.
+    const prepared = await run('npm', ['run', 'prepare'], env);
+    if (prepared.code !== 0) throw new Error(`npm run prepare failed:\n${prepared.stdout}${prepared.stderr}`);
+    server = spawnIn(root, 'npm', ['start'], env);
     await new Promise<void>((ready, fail) => {
       const timer = setTimeout(
         () => fail(new Error(`npm start did not log a ready line:\n${output}`)),
@@ -75,7 +104,7 @@ describe('npm start and npm run token on a fresh checkout', () => {
       server.stderr?.on('data', onData);
       server.on('exit', (code) => fail(new Error(`npm start exited with ${code}:\n${output}`)));
     });
-  }, 90_000);
+  }, 180_000);
 
   afterAll(async () => {
     if (server.exitCode === null && server.signalCode === null) {
@@ -83,6 +112,8 @@ describe('npm start and npm run token on a fresh checkout', () => {
       signalGroup(server, 'SIGKILL');
       await exited;
     }
+    // Whatever npm left behind in its group (an orphaned gateway, before the fix).
+    signalGroup(server, 'SIGKILL');
   });
 
   it('logs a ready line in sandbox mode with a sample command to send a first SMS', () => {
@@ -94,13 +125,16 @@ describe('npm start and npm run token on a fresh checkout', () => {
     });
   });
 
-  it('mints a token that prints as one JWT and nothing else, and sends an SMS with it', async () => {
+  it('mints with `npm run -s token` (one JWT on stdout, no rebuild) and sends an SMS with it', async () => {
+    const built = statSync(join(root, 'dist/main.js')).mtimeMs;
     const minted = await run(
-      ['run', 'token', '--', '--tenant', 'demo', '--scope', 'sms:send sms:read', '--ttl', '15m'],
+      'npm',
+      ['run', '-s', 'token', '--', '--tenant', 'demo', '--scope', 'sms:send sms:read', '--ttl', '15m'],
       env,
     );
-    expect(minted.code).toBe(0);
-    expect(minted.stdout).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/);
+    expect(minted).toMatchObject({ code: 0, stdout: expect.stringMatching(JWT) });
+    // Minting runs the built CLI; it does not compile the project again.
+    expect(statSync(join(root, 'dist/main.js')).mtimeMs).toBe(built);
     const token = minted.stdout.trim();
 
     const sent = await request(gatewayUrl)
@@ -122,11 +156,48 @@ describe('npm start and npm run token on a fresh checkout', () => {
     expect(fetched.body.data).toMatchObject({ id, status: 'sent' });
   }, 60_000);
 
-  it('refuses to mint for an unknown tenant, on stderr with a non-zero exit', async () => {
-    const minted = await run(['run', 'token', '--', '--tenant', 'nobody'], env);
+  // The first npx run links the package into npx's cache and runs its prepare (the build) once.
+  it('mints with `npx smsgate token` (the package bin): one JWT on stdout', async () => {
+    const minted = await run('npx', ['smsgate', 'token', '--tenant', 'demo', '--scope', 'sms:read'], env);
+    expect(minted).toMatchObject({ code: 0, stdout: expect.stringMatching(JWT) });
+    const answer = await request(gatewayUrl)
+      .get('/v1/messages')
+      .set('Authorization', `Bearer ${minted.stdout.trim()}`);
+    expect(answer.status).toBe(200);
+  }, 180_000);
+
+  it('mints for a production deployment with the JWT secret and the tenants alone, without the APPKEY', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smsgate-mint-'));
+    const configFile = join(dir, 'production.yaml');
+    writeFileSync(configFile, 'mode: production\ntenants:\n  website:\n    scopes: [sms:send]\n');
+    const withoutKey = Object.fromEntries(Object.entries(env).filter(([name]) => name !== 'SMSGATE_APPKEY'));
+    const minted = await run(
+      'npm',
+      ['run', '-s', 'token', '--', '--tenant', 'website', '--scope', 'sms:send'],
+      { ...withoutKey, SMSGATE_CONFIG: configFile, SMSGATE_JWT_SECRET: TEST_JWT_SECRET },
+    );
+    expect(minted).toMatchObject({ code: 0, stdout: expect.stringMatching(JWT) });
+    expect(jwt.verify(minted.stdout.trim(), TEST_JWT_SECRET, { algorithms: ['HS256'] })).toMatchObject({
+      tenant: 'website',
+      scope: 'sms:send',
+    });
+    // The sandbox's demo tenant does not exist in production.
+    const refused = await run('npm', ['run', '-s', 'token', '--', '--tenant', 'demo'], {
+      ...withoutKey,
+      SMSGATE_CONFIG: configFile,
+      SMSGATE_JWT_SECRET: TEST_JWT_SECRET,
+    });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("token: --tenant: unknown tenant 'demo'");
+  }, 60_000);
+
+  it('refuses to mint for an unknown tenant, on stderr with a non-zero exit; npm errors stay plain text', async () => {
+    const minted = await run('npm', ['run', 'token', '--', '--tenant', 'nobody'], env);
     expect(minted.code).not.toBe(0);
     expect(minted.stderr).toContain("token: --tenant: unknown tenant 'nobody'");
     expect(minted.stdout).not.toMatch(/eyJ/);
+    // npm's own report of the failure is for people, not a JSON blob.
+    expect(`${minted.stdout}${minted.stderr}`).not.toMatch(/^\{\s*$/m);
   }, 60_000);
 
   it('never prints the APPKEY, on stdout or stderr, at debug level', () => {
@@ -136,23 +207,23 @@ describe('npm start and npm run token on a fresh checkout', () => {
   });
 
   it('runs the sandbox standalone with npm run sandbox', async () => {
-    const port = await freePort();
-    const sandbox = npm(['run', 'sandbox'], { ...env, SANDBOX_PORT: String(port) });
+    const sandboxPort = await freePort();
+    const sandbox = spawnIn(root, 'npm', ['run', 'sandbox'], { ...env, SANDBOX_PORT: String(sandboxPort) });
     try {
-      const until = Date.now() + 30_000;
-      let answer: request.Response | undefined;
-      while (!answer && Date.now() < until) {
-        answer = await request(`http://127.0.0.1:${port}`)
-          .get('/api/v3/account')
-          .set('APPKEY', TEST_APPKEY)
-          .then(
-            (r) => r,
-            () => undefined,
-          );
-        if (!answer) await new Promise((done) => setTimeout(done, 200));
-      }
-      expect(answer?.status).toBe(200);
-      expect(answer?.body).toMatchObject({
+      const answer = await waitFor(
+        () =>
+          request(`http://127.0.0.1:${sandboxPort}`)
+            .get('/api/v3/account')
+            .set('APPKEY', TEST_APPKEY)
+            .then(
+              (r) => r,
+              () => undefined,
+            ),
+        30_000,
+        'the standalone sandbox answering',
+      );
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({
         meta: { code: 200, status: 'SUCCESS' },
         data: { sms_balance: expect.any(String) },
       });
@@ -163,14 +234,33 @@ describe('npm start and npm run token on a fresh checkout', () => {
     }
   }, 60_000);
 
-  it('shuts down on SIGTERM: logs it and exits promptly', async () => {
-    const started = Date.now();
-    // 'close' fires once every holder of the output pipes (npm, its shell and node) has gone.
-    const exited = new Promise<void>((done) => server.once('close', () => done()));
-    signalGroup(server, 'SIGTERM');
+  it('SIGTERM to the npm start process alone reaches the gateway: it drains, exits and frees the port', async () => {
+    expect(await portIsFree(port)).toBe(false);
+    const exited = new Promise<void>((done) => server.once('exit', () => done()));
+    const closed = new Promise<void>((done) => server.once('close', () => done()));
+    server.kill('SIGTERM');
+    // npm exits once its child has: the gateway is gone and the port is free.
     await exited;
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await portIsFree(port)).toBe(true);
+    // 'close': every holder of the output pipes is gone, so the output is complete.
+    await closed;
     expect(output).toMatch(/"signal":"SIGTERM".*"msg":"shutting down"/);
     expect(output).toMatch(/"msg":"stopped"/);
-  }, 30_000);
+  }, 60_000);
+});
+
+describe('npm install without devDependencies (a production install)', () => {
+  it('skips the build instead of failing: there is no compiler to run', async () => {
+    // The package as a production install sees it: sources, but no node_modules/typescript.
+    const dir = mkdtempSync(join(tmpdir(), 'smsgate-prod-install-'));
+    cpSync(join(root, 'package.json'), join(dir, 'package.json'));
+    cpSync(join(root, 'scripts'), join(dir, 'scripts'), { recursive: true });
+    cpSync(join(root, 'tsconfig.json'), join(dir, 'tsconfig.json'));
+    cpSync(join(root, 'tsconfig.build.json'), join(dir, 'tsconfig.build.json'));
+    mkdirSync(join(dir, 'src'));
+    writeFileSync(join(dir, 'src', 'main.ts'), 'export {};\n');
+    const prepared = await run('npm', ['run', 'prepare'], { ...process.env }, dir);
+    expect(prepared.code).toBe(0);
+    expect(prepared.stderr).toMatch(/typescript is not installed/);
+  }, 60_000);
 });

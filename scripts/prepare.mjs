@@ -1,0 +1,34 @@
+// `npm install` / `npm ci` run this (the `prepare` script): it builds dist/ once, so `npm start`
+// and the token CLI start at once instead of compiling on every run. A production install
+// (`npm ci --omit=dev`) has no compiler: the build is skipped and dist/ must come from a build
+// made elsewhere (as the Dockerfile does). Without sources (the Docker dependency layer, or an
+// installed package) there is nothing to build.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const say = (line) => process.stderr.write(`smsgate prepare: ${line}\n`);
+
+if (!existsSync(join(root, 'src')) || !existsSync(join(root, 'tsconfig.build.json'))) {
+  say('no sources here; nothing to build');
+  process.exit(0);
+}
+let tsc;
+try {
+  tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+} catch {
+  say(
+    existsSync(join(root, 'dist', 'main.js'))
+      ? 'typescript is not installed (a production install); using the existing dist/'
+      : 'typescript is not installed (a production install), so dist/ is not built: build it where the devDependencies are (npm run build)',
+  );
+  process.exit(0);
+}
+const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+  cwd: root,
+  stdio: 'inherit',
+});
+process.exit(build.status ?? 1);
