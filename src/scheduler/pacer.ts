@@ -4,13 +4,17 @@
  * a spread that grows with the host's load; paced calls leave one at a time, so each arrives
  * about as late as a lone call does. The sliding log, not the pacer, is what holds the cap.
  *
- * The next grant is due `spacingMs` after the previous one was due. A grant that comes late by
- * up to half a spacing (a timer that fired late, a Redis round trip) keeps that schedule, so such
- * lateness does not add up and the sustained rate stays one per `spacingMs`; a grant later than
- * that (after a lull) starts a new schedule from itself, so a lull is never made up by a burst.
+ * The next grant is due `spacingMs` after the previous one was due. While calls are waiting, a
+ * grant that comes late (a timer that fired late on a busy host, a Redis round trip) keeps that
+ * schedule, catching up by up to CATCH_UP_SLOTS spacings, so lateness does not add up and the
+ * rate stays one per `spacingMs`. A grant nobody waited for (the first after a lull) starts a new
+ * schedule from itself, so a lull is never made up by a burst.
  */
+export const CATCH_UP_SLOTS = 2;
+
 export class Pacer {
   private dueAt = Number.NEGATIVE_INFINITY;
+  private waiting = false;
 
   constructor(readonly spacingMs: number) {}
 
@@ -19,9 +23,15 @@ export class Pacer {
     return now >= this.dueAt ? 0 : Math.ceil(this.dueAt - now);
   }
 
+  /** A call was told to wait (by this pacer or by the log): the next grant is not after a lull. */
+  noteWaiting(): void {
+    this.waiting = true;
+  }
+
   record(now: number): void {
-    const onSchedule = now - this.dueAt <= this.spacingMs / 2;
-    this.dueAt = (onSchedule ? this.dueAt : now) + this.spacingMs;
+    const from = this.waiting ? Math.max(this.dueAt, now - CATCH_UP_SLOTS * this.spacingMs) : now;
+    this.dueAt = from + this.spacingMs;
+    this.waiting = false;
   }
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import type { Clock } from '../clock';
 import type { Logger } from '../observability';
+import { CATCH_UP_SLOTS } from './pacer';
 import { createLocalSlotSource, type SlotSource } from './slot-source';
 
 /** How often a replica tells Redis it is there, and how long Redis believes it. */
@@ -23,7 +24,8 @@ const LIVE_TTL_MS = 500;
 //
 // KEYS: log, pause, pace, live
 // ARGV: now ('' = Redis TIME), limit, window, replicas, share, liveTtl, node, member ('' = heartbeat
-//       only, take nothing), expireMs, n, then n seed members and n seed ages (ms before now)
+//       only, take nothing), expireMs, n, catch-up slots, then n seed members and n seed ages
+//       (ms before now)
 const ACQUIRE = `
 local now = tonumber(ARGV[1])
 if not now then
@@ -33,9 +35,10 @@ end
 local limit, window = tonumber(ARGV[2]), tonumber(ARGV[3])
 local replicas, share, liveTtl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local expire = ARGV[9]
+local catchUp = tonumber(ARGV[11])
 local n = tonumber(ARGV[10])
 for i = 1, n do
-  redis.call('ZADD', KEYS[1], now - tonumber(ARGV[10 + n + i]), ARGV[10 + i])
+  redis.call('ZADD', KEYS[1], now - tonumber(ARGV[11 + n + i]), ARGV[11 + i])
 end
 redis.call('ZADD', KEYS[4], now, ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - liveTtl)
@@ -48,17 +51,27 @@ if now < pausedUntil then return math.ceil(pausedUntil - now) end
 local cap = limit - share * math.max(0, replicas - redis.call('ZCARD', KEYS[4]))
 if cap < 1 then return window end
 local count = redis.call('ZCARD', KEYS[1])
+local spacing = (window + 1) / cap
+local pace = redis.call('HMGET', KEYS[3], 'due', 'waiting')
+local dueAt = tonumber(pace[1]) or -1e300
+local wait = 0
 if count >= cap then
   local entry = redis.call('ZRANGE', KEYS[1], count - cap, count - cap, 'WITHSCORES')
-  return math.max(1, math.ceil(tonumber(entry[2]) + window + 1 - now))
+  wait = math.max(1, math.ceil(tonumber(entry[2]) + window + 1 - now))
+elseif now < dueAt then
+  wait = math.ceil(dueAt - now)
 end
-local spacing = (window + 1) / cap
-local dueAt = tonumber(redis.call('GET', KEYS[3]) or '-1e300')
-if now < dueAt then return math.ceil(dueAt - now) end
+if wait > 0 then
+  redis.call('HSET', KEYS[3], 'waiting', '1')
+  redis.call('PEXPIRE', KEYS[3], expire)
+  return wait
+end
+local from = now
+if pace[2] == '1' then from = math.max(dueAt, now - catchUp * spacing) end
 redis.call('ZADD', KEYS[1], now, ARGV[8])
 redis.call('PEXPIRE', KEYS[1], expire)
-if now - dueAt > spacing / 2 then dueAt = now end
-redis.call('SET', KEYS[3], string.format('%.3f', dueAt + spacing), 'PX', expire)
+redis.call('HSET', KEYS[3], 'due', string.format('%.3f', from + spacing), 'waiting', '0')
+redis.call('PEXPIRE', KEYS[3], expire)
 return 0
 `;
 
@@ -191,6 +204,7 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlo
       member,
       expireMs,
       seed.length,
+      CATCH_UP_SLOTS,
       ...seed.map((g) => g.id),
       ...seed.map((g) => now - g.at),
     ]);

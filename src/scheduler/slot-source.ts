@@ -24,7 +24,10 @@ export function createLocalSlotSource(limit: number, windowMs: number, clock: Cl
       const now = clock.now();
       if (now < pausedUntil) return pausedUntil - now;
       const wait = Math.max(log.waitMs(now), pacer.waitMs(now));
-      if (wait > 0) return wait;
+      if (wait > 0) {
+        pacer.noteWaiting();
+        return wait;
+      }
       log.tryAcquire(now);
       pacer.record(now);
       return 0;

@@ -30,16 +30,21 @@ describe('SlidingLog', () => {
 });
 
 describe('Pacer', () => {
-  it('spaces grants evenly, and a grant that comes a little late keeps the schedule', () => {
+  it('spaces grants evenly; while calls wait, a late grant keeps the schedule; after a lull, no burst', () => {
     const pacer = new Pacer(100);
     expect(pacer.waitMs(0)).toBe(0);
     pacer.record(0);
     expect(pacer.waitMs(0)).toBe(100);
-    pacer.record(120); // 20 ms late
-    expect(pacer.waitMs(120)).toBe(80); // due at 200, as if it had been on time
-    pacer.record(200);
-    pacer.record(1000); // after a lull: a new schedule, not a burst to make up for it
-    expect(pacer.waitMs(1000)).toBe(100);
+    pacer.noteWaiting();
+    pacer.record(130); // 30 ms late: the timer fired late
+    expect(pacer.waitMs(130)).toBe(70); // due at 200, as if it had been on time
+    pacer.noteWaiting();
+    pacer.record(390); // 190 ms late: catches up by at most two spacings
+    expect(pacer.waitMs(390)).toBe(0); // due at 300 = max(200, 390 - 2 x 100) + 100
+    pacer.record(390);
+    expect(pacer.waitMs(390)).toBe(100); // nobody waited for that one: a new schedule
+    pacer.record(5000); // after a lull
+    expect(pacer.waitMs(5000)).toBe(100);
   });
 
   it('spaces `limit` grants over the window plus the 1 ms the log adds', () => {
