@@ -8,6 +8,13 @@ import { createLocalSlotSource, type SlotSource } from './slot-source';
 /** How often a replica tells Redis it is there, and how long Redis believes it. */
 const HEARTBEAT_MS = 100;
 const LIVE_TTL_MS = 500;
+/**
+ * A command that times out on a connection still up means a slow Redis or a busy host, not a
+ * lost one: ask again shortly. Only after this long without any answer is the connection dropped
+ * and the fallback (with its hold) used.
+ */
+const STALL_MS = 2_000;
+const SLOW_RETRY_MS = 50;
 
 // The sliding log as one atomic script, timed by Redis's own clock (TIME) so that replicas with
 // skewed clocks still share one exact window. Same rules as the in-process source: a grant only
@@ -122,7 +129,9 @@ export interface RedisSlotSource extends SlotSource {
  * Neither side may start empty at a switch. On losing Redis the fallback holds every slot until
  * Redis has stopped counting this replica as live and the grants it made (to any replica) while
  * it did have aged out of the window; on regaining Redis this replica's fallback grants go into the
- * shared log (see ACQUIRE). So the account's cap holds through both switches.
+ * shared log (see ACQUIRE). A Redis that comes back within a window may have restarted empty, so
+ * after a connection is lost the shared log too gives nothing until a window has passed. So the
+ * account's cap holds through both switches.
  */
 export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlotSource {
   const { clock, limit, windowMs } = options;
@@ -149,6 +158,19 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlo
   // while this replica counted as live): an answer, or the failure of a command that was sent.
   // From start-up, in case an earlier process of this replica was counted as live.
   let reachedAt = clock.now();
+  let answeredAt = clock.now();
+  // When an established connection last closed: Redis may have restarted and lost the log then.
+  let connectionLostAt = Number.NEGATIVE_INFINITY;
+  let connected = false;
+  redis.on('ready', () => {
+    connected = true;
+  });
+  redis.on('close', () => {
+    if (!connected) return; // a reconnect attempt that failed, not a lost connection
+    connected = false;
+    connectionLostAt = clock.now();
+    reachedAt = Math.max(reachedAt, connectionLostAt);
+  });
   const fallbackGrants: { at: number; id: string }[] = [];
   // At start-up, wait (briefly) for the first connection rather than count it as an outage.
   const firstConnection = new Promise<void>((resolve) => {
@@ -180,10 +202,10 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlo
     try {
       const answer = Number(await redis.eval(script, keyCount, ...args));
       reachedAt = Math.max(reachedAt, clock.now());
+      answeredAt = clock.now();
       return answer;
     } catch (error) {
       if (sent) reachedAt = Math.max(reachedAt, clock.now());
-      onRedisError(error);
       throw error;
     }
   }
@@ -237,9 +259,20 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlo
   return {
     async tryAcquire() {
       if (redis.status !== 'ready') await firstConnection;
+      const sharedFrom = connectionLostAt + windowMs + 1;
       try {
+        // Back within a window of losing the connection: say we are live (and seed), take nothing yet.
+        if (clock.now() < sharedFrom) {
+          await acquireShared('');
+          return Math.max(1, sharedFrom - clock.now());
+        }
         return await acquireShared(`${node}-${sequence++}`);
-      } catch {
+      } catch (error) {
+        if (redis.status === 'ready') {
+          if (clock.now() - answeredAt < STALL_MS) return SLOW_RETRY_MS;
+          redis.disconnect(true); // stalled: treat as lost, and reconnect
+        }
+        onRedisError(error);
         return acquireFallback();
       }
     },

@@ -1,6 +1,7 @@
 import { createServer, Socket, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
 import { systemClock, type Clock } from '../../src/clock';
 import { createLogger } from '../../src/observability';
 import {
@@ -204,7 +205,8 @@ async function redisProxy(): Promise<{ url: string; cut(): void; restore(): void
 }
 
 describe('the Redis slot source when Redis is lost and comes back', () => {
-  it('three saturated replicas: no second, as the provider counts, holds more than the cap through both switches', async () => {
+  /** Three saturated replicas, each reaching Redis through its own loopback proxy, on a manual clock. */
+  async function cluster() {
     const clock = new ManualClock(1_000_000);
     const prefix = `test:${randomBytes(6).toString('hex')}`;
     const proxies = await Promise.all([0, 1, 2].map(() => redisProxy()));
@@ -222,34 +224,34 @@ describe('the Redis slot source when Redis is lost and comes back', () => {
     const runFor = async (ms: number) => {
       for (const until = clock.now() + ms; clock.now() < until; clock.advance(5)) await askAll();
     };
-    /** Reconnects one replica, asking (at the same instant) until its answers come from Redis again. */
-    const bringBack = async (replica: number) => {
-      proxies[replica]!.restore();
-      await waitFor(
+    /** Asks (at the same instant) until every replica's answers come from `mode`. */
+    const untilAll = (mode: 'redis' | 'fallback', which = [0, 1, 2]) =>
+      waitFor(
         async () => {
           await askAll();
-          return replicas[replica]!.mode() === 'redis';
+          return which.every((r) => replicas[r]!.mode() === mode);
         },
         10_000,
-        `replica ${replica} back on Redis`,
+        `replicas ${which.join(', ')} on ${mode}`,
       );
+    const bringBack = async (replica: number) => {
+      proxies[replica]!.restore();
+      await untilAll('redis', [replica]);
     };
+    await waitFor(async () => {
+      await askAll();
+      return grants.length > 0;
+    });
+    return { clock, prefix, proxies, grants, runFor, untilAll, bringBack };
+  }
+
+  it('three saturated replicas: no second, as the provider counts, holds more than the cap through both switches', async () => {
+    const { clock, proxies, grants, runFor, untilAll, bringBack } = await cluster();
     try {
-      await waitFor(async () => {
-        await askAll();
-        return grants.length > 0;
-      });
       await runFor(3000);
       // Redis goes away for every replica at once, mid-flood.
       for (const p of proxies) p.cut();
-      await waitFor(
-        async () => {
-          await askAll();
-          return replicas.every((s) => s.mode() === 'fallback');
-        },
-        10_000,
-        'every replica on its fallback',
-      );
+      await untilAll('fallback');
       await runFor(4000);
       // It comes back for one replica at a time, more than a window apart.
       await bringBack(0);
@@ -259,13 +261,37 @@ describe('the Redis slot source when Redis is lost and comes back', () => {
       await bringBack(2);
       await runFor(3000);
 
-      const times = grants.map((g) => g.at);
-      expect(mostInAnySecond(times)).toBeLessThanOrEqual(15);
+      expect(mostInAnySecond(grants.map((g) => g.at))).toBeLessThanOrEqual(15);
       // Not vacuous: the fallback shares were used during the outage, and Redis again after it.
       expect(grants.filter((g) => g.mode === 'fallback').length).toBeGreaterThanOrEqual(3 * 8);
       const end = clock.now();
-      const lastSeconds = grants.filter((g) => g.at > end - 2000 && g.mode === 'redis');
-      expect(lastSeconds.length).toBeGreaterThanOrEqual(20);
+      expect(grants.filter((g) => g.at > end - 2000 && g.mode === 'redis').length).toBeGreaterThanOrEqual(20);
+    } finally {
+      await Promise.all(proxies.map((p) => p.close()));
+    }
+  }, 60_000);
+
+  it('Redis back within a window but restarted empty: the replicas wait out the window before using it', async () => {
+    const { clock, prefix, proxies, grants, runFor, untilAll, bringBack } = await cluster();
+    try {
+      await runFor(3000);
+      const lostAt = clock.now();
+      for (const p of proxies) p.cut();
+      await untilAll('fallback');
+      // A restart loses the log (and who was live) with it.
+      const direct = new Redis(REDIS_URL);
+      await direct.del(`${prefix}:log`, `${prefix}:live`, `${prefix}:pace`);
+      await direct.quit();
+      await runFor(100);
+      for (const replica of [0, 1, 2]) await bringBack(replica);
+      await runFor(3000);
+
+      // The log lost the last window's grants, so nobody may take a slot until that window is over
+      // (pacing alone kept the count down here, but only the log is a cap).
+      expect(grants.filter((g) => g.at > lostAt && g.at <= lostAt + 1050)).toEqual([]);
+      expect(mostInAnySecond(grants.map((g) => g.at))).toBeLessThanOrEqual(15);
+      const end = clock.now();
+      expect(grants.filter((g) => g.at > end - 2000 && g.mode === 'redis').length).toBeGreaterThanOrEqual(20);
     } finally {
       await Promise.all(proxies.map((p) => p.close()));
     }
