@@ -9,7 +9,7 @@
 // Needs a Redis on REDIS_URL (default redis://127.0.0.1:6379). Usage: npm run bench:budget [-- --duration 20]
 //
 // With `--replicas N` it runs only two scenarios at N replicas and writes
-// bench/results/upstream-budget-<N>-replicas.json: the equal-weights flood, and the same flood
+// bench/results/upstream-budget-<date>-<N>-replicas.json: the equal-weights flood, and the same flood
 // with Redis lost (a loopback proxy in front of it cut) from 30 % to 65 % of the run: the
 // fallback shares take over and hand back, and the cap must hold through both switches.
 import { Agent, request } from 'node:http';
@@ -414,7 +414,12 @@ if (ONLY_REPLICAS !== undefined) {
   report.verdict = Object.values(report.checks).every(Boolean) ? 'PASS' : 'FAIL';
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   writeFileSync(
-    join(root, 'bench', 'results', `upstream-budget-${ONLY_REPLICAS}-replicas.json`),
+    join(
+      root,
+      'bench',
+      'results',
+      `upstream-budget-${report.date.slice(0, 10)}-${ONLY_REPLICAS}-replicas.json`,
+    ),
     `${JSON.stringify(report, null, 2)}\n`,
   );
   console.log(JSON.stringify(report, null, 2));
