@@ -7,16 +7,25 @@
 // of provider calls and Jain's fairness index, client response times (queue wait included), and
 // messages per second delivered with and without coalescing.
 // Needs a Redis on REDIS_URL (default redis://127.0.0.1:6379). Usage: npm run bench:budget [-- --duration 20]
+//
+// With `--replicas N` it runs only two scenarios at N replicas and writes
+// bench/results/upstream-budget-<date>-<N>-replicas.json: the equal-weights flood, and the same flood
+// with Redis lost (a loopback proxy in front of it cut) from 30 % to 65 % of the run: the
+// fallback shares take over and hand back, and the cap must hold through both switches.
 import { Agent, request } from 'node:http';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createServer, Socket } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import jwt from 'jsonwebtoken';
 import { freePort, percentile, root, start } from './lib.mjs';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '20' } } });
+const { values } = parseArgs({
+  options: { duration: { type: 'string', default: '20' }, replicas: { type: 'string' } },
+});
 const DURATION_S = Number(values.duration);
+const ONLY_REPLICAS = values.replicas === undefined ? undefined : Number(values.replicas);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CAP = 15;
 const appKey = `bench-${Math.random().toString(36).slice(2)}-key`;
@@ -38,7 +47,7 @@ const sandbox = await start(
 );
 
 /** Starts `replicas` gateways on one Redis key space, with these tenants. */
-async function startCluster(name, replicas, tenants, coalesce) {
+async function startCluster(name, replicas, tenants, coalesce, redisUrl = REDIS_URL) {
   const config = join(dir, `${name}.json`);
   const tenantConfig = Object.fromEntries(
     Object.entries(tenants).map(([id, weight]) => [
@@ -75,7 +84,7 @@ async function startCluster(name, replicas, tenants, coalesce) {
           SMSGATE_JWT_SECRET: jwtSecret,
           SMSGATE_SQLITE_FILE: join(dir, `${name}-${i}.db`),
           SMSGATE__http__requireHttps: 'false',
-          REDIS_URL,
+          REDIS_URL: redisUrl,
           LOG_LEVEL: 'error',
         },
         `http://127.0.0.1:${port}/readyz`,
@@ -225,6 +234,111 @@ async function fairnessScenario(name, replicas, weights, rates) {
   }
 }
 
+/** A loopback TCP proxy in front of Redis: cutting it is Redis lost for every replica at once. */
+async function redisProxy() {
+  const target = new URL(REDIS_URL);
+  const sockets = new Set();
+  let open = true;
+  const server = createServer((client) => {
+    if (!open) return client.destroy();
+    const upstream = new Socket();
+    upstream.connect(Number(target.port || 6379), target.hostname);
+    client.pipe(upstream).pipe(client);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+  });
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  return {
+    url: `redis://127.0.0.1:${server.address().port}`,
+    cut() {
+      open = false;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      open = true;
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+/**
+ * The equal flood while Redis goes away for every replica and comes back: what the provider saw
+ * in each phase, and the most calls in any second around each switch.
+ */
+async function outageScenario(name, replicas) {
+  await fetch(`${sandboxUrl}/_sandbox/reset`, { method: 'POST' });
+  const proxy = await redisProxy();
+  const weights = { t1: 1, t2: 1, t3: 1 };
+  const cluster = await startCluster(name, replicas, weights, false, proxy.url);
+  const cutAfter = DURATION_S * 0.3 * 1000;
+  const restoreAfter = DURATION_S * 0.65 * 1000;
+  const timers = [];
+  let lostAt = 0;
+  let backAt = 0;
+  try {
+    const driving = drive(cluster.urls, { t1: 15, t2: 15, t3: 15 }, (tenant, i) => ({
+      to: '0412345678',
+      text: `${tenant} message ${i}`,
+    }));
+    timers.push(
+      setTimeout(() => {
+        lostAt = Date.now();
+        proxy.cut();
+      }, cutAfter),
+      setTimeout(() => {
+        backAt = Date.now();
+        proxy.restore();
+      }, restoreAfter),
+    );
+    const { started } = await driving;
+    const calls = await providerCalls(started);
+    const times = calls.map((c) => c.at);
+    const within = (from, to) => times.filter((t) => t >= from && t < to);
+    const share = Math.max(1, Math.floor(CAP / replicas));
+    return {
+      scenario: name,
+      replicas,
+      demandPerSecond: 45,
+      redisLostAfterSeconds: cutAfter / 1000,
+      redisBackAfterSeconds: restoreAfter / 1000,
+      maxCallsInAnySecond: maxInAnySecond(times),
+      maxCallsInAnySecondAroundLoss: maxInAnySecond(within(lostAt - 2000, lostAt + 4000)),
+      maxCallsInAnySecondAroundReturn: maxInAnySecond(within(backAt - 2000, backAt + 4000)),
+      provider429s: calls.filter((c) => c.status === 429).length,
+      // While Redis is gone each replica keeps limit / replicas, after holding ~1.5 s at the switch.
+      callsPerSecondWhileLost:
+        Math.round((within(lostAt + 2000, backAt).length / ((backAt - lostAt - 2000) / 1000)) * 100) / 100,
+      fallbackCapPerSecond: Math.round(((share * replicas) / 1.051) * 100) / 100,
+      utilisationBeforeLoss:
+        Math.round(
+          (ratePerSecond(calls.filter((c) => c.status === 200 && c.at >= started + 2000 && c.at < lostAt)) /
+            CAP) *
+            1000,
+        ) / 1000,
+      utilisationAfterReturn:
+        Math.round(
+          (ratePerSecond(
+            calls.filter(
+              (c) => c.status === 200 && c.at >= backAt + 3000 && c.at < started + (DURATION_S - 1) * 1000,
+            ),
+          ) /
+            CAP) *
+            1000,
+        ) / 1000,
+    };
+  } finally {
+    timers.forEach(clearTimeout);
+    cluster.stop();
+    proxy.close();
+  }
+}
+
 /** Same text to many numbers: messages per second delivered, with and without coalescing. */
 async function throughputScenario(name, replicas, coalesce) {
   await fetch(`${sandboxUrl}/_sandbox/reset`, { method: 'POST' });
@@ -264,10 +378,53 @@ async function throughputScenario(name, replicas, coalesce) {
 const report = {
   date: new Date().toISOString(),
   node: process.version,
+  machine: {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model,
+    loadAverageAtStart: loadavg().map((l) => Math.round(l * 10) / 10),
+  },
   durationSeconds: DURATION_S,
   cap: CAP,
   runs: [],
 };
+if (ONLY_REPLICAS !== undefined) {
+  try {
+    const n = ONLY_REPLICAS;
+    report.runs.push(
+      await fairnessScenario(
+        `equal-${n}-replica${n === 1 ? '' : 's'}`,
+        n,
+        { t1: 1, t2: 1, t3: 1 },
+        { t1: 15, t2: 15, t3: 15 },
+      ),
+    );
+    report.runs.push(await outageScenario(`redis-outage-${n}-replica${n === 1 ? '' : 's'}`, n));
+  } finally {
+    sandbox.kill('SIGTERM');
+    agent.destroy();
+  }
+  report.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 10) / 10);
+  const [flood, outage] = report.runs;
+  report.checks = {
+    'max calls in any second <= 15 (both runs)': report.runs.every((r) => r.maxCallsInAnySecond <= CAP),
+    'provider 429s = 0 (both runs)': report.runs.every((r) => r.provider429s === 0),
+    'utilisation >= 95% (flood)': flood.utilisation >= 0.95,
+    'utilisation >= 95% after Redis is back': outage.utilisationAfterReturn >= 0.95,
+  };
+  report.verdict = Object.values(report.checks).every(Boolean) ? 'PASS' : 'FAIL';
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  writeFileSync(
+    join(
+      root,
+      'bench',
+      'results',
+      `upstream-budget-${report.date.slice(0, 10)}-${ONLY_REPLICAS}-replicas.json`,
+    ),
+    `${JSON.stringify(report, null, 2)}\n`,
+  );
+  console.log(JSON.stringify(report, null, 2));
+  process.exit(report.verdict === 'PASS' ? 0 : 1);
+}
 try {
   const equal = { t1: 1, t2: 1, t3: 1 };
   const threeTimesCapacity = { t1: 15, t2: 15, t3: 15 };

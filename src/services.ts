@@ -272,13 +272,13 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
 function createSlotSource(config: Config, clock: Clock, logger: Logger): SlotSource {
   const windowMs = 1000 + config.upstream.windowMarginMs;
   if (!config.redis.url) return createLocalSlotSource(config.upstream.callsPerSecond, windowMs, clock);
-  const share = Math.max(1, Math.floor(config.upstream.callsPerSecond / config.cluster.replicas));
   return createRedisSlotSource({
     url: config.redis.url,
     keyPrefix: `${config.redis.keyPrefix}:upstream`,
     limit: config.upstream.callsPerSecond,
     windowMs,
-    fallback: createLocalSlotSource(share, windowMs, clock),
+    replicas: config.cluster.replicas,
+    clock,
     logger,
   });
 }

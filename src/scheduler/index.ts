@@ -3,7 +3,12 @@
 // tenants by weight, in this process or across replicas through Redis.
 export { createUpstreamBudget, type UpstreamBudget, type UpstreamBudgetOptions } from './upstream-budget';
 export { createLocalSlotSource, type SlotSource } from './slot-source';
-export { createRedisSlotSource, type RedisSlotSourceOptions } from './redis-slot-source';
+export { Pacer, paceSpacing } from './pacer';
+export {
+  createRedisSlotSource,
+  type RedisSlotSource,
+  type RedisSlotSourceOptions,
+} from './redis-slot-source';
 export { FairQueue } from './fair-queue';
 export { SlidingLog } from './sliding-log';
 export { createSendCoalescer, type SendThroughBudget, type CoalescerOptions } from './coalescer';

@@ -1,9 +1,11 @@
 import type { Clock } from '../clock';
+import { Pacer, paceSpacing } from './pacer';
 import { SlidingLog } from './sliding-log';
 
 /**
  * Where upstream slots come from: one node's memory, or Redis shared by every replica. Both keep
- * an exact sliding log of at most `limit` admissions in any rolling `windowMs`.
+ * an exact sliding log of at most `limit` admissions in any rolling `windowMs`, and both pace
+ * admissions evenly across the window (one per (windowMs + 1) / limit ms) instead of in bursts.
  */
 export interface SlotSource {
   /** Takes a slot and resolves 0, or resolves how many ms until one may be free (never takes one then). */
@@ -15,11 +17,20 @@ export interface SlotSource {
 
 export function createLocalSlotSource(limit: number, windowMs: number, clock: Clock): SlotSource {
   const log = new SlidingLog(limit, windowMs);
+  const pacer = new Pacer(paceSpacing(limit, windowMs));
   let pausedUntil = 0;
   return {
     async tryAcquire() {
       const now = clock.now();
-      return now < pausedUntil ? pausedUntil - now : log.tryAcquire(now);
+      if (now < pausedUntil) return pausedUntil - now;
+      const wait = Math.max(log.waitMs(now), pacer.waitMs(now));
+      if (wait > 0) {
+        pacer.noteWaiting();
+        return wait;
+      }
+      log.tryAcquire(now);
+      pacer.record(now);
+      return 0;
     },
     async pause(ms) {
       pausedUntil = Math.max(pausedUntil, clock.now() + ms);

@@ -2,31 +2,50 @@ import { createServer, Socket, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { systemClock } from '../../src/clock';
+import { systemClock, type Clock } from '../../src/clock';
 import { createLogger } from '../../src/observability';
-import { createLocalSlotSource, createRedisSlotSource, type SlotSource } from '../../src/scheduler';
+import {
+  createLocalSlotSource,
+  createRedisSlotSource,
+  type RedisSlotSource,
+  type SlotSource,
+} from '../../src/scheduler';
+import { ManualClock } from '../support/manual-clock';
+import { waitFor } from '../support/wait';
 
 // The same contract runs against the in-process sliding log and the Redis one (a real Redis on
-// 127.0.0.1:6379, as in CI). Redis keeps its own time (TIME), so these cases use real time with
-// a short window instead of a manual clock.
+// 127.0.0.1:6379, as in CI). The Redis script is timed by the test's manual clock here
+// (scriptTime: 'clock'); one case keeps Redis's own TIME, the production setting.
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LIMIT = 5;
 const WINDOW = 300;
 const silent = createLogger({ level: 'silent', secrets: [] });
 const opened: SlotSource[] = [];
 
-function local(): SlotSource {
-  return createLocalSlotSource(LIMIT, WINDOW, systemClock);
+function local(clock: Clock): SlotSource {
+  return createLocalSlotSource(LIMIT, WINDOW, clock);
 }
 
-function redis(prefix = `test:${randomBytes(6).toString('hex')}`, url = REDIS_URL): SlotSource {
+function redis(
+  clock: Clock,
+  {
+    prefix = `test:${randomBytes(6).toString('hex')}`,
+    url = REDIS_URL,
+    limit = LIMIT,
+    windowMs = WINDOW,
+    replicas = 1,
+    scriptTime = 'clock' as 'clock' | 'redis',
+  } = {},
+): RedisSlotSource {
   const source = createRedisSlotSource({
     url,
     keyPrefix: prefix,
-    limit: LIMIT,
-    windowMs: WINDOW,
-    fallback: createLocalSlotSource(2, WINDOW, systemClock),
+    limit,
+    windowMs,
+    replicas,
+    clock,
     logger: silent,
+    scriptTime,
   });
   opened.push(source);
   return source;
@@ -36,107 +55,245 @@ afterAll(() => Promise.all(opened.map((s) => s.close())));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Most grants the provider could count in one second: calls at most 1000 ms apart, both ends counted. */
+function mostInAnySecond(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; j < sorted.length; j++) {
+    while (sorted[j]! - sorted[i]! > 1000) i++;
+    most = Math.max(most, j - i + 1);
+  }
+  return most;
+}
+
+/** Takes every slot the source gives for `ms` of manual time, moving the clock to each answer's wait. */
+async function saturate(slots: SlotSource, clock: ManualClock, ms: number): Promise<number[]> {
+  const granted: number[] = [];
+  const until = clock.now() + ms;
+  while (clock.now() < until) {
+    const wait = await slots.tryAcquire();
+    if (wait === 0) granted.push(clock.now());
+    else clock.advance(Math.min(wait, until - clock.now()));
+  }
+  return granted;
+}
+
 describe.each([
-  ['in-process', () => local()],
-  ['Redis', () => redis()],
+  ['in-process', (clock: ManualClock) => local(clock)],
+  ['Redis', (clock: ManualClock) => redis(clock)],
 ])('%s slot source', (_name, make) => {
-  it('admits `limit` calls in a window, then says how long to wait', async () => {
-    const slots = make();
-    for (let i = 0; i < LIMIT; i++) expect(await slots.tryAcquire()).toBe(0);
+  it('admits at most `limit` calls in any window, spread across it rather than in one burst', async () => {
+    const clock = new ManualClock(1_000_000);
+    const slots = make(clock);
+    const granted = await saturate(slots, clock, 4 * WINDOW);
+    for (let i = LIMIT; i < granted.length; i++)
+      expect(granted[i]! - granted[i - LIMIT]!).toBeGreaterThan(WINDOW);
+    // Paced: never two grants closer than half the even spacing (window / limit).
+    for (let i = 1; i < granted.length; i++)
+      expect(granted[i]! - granted[i - 1]!).toBeGreaterThanOrEqual(WINDOW / LIMIT / 2);
+    // ... and still the whole budget: `limit` per window, less the 1 ms each window adds.
+    expect(granted.length).toBeGreaterThanOrEqual(4 * LIMIT - 1);
+  });
+
+  it('answers how long to wait, and takes no slot when it says wait', async () => {
+    const clock = new ManualClock(1_000_000);
+    const slots = make(clock);
+    expect(await slots.tryAcquire()).toBe(0);
     const wait = await slots.tryAcquire();
     expect(wait).toBeGreaterThan(0);
-    expect(wait).toBeLessThanOrEqual(WINDOW + 1);
-    await sleep(wait + 5);
+    expect(wait).toBeLessThanOrEqual(Math.ceil((WINDOW + 1) / LIMIT));
+    expect(await slots.tryAcquire()).toBe(wait); // the refused ask did not move anything
+    clock.advance(wait);
     expect(await slots.tryAcquire()).toBe(0);
   });
 
-  it('never admits more than `limit` in any rolling window under concurrent callers', async () => {
-    const slots = make();
-    const admitted: number[] = [];
-    const until = Date.now() + 3 * WINDOW;
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (Date.now() < until) {
-          const wait = await slots.tryAcquire();
-          if (wait === 0) admitted.push(Date.now());
-          else await sleep(Math.min(wait, 20));
-        }
-      }),
-    );
-    admitted.sort((a, b) => a - b);
-    // Times are taken after the answer arrives, so allow the call's own latency at each edge.
-    for (const start of admitted)
-      expect(admitted.filter((t) => t >= start && t < start + WINDOW - 10).length).toBeLessThanOrEqual(LIMIT);
-    expect(admitted.length).toBeGreaterThanOrEqual(LIMIT * 2);
-  });
-
   it('holds every slot while paused', async () => {
-    const slots = make();
-    await slots.pause(200);
-    const wait = await slots.tryAcquire();
-    expect(wait).toBeGreaterThan(100);
-    await sleep(wait + 5);
+    const clock = new ManualClock(1_000_000);
+    const slots = make(clock);
+    await slots.pause(2000);
+    expect(await slots.tryAcquire()).toBe(2000);
+    clock.advance(1999);
+    expect(await slots.tryAcquire()).toBe(1);
+    clock.advance(1);
     expect(await slots.tryAcquire()).toBe(0);
   });
 });
 
 describe('the Redis slot source across replicas', () => {
+  it("timed by Redis's own clock, never admits more than `limit` in any rolling window under concurrent callers", async () => {
+    const slots = redis(systemClock, { scriptTime: 'redis' });
+    // Each grant ran in Redis somewhere between the ask and the answer; on a busy host that can be
+    // a while, so only a certain breach counts: limit + 1 grants from first ask to last answer
+    // within one window.
+    const admitted: { askedAt: number; answeredAt: number }[] = [];
+    const until = Date.now() + 4 * WINDOW;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (Date.now() < until) {
+          const askedAt = Date.now();
+          const wait = await slots.tryAcquire();
+          if (wait === 0) admitted.push({ askedAt, answeredAt: Date.now() });
+          else await sleep(Math.min(wait, 20));
+        }
+      }),
+    );
+    admitted.sort((a, b) => a.askedAt - b.askedAt);
+    for (let i = LIMIT; i < admitted.length; i++) {
+      const group = admitted.slice(i - LIMIT, i + 1);
+      const span = Math.max(...group.map((g) => g.answeredAt)) - admitted[i - LIMIT]!.askedAt;
+      expect(span).toBeGreaterThan(WINDOW);
+    }
+    expect(admitted.length).toBeGreaterThanOrEqual(LIMIT * 2);
+  });
+
   it('is one budget for every replica sharing the key prefix', async () => {
+    const clock = new ManualClock(1_000_000);
     const prefix = `test:${randomBytes(6).toString('hex')}`;
-    const [a, b, c] = [redis(prefix), redis(prefix), redis(prefix)];
-    const answers = await Promise.all([a, b, c, a, b, c, a, b].map((s) => s.tryAcquire()));
-    expect(answers.filter((w) => w === 0)).toHaveLength(LIMIT);
+    const replicas = [0, 1, 2].map(() => redis(clock, { prefix, replicas: 3 }));
+    const granted: number[] = [];
+    // Every replica asks at every millisecond of one window: together they get `limit`, no more.
+    for (let t = 0; t <= WINDOW; t++) {
+      const answers = await Promise.all(replicas.map((s) => s.tryAcquire()));
+      for (const wait of answers) if (wait === 0) granted.push(clock.now());
+      clock.advance(1);
+    }
+    expect(granted).toHaveLength(LIMIT);
   });
 
   it('a pause set by one replica holds the others', async () => {
+    const clock = new ManualClock(1_000_000);
     const prefix = `test:${randomBytes(6).toString('hex')}`;
-    const [a, b] = [redis(prefix), redis(prefix)];
+    const [a, b] = [redis(clock, { prefix, replicas: 2 }), redis(clock, { prefix, replicas: 2 })];
     await a.pause(1500);
-    expect(await b.tryAcquire()).toBeGreaterThan(1000);
+    expect(await b.tryAcquire()).toBe(1500);
   });
+});
 
-  it('falls back to the local share when Redis is unreachable, and uses Redis again when it returns', async () => {
-    // A loopback proxy in front of Redis stands in for the network: cutting it is "Redis stopped".
-    const sockets = new Set<Socket>();
-    let open = true;
-    const proxy: Server = createServer((client) => {
-      if (!open) return client.destroy();
-      const upstream = new Socket();
-      upstream.connect(6379, '127.0.0.1');
-      client.pipe(upstream).pipe(client);
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('error', () => undefined);
-        s.on('close', () => sockets.delete(s));
-      }
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const port = (proxy.address() as AddressInfo).port;
-    const prefix = `test:${randomBytes(6).toString('hex')}`;
-    const slots = redis(prefix, `redis://127.0.0.1:${port}`);
-    try {
-      await sleep(100);
-      expect(await slots.tryAcquire()).toBe(0);
-      open = false;
-      for (const s of sockets) s.destroy();
-      // The fallback allows 2 per window here: no hang, no error, the smaller cap holds.
-      const during = await Promise.all(Array.from({ length: 6 }, () => slots.tryAcquire()));
-      expect(during.filter((w) => w === 0)).toHaveLength(2);
-      open = true;
-      const direct = new Redis(REDIS_URL);
-      await direct.del(`${prefix}:log`);
-      await direct.quit();
-      let recovered = false;
-      for (let i = 0; i < 50 && !recovered; i++) {
-        await sleep(100);
-        const answers = await Promise.all(Array.from({ length: 4 }, () => slots.tryAcquire()));
-        // Redis allows 5 a window where the fallback allowed 2: more than 2 at once means Redis answers.
-        recovered = answers.filter((w) => w === 0).length > 2;
-      }
-      expect(recovered).toBe(true);
-    } finally {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => proxy.close(resolve));
+/** A loopback proxy in front of Redis stands in for the network: cutting it is "Redis stopped". */
+async function redisProxy(): Promise<{ url: string; cut(): void; restore(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let open = true;
+  const proxy: Server = createServer((client) => {
+    if (!open) return client.destroy();
+    const upstream = new Socket();
+    upstream.connect(6379, '127.0.0.1');
+    client.pipe(upstream).pipe(client);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
     }
-  }, 15_000);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const destroyAll = () => {
+    for (const s of sockets) s.destroy();
+  };
+  return {
+    url: `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    cut() {
+      open = false;
+      destroyAll();
+    },
+    restore() {
+      open = true;
+    },
+    close: async () => {
+      destroyAll();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
+
+describe('the Redis slot source when Redis is lost and comes back', () => {
+  /** Three saturated replicas, each reaching Redis through its own loopback proxy, on a manual clock. */
+  async function cluster() {
+    const clock = new ManualClock(1_000_000);
+    const prefix = `test:${randomBytes(6).toString('hex')}`;
+    const proxies = await Promise.all([0, 1, 2].map(() => redisProxy()));
+    const replicas = proxies.map((p) =>
+      redis(clock, { prefix, url: p.url, limit: 15, windowMs: 1050, replicas: 3 }),
+    );
+    const grants: { at: number; replica: number; mode: string }[] = [];
+    // Each replica always has calls waiting and asks for a slot every 5 ms of manual time.
+    const askAll = async () => {
+      const answers = await Promise.all(replicas.map((s) => s.tryAcquire()));
+      answers.forEach((wait, replica) => {
+        if (wait === 0) grants.push({ at: clock.now(), replica, mode: replicas[replica]!.mode() });
+      });
+    };
+    const runFor = async (ms: number) => {
+      for (const until = clock.now() + ms; clock.now() < until; clock.advance(5)) await askAll();
+    };
+    /** Asks (at the same instant) until every replica's answers come from `mode`. */
+    const untilAll = (mode: 'redis' | 'fallback', which = [0, 1, 2]) =>
+      waitFor(
+        async () => {
+          await askAll();
+          return which.every((r) => replicas[r]!.mode() === mode);
+        },
+        10_000,
+        `replicas ${which.join(', ')} on ${mode}`,
+      );
+    const bringBack = async (replica: number) => {
+      proxies[replica]!.restore();
+      await untilAll('redis', [replica]);
+    };
+    await waitFor(async () => {
+      await askAll();
+      return grants.length > 0;
+    });
+    return { clock, prefix, proxies, grants, runFor, untilAll, bringBack };
+  }
+
+  it('three saturated replicas: no second, as the provider counts, holds more than the cap through both switches', async () => {
+    const { clock, proxies, grants, runFor, untilAll, bringBack } = await cluster();
+    try {
+      await runFor(3000);
+      // Redis goes away for every replica at once, mid-flood.
+      for (const p of proxies) p.cut();
+      await untilAll('fallback');
+      await runFor(4000);
+      // It comes back for one replica at a time, more than a window apart.
+      await bringBack(0);
+      await runFor(1500);
+      await bringBack(1);
+      await runFor(1500);
+      await bringBack(2);
+      await runFor(3000);
+
+      expect(mostInAnySecond(grants.map((g) => g.at))).toBeLessThanOrEqual(15);
+      // Not vacuous: the fallback shares were used during the outage, and Redis again after it.
+      expect(grants.filter((g) => g.mode === 'fallback').length).toBeGreaterThanOrEqual(3 * 8);
+      const end = clock.now();
+      expect(grants.filter((g) => g.at > end - 2000 && g.mode === 'redis').length).toBeGreaterThanOrEqual(20);
+    } finally {
+      await Promise.all(proxies.map((p) => p.close()));
+    }
+  }, 60_000);
+
+  it('Redis back within a window but restarted empty: the replicas wait out the window before using it', async () => {
+    const { clock, prefix, proxies, grants, runFor, untilAll, bringBack } = await cluster();
+    try {
+      await runFor(3000);
+      const lostAt = clock.now();
+      for (const p of proxies) p.cut();
+      await untilAll('fallback');
+      // A restart loses the log (and who was live) with it.
+      const direct = new Redis(REDIS_URL);
+      await direct.del(`${prefix}:log`, `${prefix}:live`, `${prefix}:pace`);
+      await direct.quit();
+      await runFor(100);
+      for (const replica of [0, 1, 2]) await bringBack(replica);
+      await runFor(3000);
+
+      // The log lost the last window's grants, so nobody may take a slot until that window is over
+      // (pacing alone kept the count down here, but only the log is a cap).
+      expect(grants.filter((g) => g.at > lostAt && g.at <= lostAt + 1050)).toEqual([]);
+      expect(mostInAnySecond(grants.map((g) => g.at))).toBeLessThanOrEqual(15);
+      const end = clock.now();
+      expect(grants.filter((g) => g.at > end - 2000 && g.mode === 'redis').length).toBeGreaterThanOrEqual(20);
+    } finally {
+      await Promise.all(proxies.map((p) => p.close()));
+    }
+  }, 60_000);
 });

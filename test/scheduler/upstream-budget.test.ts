@@ -1,7 +1,13 @@
 import { ApiError } from '../../src/http';
-import { SlidingLog, createLocalSlotSource, createUpstreamBudget } from '../../src/scheduler';
+import {
+  Pacer,
+  SlidingLog,
+  createLocalSlotSource,
+  createUpstreamBudget,
+  paceSpacing,
+} from '../../src/scheduler';
 import { UpstreamError } from '../../src/upstream';
-import { ManualClock } from '../support/manual-clock';
+import { settle, SteppingClock } from './stepping-clock';
 
 describe('SlidingLog', () => {
   it('admits at most `limit` calls in any rolling window, including across a window edge', () => {
@@ -23,10 +29,28 @@ describe('SlidingLog', () => {
   });
 });
 
-/** Lets promise callbacks (the budget's async drain loop) run without moving the clock. */
-const settle = async () => {
-  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
-};
+describe('Pacer', () => {
+  it('spaces grants evenly; while calls wait, a late grant keeps the schedule; after a lull, no burst', () => {
+    const pacer = new Pacer(100);
+    expect(pacer.waitMs(0)).toBe(0);
+    pacer.record(0);
+    expect(pacer.waitMs(0)).toBe(100);
+    pacer.noteWaiting();
+    pacer.record(130); // 30 ms late: the timer fired late
+    expect(pacer.waitMs(130)).toBe(70); // due at 200, as if it had been on time
+    pacer.noteWaiting();
+    pacer.record(390); // 190 ms late: catches up by at most two spacings
+    expect(pacer.waitMs(390)).toBe(0); // due at 300 = max(200, 390 - 2 x 100) + 100
+    pacer.record(390);
+    expect(pacer.waitMs(390)).toBe(100); // nobody waited for that one: a new schedule
+    pacer.record(5000); // after a lull
+    expect(pacer.waitMs(5000)).toBe(100);
+  });
+
+  it('spaces `limit` grants over the window plus the 1 ms the log adds', () => {
+    expect(paceSpacing(15, 1050)).toBeCloseTo(1051 / 15);
+  });
+});
 
 describe('the upstream budget', () => {
   function setup({
@@ -35,7 +59,7 @@ describe('the upstream budget', () => {
     maxQueueLength = 100,
     weights = {} as Record<string, number>,
   } = {}) {
-    const clock = new ManualClock(0);
+    const clock = new SteppingClock(0);
     const budget = createUpstreamBudget({
       slots: createLocalSlotSource(callsPerSecond, 1000, clock),
       callsPerSecond,
@@ -49,14 +73,14 @@ describe('the upstream budget', () => {
     return { clock, budget, started, run };
   }
 
-  it('queues calls beyond the cap and starts them as slots free up', async () => {
+  it('queues calls beyond the cap and starts them as slots free up, paced across the window', async () => {
     const { clock, started, run } = setup();
     const calls = [run(), run(), run(), run()];
-    await settle();
-    expect(started.map((s) => s.at)).toEqual([0, 0]);
-    clock.advance(1001);
-    await settle();
-    expect(started.map((s) => s.at)).toEqual([0, 0, 1001, 1001]);
+    await clock.run(1000);
+    // Two a second, spaced 500.5 ms apart.
+    expect(started.map((s) => s.at)).toEqual([0, 501]);
+    await clock.run(600);
+    expect(started.map((s) => s.at)).toEqual([0, 501, 1001, 1502]);
     await Promise.all(calls);
   });
 
@@ -70,15 +94,12 @@ describe('the upstream budget', () => {
       ...Array.from({ length: 200 }, () => run('noisy')),
       ...Array.from({ length: 10 }, () => run('quiet')),
     ];
-    for (let i = 0; i < 3; i++) {
-      await settle();
-      clock.advance(1001);
-    }
-    await settle();
+    await clock.run(3003);
     const quiet = started.filter((s) => s.tenant === 'quiet');
-    // 10 slots at 0 (first come), then the quiet tenant gets half of every later second.
+    // One slot at 0 (first come), then the quiet tenant gets every other slot: its 10 calls are
+    // done within the first 21 slots, ~100 ms apart.
     expect(quiet).toHaveLength(10);
-    expect(Math.max(...quiet.map((s) => s.at))).toBeLessThanOrEqual(2002);
+    expect(Math.max(...quiet.map((s) => s.at))).toBeLessThanOrEqual(2102);
     void Promise.allSettled(pending);
   });
 
@@ -91,16 +112,13 @@ describe('the upstream budget', () => {
     });
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < 200; i++) pending.push(run('gold'), run('basic'));
-    for (let s = 0; s < 10; s++) {
-      await settle();
-      clock.advance(1001);
-    }
-    await settle();
+    await clock.run(10_010);
     const counts = {
       gold: started.filter((s) => s.tenant === 'gold').length,
       basic: started.filter((s) => s.tenant === 'basic').length,
     };
-    expect(counts.gold + counts.basic).toBe(15 * 11);
+    // The whole budget is used: 15 per 1001 ms for 10 s.
+    expect(counts.gold + counts.basic).toBeGreaterThanOrEqual(150);
     expect(counts.gold / counts.basic).toBeGreaterThan(1.8);
     expect(counts.gold / counts.basic).toBeLessThan(2.2);
     void Promise.allSettled(pending);
@@ -144,14 +162,13 @@ describe('the upstream budget', () => {
     });
     await settle();
     const other = budget.run('u', async () => attempts.push(clock.now()));
-    clock.advance(1999);
-    await settle();
+    await clock.run(1999);
     expect(attempts).toEqual([0]);
-    clock.advance(1);
-    await settle();
+    await clock.run(100);
     await expect(result).resolves.toBe('sent');
     await other;
-    expect(attempts).toEqual([0, 2000, 2000]);
+    // The retry first (at the head of the queue), then the other call one paced slot later.
+    expect(attempts).toEqual([0, 2000, 2067]);
   });
 
   it('gives up after three provider 429s and passes the last one on', async () => {
@@ -168,10 +185,7 @@ describe('the upstream budget', () => {
         );
       })
       .catch((e: unknown) => e);
-    for (let i = 0; i < 5; i++) {
-      await settle();
-      clock.advance(1000);
-    }
+    await clock.run(5000);
     expect(await result).toMatchObject({ kind: 'throttled' });
     expect(attempts).toBe(4);
   });
@@ -184,5 +198,93 @@ describe('the upstream budget', () => {
     budget.stop();
     await expect(waiting).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
     await expect(run()).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+  });
+});
+
+describe('the upstream budget as a strict provider counts arrivals', () => {
+  /** Three tenants flood the budget for `seconds` of manual time; returns when each call was let go. */
+  async function flood(windowMs: number, seconds: number): Promise<number[]> {
+    const clock = new SteppingClock(0);
+    const budget = createUpstreamBudget({
+      slots: createLocalSlotSource(15, windowMs, clock),
+      callsPerSecond: 15,
+      weightOf: () => 1,
+      maxQueueWaitMs: 3_600_000,
+      maxQueueLength: 100_000,
+      clock,
+    });
+    const granted: number[] = [];
+    const pending = ['a', 'b', 'c'].flatMap((tenant) =>
+      Array.from({ length: 10 * seconds }, () => budget.run(tenant, async () => granted.push(clock.now()))),
+    );
+    await clock.run(seconds * 1000);
+    budget.stop();
+    await Promise.allSettled(pending);
+    return granted;
+  }
+
+  /** Most calls a provider counting arrivals in any second (both ends included) would see. */
+  function mostInAnySecond(arrivals: number[]): number {
+    const sorted = [...arrivals].sort((a, b) => a - b);
+    let most = 0;
+    for (let i = 0, j = 0; j < sorted.length; j++) {
+      while (sorted[j]! - sorted[i]! > 1000) i++;
+      most = Math.max(most, j - i + 1);
+    }
+    return most;
+  }
+
+  /** Calls per second, as a share of 15, from the first grant to the last. */
+  const utilisation = (granted: number[]) =>
+    (granted.length - 1) / ((granted[granted.length - 1]! - granted[0]!) / 1000) / 15;
+
+  // Ways each call may reach the provider late after its slot (below `jitter` ms): worst case,
+  // the calls of every other window as late as they can be and the next window's on time; a
+  // seeded pseudo-random spread; and a saw-tooth.
+  function delays(count: number, jitter: number): Record<string, number[]> {
+    let seed = 0x2545f491;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const below = jitter - 0.001;
+    return {
+      'worst case': Array.from({ length: count }, (_, i) => (Math.floor(i / 15) % 2 === 0 ? below : 0)),
+      random: Array.from({ length: count }, () => random() * below),
+      'saw-tooth': Array.from({ length: count }, (_, i) => below * (1 - (i % 15) / 15)),
+    };
+  }
+
+  it.each([
+    // windowMarginMs, jitter it must absorb, least utilisation (at most 1000 / (1001 + margin))
+    [50, 50, 0.95],
+    [60, 60, 0.94],
+  ])(
+    'with a %i ms margin, calls reaching the provider less than %i ms late never make 16 in a second, at utilisation >= %d',
+    async (margin, jitter, least) => {
+      const granted = await flood(1000 + margin, 20);
+      for (const [name, late] of Object.entries(delays(granted.length, jitter))) {
+        const arrivals = granted.map((at, i) => at + late[i]!);
+        expect([name, mostInAnySecond(arrivals)]).toEqual([name, 15]);
+      }
+      expect(utilisation(granted)).toBeGreaterThanOrEqual(least);
+    },
+  );
+
+  it('paces grants: never a burst, never two slots closer than half the even spacing', async () => {
+    const granted = await flood(1050, 5);
+    const spacing = paceSpacing(15, 1050);
+    const gaps = granted.slice(1).map((at, i) => at - granted[i]!);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(spacing / 2);
+    // In the steady state the gaps are the even spacing (rounded up to the clock's ms).
+    expect(gaps.slice(15).every((gap) => gap >= spacing - 1 && gap <= spacing + 1)).toBe(true);
+  });
+
+  it('is honest about the limit: jitter beyond the margin can make 16, paced or not', async () => {
+    // No schedule can absorb more: 15 calls spread over windowMs, the first one late by more than
+    // windowMs - 1000, land inside one provider second with the next window's first call.
+    const granted = await flood(1050, 5);
+    const late = delays(granted.length, 60)['worst case']!;
+    expect(mostInAnySecond(granted.map((at, i) => at + late[i]!))).toBe(16);
   });
 });
