@@ -39,5 +39,5 @@ export function accessLog(logger: Logger): RequestHandler {
     },
     customSuccessMessage: (req, res) => `${req.method} ${loggablePath(req.url)} ${res.statusCode}`,
     customErrorMessage: (req, res) => `${req.method} ${loggablePath(req.url)} ${res.statusCode}`,
-  }) as unknown as RequestHandler;
+  });
 }

@@ -116,8 +116,9 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): SlotSour
         onRedisError(error);
       }
     },
-    async close() {
+    close() {
       redis.disconnect();
+      return Promise.resolve();
     },
   };
 }

@@ -17,12 +17,13 @@ export function createLocalSlotSource(limit: number, windowMs: number, clock: Cl
   const log = new SlidingLog(limit, windowMs);
   let pausedUntil = 0;
   return {
-    async tryAcquire() {
+    tryAcquire() {
       const now = clock.now();
-      return now < pausedUntil ? pausedUntil - now : log.tryAcquire(now);
+      return Promise.resolve(now < pausedUntil ? pausedUntil - now : log.tryAcquire(now));
     },
-    async pause(ms) {
+    pause(ms) {
       pausedUntil = Math.max(pausedUntil, clock.now() + ms);
+      return Promise.resolve();
     },
     async close() {},
   };
