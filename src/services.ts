@@ -184,7 +184,7 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     logger,
   });
   metrics.watch({
-    queueDepth: budget.queueLength,
+    queueDepth: () => budget.queueLength(),
     sseConnections: streams.open,
     quotaUsage: () => quotaUsage(config, quotas),
   });

@@ -4,7 +4,7 @@ import { passportJwtSecret } from 'jwks-rsa';
 import { Passport } from 'passport';
 import { ExtractJwt, Strategy as JwtStrategy, type StrategyOptionsWithoutRequest } from 'passport-jwt';
 import type { Config, Scope } from '../config';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../http';
 import type { Identity } from './identity';
 
 type AuthConfig = Config['auth'];

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { Scope } from '../config';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../http';
 
 /** Who is calling: the tenant the token names and the scopes it may use. */
 export interface Identity {

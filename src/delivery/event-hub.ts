@@ -66,10 +66,11 @@ export function createEventHub(options: { redisUrl?: string; channel: string; lo
       local.on(tenantId, listener);
       return () => local.off(tenantId, listener);
     },
-    async close() {
+    close() {
       local.removeAllListeners();
       publisher?.disconnect();
       subscriber?.disconnect();
+      return Promise.resolve();
     },
   };
 }

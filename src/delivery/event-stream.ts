@@ -36,7 +36,8 @@ export interface EventStreams {
   streamRoutes: RouteDefinition[];
   /** POST /v1/events/tickets: a tenant route, behind bearer authentication. */
   ticketRoutes: RouteDefinition[];
-  open(): number;
+  /** How many streams are open here (a property: the metrics read it as a callback). */
+  open: () => number;
   /** Ends every open stream (shutdown); clients reconnect elsewhere with Last-Event-ID. */
   closeAll(): void;
 }

@@ -20,8 +20,8 @@ export interface WebhookWorkerOptions {
 
 export interface WebhookWorker {
   start(): Promise<void>;
-  /** New events are waiting: look now rather than at the next poll. */
-  notify(): void;
+  /** New events are waiting: look now rather than at the next poll. (A property: it is handed around.) */
+  notify: () => void;
   /** One pass: claims what is due and waits for those attempts to finish. */
   runOnce(): Promise<void>;
   stop(): Promise<void>;

@@ -201,7 +201,7 @@ export function formRoutes(deps: FormsDeps): RouteDefinition[] {
         const identity: Identity = { tenantId: form.tenant, scopes: ['sms:send'], subject: `form:${formId}` };
         await deps.sendMessages(identity, {
           to: form.recipients,
-          text: res.locals.text,
+          text: res.locals.text as string,
           reference: `form:${formId}`,
         });
         await replyToSubmitter(formId, form, res.locals.values as Record<string, string>);

@@ -1,5 +1,5 @@
 import type { FormConfig } from '../config';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../http';
 import { measureText } from '../messages';
 
 // C0 and C1 control characters except tab and line breaks, which the template may keep.

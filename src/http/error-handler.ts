@@ -79,7 +79,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     const known = isApiError(error) ? error : isBodyParserError(error) ? fromBodyParser(error) : undefined;
     const apiError =
-      known ?? new ApiError('INTERNAL_ERROR', `internal error (request id ${String(req.id ?? 'unknown')})`);
+      known ??
+      new ApiError(
+        'INTERNAL_ERROR',
+        `internal error (request id ${typeof req.id === 'string' || typeof req.id === 'number' ? req.id : 'unknown'})`,
+      );
     if (!known) logger.error({ err: error, reqId: req.id }, 'unhandled error');
     res.set(apiError.headers);
     res.status(apiError.status).json(failure(apiError.code, apiError.description));

@@ -64,5 +64,5 @@ export function accessLog(logger: Logger): RequestHandler {
     },
     customSuccessMessage: (req, res) => `${req.method} ${loggablePath(req.url)} ${res.statusCode}`,
     customErrorMessage: (req, res) => `${req.method} ${loggablePath(req.url)} ${res.statusCode}`,
-  }) as unknown as RequestHandler;
+  });
 }

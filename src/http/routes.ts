@@ -118,7 +118,7 @@ export function checkTables({ publicRoutes, tenantRoutes }: RouteTables): void {
     ['tenant', tenantRoutes],
   ] as const) {
     for (const route of routes) {
-      if (!ACCESS.includes(route.access as string))
+      if (!ACCESS.includes(route.access))
         throw problem(route, `access must be one of ${ACCESS.join(', ')}, got '${String(route.access)}'`);
       const key = `${route.method} ${toOpenApiPath(route.path)}`;
       if (seen.has(key)) throw problem(route, 'registered twice');

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock';
 import type { Config } from '../config';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../http';
 import type { QuotaRepository } from '../store';
 import { dayPeriod, monthPeriod, type Period } from './periods';
 

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { rateLimit, type RateLimitRequestHandler } from 'express-rate-limit';
 import type { Identity } from '../auth';
 import type { Config } from '../config';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../http';
 import type { Logger } from '../observability';
 import { createLimiterStores } from './stores';
 
@@ -27,7 +27,8 @@ export interface RateLimitStatus {
 
 export interface TenantRateLimit {
   middleware: RequestHandler;
-  status(tenantId: string): Promise<RateLimitStatus | undefined>;
+  /** A property, not a method: /v1/usage holds it as a callback. */
+  status: (tenantId: string) => Promise<RateLimitStatus | undefined>;
   close(): void;
 }
 

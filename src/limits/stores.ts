@@ -18,7 +18,8 @@ export interface LimiterStores {
   rateLimitLogger: RateLimitLogger;
   /** Reports a failed read or write of the counters (one warning per outage). */
   storeFailed(error: unknown): void;
-  close(): void;
+  /** A property, not a method: the rate limit hands it on as its own close. */
+  close: () => void;
 }
 
 export interface LimiterStoresOptions {

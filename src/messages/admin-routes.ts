@@ -45,7 +45,7 @@ export function messageAdminRoutes(config: Config, repository: MessageRepository
     if (typeof value === 'string' && MESSAGE_STATUSES.includes(value)) return value;
     throw new ApiError(
       'FIELD_INVALID',
-      `status: expected one of ${MESSAGE_STATUSES.join(', ')}, got '${String(value).slice(0, 20)}'`,
+      `status: expected one of ${MESSAGE_STATUSES.join(', ')}, got '${(typeof value === 'string' ? value : JSON.stringify(value)).slice(0, 20)}'`,
     );
   };
   const tenantParam = (value: unknown): string => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { isoTime, type Clock } from '../clock';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../http';
 import type { Logger } from '../observability';
 import type { IdempotencyRepository } from '../store';
 

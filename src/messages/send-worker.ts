@@ -36,7 +36,8 @@ export interface SendWorkerOptions {
 
 export interface SendWorker {
   start(): Promise<void>;
-  notify(): void;
+  /** A function property, not a method: it is handed around as a callback. */
+  notify: () => void;
   /** One pass: claims what is due and waits for those jobs. */
   runOnce(): Promise<void>;
   stop(): Promise<void>;

@@ -2,7 +2,7 @@ import { monotonicFactory } from 'ulid';
 import type { Identity } from '../auth';
 import { formatProviderTime, type Clock } from '../clock';
 import type { Config, TenantConfig } from '../config';
-import { ApiError } from '../http/errors';
+import { ApiError } from '../http';
 import type { QuotaReservation, QuotaService } from '../limits';
 import type { Logger } from '../observability';
 import type { SendThroughBudget } from '../scheduler';

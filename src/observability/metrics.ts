@@ -14,9 +14,10 @@ export interface Metrics {
   registry: Registry;
   /** Counts and times every HTTP request by route pattern (never the raw path: it may hold a token). */
   httpMetrics: RequestHandler;
-  providerCall(endpoint: string, outcome: string, seconds: number): void;
-  budgetAdmitted(tenant: string, waitedMs: number): void;
-  webhookAttempt(outcome: 'delivered' | 'failed' | 'gone' | 'dead'): void;
+  // Property (not method) syntax: these are handed around as callbacks and never use `this`.
+  providerCall: (endpoint: string, outcome: string, seconds: number) => void;
+  budgetAdmitted: (tenant: string, waitedMs: number) => void;
+  webhookAttempt: (outcome: 'delivered' | 'failed' | 'gone' | 'dead') => void;
   watch(sources: MetricSources): void;
 }
 

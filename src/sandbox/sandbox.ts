@@ -487,7 +487,9 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       const before =
         typeof input.date_before === 'number'
           ? input.date_before * 1000
-          : Date.parse(String(input.date_before));
+          : typeof input.date_before === 'string'
+            ? Date.parse(input.date_before)
+            : Number.NaN;
       if (!Number.isFinite(before)) return fieldInvalid('date_before is invalid');
       for (const m of inbox) if (m.receivedAt < before) m.read = true;
     } else {

@@ -103,7 +103,7 @@ export function createSendCoalescer(options: CoalescerOptions): SendThroughBudge
           group.sealed = true;
           if (open.get(group.key) === group) open.delete(group.key);
         }
-        await Promise.all(group.members.map((member) => member.beforeCall?.()));
+        await Promise.all(group.members.map((member) => member.beforeCall?.() ?? Promise.resolve()));
         return callProvider(messagesOf(group));
       })
       .catch((error: unknown) => {

@@ -287,10 +287,11 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlo
         byClock ? expireMs : until + 1000,
       ]).catch(() => undefined);
     },
-    async close() {
+    close() {
       closed = true;
       cancelHeartbeat?.();
       redis.disconnect();
+      return Promise.resolve();
     },
     mode: () => (degraded ? 'fallback' : 'redis'),
   };

@@ -19,22 +19,24 @@ export function createLocalSlotSource(limit: number, windowMs: number, clock: Cl
   const log = new SlidingLog(limit, windowMs);
   const pacer = new Pacer(paceSpacing(limit, windowMs));
   let pausedUntil = 0;
+  const acquire = (): number => {
+    const now = clock.now();
+    if (now < pausedUntil) return pausedUntil - now;
+    const wait = Math.max(log.waitMs(now), pacer.waitMs(now));
+    if (wait > 0) {
+      pacer.noteWaiting();
+      return wait;
+    }
+    log.tryAcquire(now);
+    pacer.record(now);
+    return 0;
+  };
   return {
-    async tryAcquire() {
-      const now = clock.now();
-      if (now < pausedUntil) return pausedUntil - now;
-      const wait = Math.max(log.waitMs(now), pacer.waitMs(now));
-      if (wait > 0) {
-        pacer.noteWaiting();
-        return wait;
-      }
-      log.tryAcquire(now);
-      pacer.record(now);
-      return 0;
-    },
-    async pause(ms) {
+    tryAcquire: () => Promise.resolve(acquire()),
+    pause(ms) {
       pausedUntil = Math.max(pausedUntil, clock.now() + ms);
+      return Promise.resolve();
     },
-    async close() {},
+    close: () => Promise.resolve(),
   };
 }

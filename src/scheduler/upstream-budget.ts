@@ -1,6 +1,6 @@
 import type { Clock } from '../clock';
-import { ApiError } from '../http/errors';
-import { UpstreamError } from '../upstream/errors';
+import { ApiError } from '../http';
+import { UpstreamError } from '../upstream';
 import { FairQueue } from './fair-queue';
 import type { SlotSource } from './slot-source';
 

@@ -80,11 +80,12 @@ export function createIdempotencyRepository(db: Db): IdempotencyRepository {
       // of primary keys (row-value IN works on both), walked through the expires_at index.
       const result = await db
         .deleteFrom('idempotency_keys')
-        .where(({ eb, refTuple, selectFrom }) =>
+        .where((eb) =>
           eb(
-            refTuple('scope', 'key'),
+            eb.refTuple('scope', 'key'),
             'in',
-            selectFrom('idempotency_keys')
+            eb
+              .selectFrom('idempotency_keys')
               .select(['scope', 'key'])
               .where('expires_at', '<=', now)
               .orderBy('expires_at')

@@ -21,8 +21,8 @@ export interface Stores {
   outbox: OutboxRepository;
   formReplies: FormReplyRepository;
   idempotencyKeys: IdempotencyRepository;
-  /** Resolves when the database answers (readiness). */
-  ping(): Promise<void>;
+  /** Resolves when the database answers (readiness). A property: the readiness check holds it. */
+  ping: () => Promise<void>;
 }
 
 /** `hasWebhook`: the tenants whose events also get an outbox row (a webhook to deliver). */

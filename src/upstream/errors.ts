@@ -1,4 +1,4 @@
-import { ApiError } from '../http/errors';
+import { ApiError } from '../http';
 
 /** Why a provider call failed, which decides whether it may be retried and what the client is told. */
 export type UpstreamFailureKind =

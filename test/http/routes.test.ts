@@ -20,7 +20,7 @@ import { createLogger } from '../../src/observability';
 const authenticate: RequestHandler = (req, _res, next) => {
   const [tenantId, ...scopes] = (req.get('authorization') ?? '').split(' ');
   if (!tenantId) throw new ApiError('AUTH_FAILED', 'Authorization: a bearer token is required');
-  req.user = { tenantId, scopes, subject: undefined } as Identity;
+  req.user = { tenantId, scopes, subject: undefined };
   next();
 };
 const guards: RouteGuards = { authenticate, rateLimit: (_req, _res, next) => next(), requireAccess };

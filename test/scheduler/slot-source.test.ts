@@ -34,7 +34,14 @@ function redis(
     limit = LIMIT,
     windowMs = WINDOW,
     replicas = 1,
-    scriptTime = 'clock' as 'clock' | 'redis',
+    scriptTime = 'clock',
+  }: {
+    prefix?: string;
+    url?: string;
+    limit?: number;
+    windowMs?: number;
+    replicas?: number;
+    scriptTime?: 'clock' | 'redis';
   } = {},
 ): RedisSlotSource {
   const source = createRedisSlotSource({

@@ -57,7 +57,12 @@ describe('the upstream budget', () => {
     callsPerSecond = 2,
     maxQueueWaitMs = 3000,
     maxQueueLength = 100,
-    weights = {} as Record<string, number>,
+    weights = {},
+  }: {
+    callsPerSecond?: number;
+    maxQueueWaitMs?: number;
+    maxQueueLength?: number;
+    weights?: Record<string, number>;
   } = {}) {
     const clock = new SteppingClock(0);
     const budget = createUpstreamBudget({

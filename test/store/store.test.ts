@@ -120,7 +120,7 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
 
   it('routes and stores inbound messages once, with events only for routed ones', async () => {
     const inbound = createInboundRepository(db, () => false);
-    const item = (id: string, tenant: string | null) => ({
+    const item = (id: string, tenant: string | null): InboundInput => ({
       id: `in_${id}`,
       providerMessageId: id,
       sender: '+61412000000',
@@ -128,7 +128,7 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
       receivedAt: '2026-11-25 12:00:00',
       originalProviderMessageId: id === 'R1' ? 'P-1' : null,
       customString: null,
-      fallback: { tenantId: tenant, routedBy: (tenant ? 'keyword' : 'none') as 'keyword' | 'none' },
+      fallback: { tenantId: tenant, routedBy: tenant ? 'keyword' : 'none' },
       createdAt: AT,
     });
     const result = await inbound.store([item('R1', 'beta'), item('R2', 'beta'), item('R3', null)], [], AT);
