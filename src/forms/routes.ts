@@ -5,7 +5,14 @@ import type { Identity } from '../auth';
 import type { Clock } from '../clock';
 import type { Config, FormConfig } from '../config';
 import { z } from 'zod';
-import { ApiError, jsonResponse, sendSuccess, successSchema, type RouteDefinition } from '../http';
+import {
+  ApiError,
+  isApiError,
+  jsonResponse,
+  sendSuccess,
+  successSchema,
+  type RouteDefinition,
+} from '../http';
 import { dayPeriod, type LimiterStores } from '../limits';
 import { normaliseRecipients } from '../messages';
 import type { Logger } from '../observability';
@@ -23,6 +30,9 @@ export interface FormsDeps {
   /** Idempotency-Key handling (JSON posts from a page's script), scoped to the form. */
   idempotent: RequestHandler;
 }
+
+/** Told to a browser when the limits' counters cannot be reached: about a Redis reconnect or restart. */
+const LIMITER_RETRY_AFTER_SEC = 10;
 
 /** What every accepted post is answered with, and (byte for byte) a post caught by the honeypot. */
 const RECEIVED = { received: true };
@@ -95,8 +105,26 @@ export function formRoutes(deps: FormsDeps): RouteDefinition[] {
     (which: 'perIp' | 'perHour' | 'perDay'): RequestHandler =>
     (req, res, next) => {
       const [formId] = formOf(req);
-      void limits.get(formId)![which](req, res, next);
+      void limits.get(formId)![which](req, res, (error?: unknown) => {
+        // Its own answers (429) are ApiErrors; anything else is the counter store failing.
+        if (error === undefined || typeof error === 'string' || isApiError(error)) next(error);
+        else next(limiterUnavailable(formId, which, error));
+      });
     };
+
+  /** The counters cannot be reached: the anonymous door stays shut, and says why. */
+  const limiterUnavailable = (formId: string, which: string, error: unknown): ApiError => {
+    // The outage itself is one warn line from the limiter stores; each refused post is only info.
+    logger.info(
+      { form: formId, limit: which, reason: error instanceof Error ? error.message : String(error) },
+      'form limits unavailable (counter store unreachable): failing closed, nothing sent',
+    );
+    return new ApiError(
+      'UPSTREAM_UNAVAILABLE',
+      `form ${formId}: its abuse limiter is unavailable (Redis cannot be reached); nothing was sent, try again later`,
+      { 'Retry-After': String(LIMITER_RETRY_AFTER_SEC) },
+    );
+  };
 
   const answer = (req: Request, res: Response, form: FormConfig) => {
     if (form.successRedirect && req.is('application/x-www-form-urlencoded'))

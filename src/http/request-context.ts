@@ -46,15 +46,30 @@ export function accessLog(logger: Logger): RequestHandler {
   return pinoHttp({
     logger,
     genReqId: requestId,
+    // 500 is a bug (its stack is on the 'unhandled error' line); 502/503/504 are the contract's
+    // answers to a dependency that failed (provider, CAPTCHA verifier, limits' counters): warn.
     customLogLevel: (_req, res, error) =>
       error
         ? 'error'
-        : (chosenLevel(res) ?? (res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug')),
+        : (chosenLevel(res) ??
+          (res.statusCode === 500
+            ? 'error'
+            : res.statusCode >= 500
+              ? 'warn'
+              : res.statusCode >= 400
+                ? 'info'
+                : 'debug')),
     // A 5xx answer is a deliberate envelope (provider down, draining); a real bug is logged with its
     // own stack by the error handler. The access line keeps only the status.
     customErrorObject: (_req, res, error, fields: Record<string, unknown>) =>
       isInventedError(error, res) ? { ...fields, err: undefined } : fields,
     serializers: {
+      // pino-http makes up an Error (and a stack pointing into itself) for every 5xx; only a real
+      // failure of the response itself is worth its message, and no access line carries a stack.
+      err: (err: Error) =>
+        /^failed with status code \d+$/.test(err.message)
+          ? undefined
+          : { type: err.name, message: err.message },
       req: (req: { id: unknown; method: string; url: string }) => ({
         id: req.id,
         method: req.method,

@@ -98,8 +98,9 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
     options.authMode === 'basic'
       ? { Authorization: `Basic ${Buffer.from(`${options.appKey}:`).toString('base64')}` }
       : { APPKEY: options.appKey };
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  const connected = new WeakSet<object>();
+  const httpAgent = trackingConnects(new http.Agent({ keepAlive: true, maxSockets: 64 }), connected);
+  const httpsAgent = trackingConnects(new https.Agent({ keepAlive: true, maxSockets: 64 }), connected);
   const client: AxiosInstance = axios.create({
     baseURL: base.toString(),
     timeout: options.timeoutMs,
@@ -131,7 +132,7 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
       report(response.status >= 200 && response.status < 300 ? 'ok' : `http_${response.status}`);
       return { ...response, data: scrub(response.data) };
     } catch (error) {
-      const failure = transportFailure(error, endpoint);
+      const failure = transportFailure(error, endpoint, options.timeoutMs, connected);
       report(failure.kind);
       throw failure;
     }
@@ -273,9 +274,40 @@ function checkedEnvelope(
   );
 }
 
-function transportFailure(error: unknown, endpoint: string): UpstreamError {
+/**
+ * Remembers which of the agent's sockets completed their TCP connect (a reused keep-alive socket
+ * did, earlier). Hand-rolled because axios's timeout error does not say in which phase the call
+ * was cut off, and that decides whether anything can have reached the provider.
+ */
+function trackingConnects<A extends http.Agent>(agent: A, connected: WeakSet<object>): A {
+  const create = agent.createConnection.bind(agent);
+  agent.createConnection = (...args: Parameters<typeof create>) => {
+    const socket = create(...args);
+    socket?.once('connect', () => connected.add(socket));
+    return socket;
+  };
+  return agent;
+}
+
+function transportFailure(
+  error: unknown,
+  endpoint: string,
+  timeoutMs: number,
+  connected: WeakSet<object>,
+): UpstreamError {
   const code = error instanceof AxiosError ? error.code : undefined;
   if (code === 'ETIMEDOUT' || code === 'ECONNABORTED') {
+    // Node writes a request only once its socket is connected, so a call cut off before that sent
+    // nothing: a black-holed provider, or (on a starved event loop) a refusal not yet seen when the
+    // timer fired. That is "not sent" and may be retried, not an unknown outcome.
+    const request = (error as AxiosError).request as http.ClientRequest | undefined;
+    const socket = request?.socket;
+    if (!socket || !connected.has(socket)) {
+      return new UpstreamError(
+        'unavailable',
+        `provider did not accept a connection for ${endpoint} within ${timeoutMs} ms; not sent`,
+      );
+    }
     return new UpstreamError('timeout', `provider did not answer ${endpoint} in time; outcome unknown`);
   }
   if (

@@ -1,8 +1,11 @@
+import { connect, createServer } from 'node:net';
 import request from 'supertest';
 import type { RunningServer } from '../../src/server';
 import { startCaptchaVerifier, type FakeCaptchaVerifier } from '../support/captcha-verifier';
 import { startTestGateway } from '../support/gateway';
+import { captured } from '../support/leak-guard';
 import { freePort } from '../support/ports';
+import { waitFor } from '../support/wait';
 
 const ORIGIN = 'https://www.example.com';
 const RECIPIENT = '+61412000999';
@@ -381,6 +384,86 @@ describe('behind a trusted proxy (http.trustProxy: 1)', () => {
       expect(statuses).toEqual([201, 201, 429]);
     } finally {
       await gw.stop();
+    }
+  });
+});
+
+describe('with Redis configured but unreachable', () => {
+  const openForm = {
+    tenant: 'alpha',
+    recipients: ['0412000999'],
+    template: 'Hi {{name}}',
+    fields: { name: { required: true } },
+    allowedOrigins: [ORIGIN],
+    captcha: { provider: 'none' },
+  };
+  const gatewayWithRedisAt = (port: number) =>
+    startTestGateway({
+      redis: {
+        url: `redis://127.0.0.1:${port}`,
+        keyPrefix: `smsgate-test-${process.pid}-${Date.now()}-forms`,
+      },
+      forms: { open: openForm },
+    });
+  const postTo = (gw: RunningServer, headers: Record<string, string> = {}) =>
+    request(gw.url)
+      .post('/v1/forms/open')
+      .set({ Origin: ORIGIN, ...headers })
+      .send({ name: 'Ann' });
+
+  it('form posts fail closed with 503 UPSTREAM_UNAVAILABLE and Retry-After: one warn line, no stack, nothing sent or stored', async () => {
+    const gw = await gatewayWithRedisAt(await freePort());
+    try {
+      const logged = captured.logLines.length;
+      const res = await postTo(gw, { 'Idempotency-Key': 'form-redis-down-1' });
+      expect(res.status).toBe(503);
+      expect(res.body.error).toEqual({
+        code: 'UPSTREAM_UNAVAILABLE',
+        description:
+          'form open: its abuse limiter is unavailable (Redis cannot be reached); nothing was sent, try again later',
+      });
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      expect(gw.sandbox!.sent.size).toBe(0);
+      for (const table of ['messages', 'send_jobs', 'idempotency_keys'] as const) {
+        const rows = await gw.db.selectFrom(table).selectAll().execute();
+        expect({ table, rows }).toEqual({ table, rows: [] });
+      }
+      const lines = captured.logLines
+        .slice(logged)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      // One warn line for the outage (from the limiter stores), and the refused post at info.
+      const about = lines.filter((line) => String(line.msg).includes('form limits'));
+      expect(about.filter((line) => Number(line.level) >= 40)).toEqual([
+        expect.objectContaining({ level: 40, event: 'rate_limit.store_unavailable' }),
+      ]);
+      expect(about.filter((line) => Number(line.level) === 30)).toEqual([
+        expect.objectContaining({ form: 'open' }),
+      ]);
+      expect(lines.filter((line) => Number(line.level) >= 50)).toEqual([]);
+      expect(captured.logLines.slice(logged).filter((line) => line.includes('"stack"'))).toEqual([]);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('posts go through again once Redis answers, even when it was down from the start', async () => {
+    const port = await freePort();
+    const gw = await gatewayWithRedisAt(port);
+    // Redis "comes back": the port starts answering, forwarded to the machine's Redis.
+    const redis = createServer((client) => {
+      const server = connect(6379, '127.0.0.1');
+      client.on('error', () => server.destroy());
+      server.on('error', () => client.destroy());
+      client.pipe(server).pipe(client);
+    });
+    try {
+      expect((await postTo(gw)).status).toBe(503);
+      await new Promise<void>((resolve) => redis.listen(port, '127.0.0.1', resolve));
+      await waitFor(async () => (await postTo(gw)).status === 201, 15_000, 'a post accepted');
+      expect(gw.sandbox!.sent.size).toBe(1);
+    } finally {
+      await gw.stop();
+      redis.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import type { RunningServer } from '../../src/server';
-import { bearer, startTestGateway, tokenFor } from '../support/gateway';
+import { bearer, SHORT_UPSTREAM_TIMEOUT_MS, startTestGateway, tokenFor } from '../support/gateway';
 import { ManualClock } from '../support/manual-clock';
 import { waitFor } from '../support/wait';
 
@@ -131,7 +131,7 @@ describe('Idempotency-Key on POST /v1/messages', () => {
 describe('Idempotency-Key when the outcome is unknown', () => {
   let gw: RunningServer;
   beforeAll(async () => {
-    gw = await startTestGateway({ upstream: { timeoutMs: 300 } });
+    gw = await startTestGateway({ upstream: { timeoutMs: SHORT_UPSTREAM_TIMEOUT_MS } });
   });
   afterAll(() => gw.stop());
 

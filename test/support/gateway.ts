@@ -22,13 +22,24 @@ export const TEST_TENANTS = {
   ops: { scopes: ['sms:send', 'sms:read', 'admin'], allowedCountries: ['AU'] },
 };
 
+/**
+ * The provider call timeout of every test gateway. It is real time even under a manual clock, so it
+ * is generous: on 2 busy shared cores a sandbox answer (or even the refusal of a closed port) can
+ * take seconds to be seen, and a short timeout would turn it into a spurious `unknown`/504. Only
+ * tests about timeouts set a short one, on a gateway of their own, against a provider that hangs.
+ */
+export const TEST_UPSTREAM_TIMEOUT_MS = 30_000;
+
+/** For tests about upstream timeouts: the provider hangs, so this always fires, and soon. */
+export const SHORT_UPSTREAM_TIMEOUT_MS = 300;
+
 /** Loads the real config (default.yaml + these overrides) with no environment from the machine. */
 export function testConfig(overrides: Tree = {}): Config {
   const base: Tree = {
     http: { port: 0, host: '127.0.0.1' },
     auth: { jwtSecret: TEST_JWT_SECRET },
     callbacks: { tokens: [TEST_CALLBACK_TOKEN] },
-    upstream: { appKey: TEST_APPKEY, timeoutMs: 2000 },
+    upstream: { appKey: TEST_APPKEY, timeoutMs: TEST_UPSTREAM_TIMEOUT_MS },
     sandbox: { dlrDelayMs: 60_000 },
     store: { sqliteFile: ':memory:' },
     log: { level: 'debug' },

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { createUpstreamClient, UpstreamError } from '../../src/upstream';
+import { waitFor } from '../support/wait';
 
 /** A loopback stand-in that answers exactly what a test says the provider answered. */
 describe('the upstream client against the provider as captured live', () => {
@@ -27,8 +29,9 @@ describe('the upstream client against the provider as captured live', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
+  // Generous: these cases are not about timeouts, and on a busy machine an answer can take seconds.
   const client = () =>
-    createUpstreamClient({ baseUrl, authMode: 'appkey', appKey: 'live-shape-key-123', timeoutMs: 1000 });
+    createUpstreamClient({ baseUrl, authMode: 'appkey', appKey: 'live-shape-key-123', timeoutMs: 30_000 });
   const send = () =>
     client().sendSms({ text: 'hi', numbers: ['+61485872892'], from: '', customString: 'b-1' });
 
@@ -121,5 +124,62 @@ describe('the upstream client against the provider as captured live', () => {
         timeoutMs: 1000,
       }),
     ).toThrow(/https/);
+  });
+});
+
+describe('a provider host that never accepts the connection (black-holed, or seen too late on a busy host)', () => {
+  // A listener in a worker thread that blocks right after listen(): the kernel completes handshakes
+  // into its accept queue (backlog 1) until it is full, then silently drops further SYNs, so a
+  // later connect never completes — what a firewalled or black-holed provider looks like.
+  const gate = new Int32Array(new SharedArrayBuffer(4));
+  let worker: Worker;
+  let port = 0;
+  const fillers: Socket[] = [];
+
+  beforeAll(async () => {
+    worker = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const server = require('node:net').createServer();
+       server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+         parentPort.postMessage(server.address().port);
+         setImmediate(() => Atomics.wait(workerData, 0, 0));
+       });`,
+      { eval: true, workerData: gate },
+    );
+    port = await new Promise<number>((resolve) => worker.once('message', resolve));
+    for (let i = 0; i < 8; i++) {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      fillers.push(socket);
+    }
+    await waitFor(() => fillers.some((s) => !s.connecting), 5000, 'the accept queue filling');
+  });
+  afterAll(async () => {
+    for (const socket of fillers) socket.destroy();
+    Atomics.store(gate, 0, 1);
+    Atomics.notify(gate, 0);
+    await worker.terminate();
+  });
+
+  it('a call cut off before its connection was made is unavailable (not sent, may be retried), not unknown', async () => {
+    const client = createUpstreamClient({
+      baseUrl: `http://127.0.0.1:${port}/api/v3`,
+      authMode: 'appkey',
+      appKey: 'live-shape-key-123',
+      timeoutMs: 300,
+    });
+    try {
+      const error = await client
+        .sendSms({ text: 'hi', numbers: ['+61485872892'], from: '', customString: 'b-1' })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UpstreamError);
+      expect(error).toMatchObject({
+        kind: 'unavailable',
+        code: 'UPSTREAM_UNAVAILABLE',
+        description: 'provider did not accept a connection for send-sms within 300 ms; not sent',
+      });
+    } finally {
+      client.close();
+    }
   });
 });
