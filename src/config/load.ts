@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { createEgressPolicy } from '../egress';
 import { configSchema, type Config } from './schema';
+import { SECRET_KEYS } from './secrets';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -38,18 +39,6 @@ export function parseConfig(tree: unknown): Config {
   if (!result.success) throw new ConfigError(`invalid configuration:\n${describeIssues(result.error)}`);
   return checkConsistency(result.data);
 }
-
-/** Values never echoed in a configuration error. */
-const SECRET_KEYS = new Set([
-  'appKey',
-  'jwtSecret',
-  'tokens',
-  'secret',
-  'previousSecret',
-  'password',
-  'databaseUrl',
-  'token',
-]);
 
 function describeIssues(error: z.ZodError): string {
   return error.issues
