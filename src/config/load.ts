@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { createEgressPolicy } from '../egress';
+import { isLoopback } from '../security';
 import { configSchema, type Config } from './schema';
 import { SECRET_KEYS } from './secrets';
 
@@ -104,7 +105,7 @@ function checkConsistency(config: Config): Config {
     if (file && !existsSync(file)) problems.push(`tls.${key}: cannot read ${file}`);
   }
   const upstream = new URL(config.upstream.baseUrl);
-  if (upstream.protocol !== 'https:' && !isLoopbackHost(upstream.hostname)) {
+  if (upstream.protocol !== 'https:' && !isLoopback(upstream.hostname)) {
     problems.push(
       `upstream.baseUrl: expected https:// for a non-loopback host, got ${upstream.protocol}//${upstream.host}`,
     );
@@ -141,11 +142,6 @@ function checkForms(config: Config): string[] {
     }
   }
   return problems;
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function readYamlFile(file: string): Tree {
