@@ -1,9 +1,9 @@
 // Process entry: load config, start the gateway (and the sandbox in sandbox mode), print how to
 // send a first SMS, shut down gracefully on SIGTERM/SIGINT, and end the process on a bug that
 // escaped every handler.
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, secretValuesOf } from './config';
 import { createLogger, type Logger } from './observability';
-import { secretsOf, startServer } from './server';
+import { startServer } from './server';
 
 /** Set once the configuration is known: from then on every line, fatal ones included, is scrubbed of secrets. */
 let logger: Logger | undefined;
@@ -33,7 +33,7 @@ process.on('unhandledRejection', (reason) => die('unhandled promise rejection', 
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  logger = createLogger({ level: config.log.level, secrets: secretsOf(config) });
+  logger = createLogger({ level: config.log.level, secrets: secretValuesOf(config) });
   const running = await startServer(config, { logger });
   const { url } = running;
   const log = logger;

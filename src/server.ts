@@ -4,7 +4,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createGateway, type Gateway } from './app';
 import { systemClock, type Clock } from './clock';
-import type { Config } from './config';
+import { secretValuesOf, type Config } from './config';
 import { createLogger, type Logger } from './observability';
 import { createSandbox, type Sandbox } from './sandbox';
 import { DEMO_FORM_ID, demoForm } from './forms';
@@ -37,7 +37,7 @@ export interface StartOptions {
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? createLogger({ level: config.log.level, secrets: secretsOf(config) });
+  const logger = options.logger ?? createLogger({ level: config.log.level, secrets: secretValuesOf(config) });
   let sandbox: Sandbox | undefined;
   let effective = config;
   if (config.mode === 'sandbox') {
@@ -120,22 +120,4 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return stopping;
     },
   };
-}
-
-export function secretsOf(config: Config): string[] {
-  const webhookSecrets = Object.values(config.tenants).flatMap((tenant) =>
-    tenant.webhook ? [tenant.webhook.secret, tenant.webhook.previousSecret] : [],
-  );
-  return [
-    config.upstream.appKey,
-    config.auth.jwtSecret,
-    ...config.callbacks.tokens,
-    config.callbacks.basicAuth?.password,
-    config.metrics.token,
-    config.store.databaseUrl ? new URL(config.store.databaseUrl).password || undefined : undefined,
-    ...webhookSecrets,
-    ...Object.values(config.forms).map((form) =>
-      'secret' in form.captcha ? form.captcha.secret : undefined,
-    ),
-  ].filter((s): s is string => typeof s === 'string');
 }

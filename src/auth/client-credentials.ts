@@ -1,27 +1,27 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import express from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import type { Config } from '../config';
 import { ApiError, jsonResponse, parseWith, success, successSchema, type RouteDefinition } from '../http';
+import { equalsConstantTime } from '../security';
 import { mintToken } from './token';
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest();
+const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Finds the tenant and scopes of a client whose secret matches, comparing hashes in constant time. */
 export function authenticateClient(config: Config, clientId: string, secret: string) {
-  const presented = sha256(secret);
+  const presented = sha256Hex(secret);
   for (const [tenantId, tenant] of Object.entries(config.tenants)) {
     for (const client of tenant.clients) {
       if (client.id !== clientId) continue;
-      const expected = Buffer.from(client.secretSha256, 'hex');
-      if (!timingSafeEqual(expected, presented)) return undefined;
+      if (!equalsConstantTime(client.secretSha256, presented)) return undefined;
       const scopes = (client.scopes ?? tenant.scopes).filter((scope) => tenant.scopes.includes(scope));
       return { tenantId, scopes, clientId };
     }
   }
   // Unknown client: spend the same comparison, so timing does not tell which ids exist.
-  timingSafeEqual(presented, presented);
+  equalsConstantTime(presented, presented);
   return undefined;
 }
 

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config';
@@ -11,6 +10,7 @@ import {
   successSchema,
   type RouteDefinition,
 } from '../http';
+import { equalsConstantTime } from '../security';
 import type { InboundCounts, IntakeCounts } from '../store';
 
 /**
@@ -19,12 +19,9 @@ import type { InboundCounts, IntakeCounts } from '../store';
  * as an unknown route, and nothing is stored.
  */
 export function callbackToken(tokens: string[]): RequestHandler {
-  const accepted = tokens.map((token) => Buffer.from(token));
   return (req, _res, next) => {
-    const presented = Buffer.from(String(req.params.token ?? ''));
-    const ok = accepted.some(
-      (token) => token.length === presented.length && timingSafeEqual(token, presented),
-    );
+    const presented = String(req.params.token ?? '');
+    const ok = tokens.some((token) => equalsConstantTime(token, presented));
     if (ok) next();
     else next(new ApiError('NOT_FOUND', `no route ${req.method} /v1/callbacks/cellcast/…`));
   };
@@ -38,22 +35,17 @@ export function callbackGuard(settings: Config['callbacks']): RequestHandler {
   const fromAllowedAddress =
     settings.allowedIps.length > 0 ? createAddressMatcher(settings.allowedIps) : undefined;
   const expected = settings.basicAuth
-    ? Buffer.from(
-        `Basic ${Buffer.from(`${settings.basicAuth.username}:${settings.basicAuth.password}`).toString('base64')}`,
-      )
+    ? `Basic ${Buffer.from(`${settings.basicAuth.username}:${settings.basicAuth.password}`).toString('base64')}`
     : undefined;
   return (req, res, next) => {
     if (fromAllowedAddress && !fromAllowedAddress(req.ip ?? '')) {
       next(new ApiError('NOT_FOUND', `no route ${req.method} /v1/callbacks/cellcast/…`));
       return;
     }
-    if (expected) {
-      const presented = Buffer.from(req.get('authorization') ?? '');
-      if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-        res.set('WWW-Authenticate', 'Basic realm="smsgate-callbacks"');
-        next(new ApiError('AUTH_FAILED', 'Authorization: the callback credentials are missing or wrong'));
-        return;
-      }
+    if (expected !== undefined && !equalsConstantTime(expected, req.get('authorization') ?? '')) {
+      res.set('WWW-Authenticate', 'Basic realm="smsgate-callbacks"');
+      next(new ApiError('AUTH_FAILED', 'Authorization: the callback credentials are missing or wrong'));
+      return;
     }
     next();
   };

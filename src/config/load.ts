@@ -4,7 +4,9 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { createEgressPolicy } from '../egress';
+import { isLoopback } from '../security';
 import { configSchema, type Config } from './schema';
+import { SECRET_KEYS } from './secrets';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -56,18 +58,6 @@ export function parseConfig(tree: unknown, checks: { requireAppKey?: boolean } =
   if (!result.success) throw new ConfigError(`invalid configuration:\n${describeIssues(result.error)}`);
   return checkConsistency(result.data, checks.requireAppKey ?? true);
 }
-
-/** Values never echoed in a configuration error. */
-const SECRET_KEYS = new Set([
-  'appKey',
-  'jwtSecret',
-  'tokens',
-  'secret',
-  'previousSecret',
-  'password',
-  'databaseUrl',
-  'token',
-]);
 
 function describeIssues(error: z.ZodError): string {
   return error.issues
@@ -139,7 +129,7 @@ function checkConsistency(config: Config, requireAppKey: boolean): Config {
     if (file && !existsSync(file)) problems.push(`tls.${key}: cannot read ${file}`);
   }
   const upstream = new URL(config.upstream.baseUrl);
-  if (upstream.protocol !== 'https:' && !isLoopbackHost(upstream.hostname)) {
+  if (upstream.protocol !== 'https:' && !isLoopback(upstream.hostname)) {
     problems.push(
       `upstream.baseUrl: expected https:// for a non-loopback host, got ${upstream.protocol}//${upstream.host}`,
     );
@@ -176,11 +166,6 @@ function checkForms(config: Config): string[] {
     }
   }
   return problems;
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function readYamlFile(file: string): Tree {

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import ipaddr from 'ipaddr.js';
+import { isLoopback } from '../security';
 
 /** Resolves a host name to every address it has (dns.lookup with `all: true`). */
 export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
@@ -95,7 +96,8 @@ export function createEgressPolicy(allowlist: string[], resolve: Resolver = syst
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
       if (ipaddr.isValid(host)) return checkAddress(host, port);
-      if (host === 'localhost' || host.endsWith('.localhost')) return `${host} is a loopback name`;
+      // Wider than isLoopback: *.localhost resolves to loopback on some systems, and refusing costs nothing.
+      if (isLoopback(host) || host.endsWith('.localhost')) return `${host} is a loopback name`;
       return null;
     },
 

@@ -1,11 +1,6 @@
 import type { RequestHandler } from 'express';
+import { isLoopback } from '../security';
 import { ApiError } from './errors';
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
-
-export function isLoopbackAddress(address: string | undefined): boolean {
-  return address !== undefined && LOOPBACK.test(address);
-}
 
 /**
  * HTTPS only, as the contract says: a plain-HTTP request that did not arrive over TLS or through
@@ -15,7 +10,7 @@ export function isLoopbackAddress(address: string | undefined): boolean {
 export function requireHttps(options: { enabled: boolean; sandbox: boolean }): RequestHandler {
   return (req, _res, next) => {
     if (!options.enabled || req.secure || req.path === '/healthz' || req.path === '/readyz') return next();
-    if (options.sandbox && isLoopbackAddress(req.socket.remoteAddress)) return next();
+    if (options.sandbox && isLoopback(req.socket.remoteAddress)) return next();
     next(
       new ApiError(
         'HTTPS_REQUIRED',

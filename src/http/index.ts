@@ -7,7 +7,7 @@ export { parsePage, pageBlock, pageQuery, PAGE_SIZE, type PageRequest } from './
 export { requireJson } from './content-type';
 export { MAX_JSON_DEPTH, exceedsJsonDepth, limitJsonDepth } from './json-depth';
 export { accessLog, requestId } from './request-context';
-export { requireHttps, isLoopbackAddress } from './https-check';
+export { requireHttps } from './https-check';
 export { errorHandler, notFound } from './error-handler';
 export { healthRoutes, type ReadinessCheck } from './health';
 export {

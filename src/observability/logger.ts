@@ -1,15 +1,16 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { SECRET_KEYS } from '../config';
 
 export type { Logger } from 'pino';
 
 export interface LoggerOptions {
   level: string;
-  /** Secret values that must never reach a log line, whatever field they hide in. */
+  /** Secret values that must never reach a log line, whatever field they hide in (`secretValuesOf(config)`). */
   secrets: string[];
   destination?: DestinationStream;
 }
 
-/** Header and field names whose values are credentials. */
+/** Header and field names whose values are credentials: the request's, and the config's secret keys. */
 const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.appkey',
@@ -17,9 +18,7 @@ const REDACTED_PATHS = [
   'req.query.ticket',
   'headers.authorization',
   'headers.appkey',
-  'appKey',
-  'jwtSecret',
-  'token',
+  ...SECRET_KEYS,
 ];
 
 /**

@@ -1,6 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { ApiError, textResponse, type RouteDefinition } from '../http';
+import { equalsConstantTime } from '../security';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface MetricSources {
@@ -133,7 +133,7 @@ export function createMetrics(): Metrics {
 
 /** GET /metrics in the Prometheus text format; behind a bearer token when `metrics.token` is set. */
 export function metricsRoutes(metrics: Metrics, token: string | undefined): RouteDefinition[] {
-  const expected = token ? Buffer.from(`Bearer ${token}`) : undefined;
+  const expected = token ? `Bearer ${token}` : undefined;
   return [
     {
       method: 'get',
@@ -144,11 +144,8 @@ export function metricsRoutes(metrics: Metrics, token: string | undefined): Rout
       tags: ['operations'],
       responses: { 200: textResponse('text/plain', 'Metrics') },
       handler: async (req, res) => {
-        if (expected) {
-          const presented = Buffer.from(req.get('authorization') ?? '');
-          if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-            throw new ApiError('AUTH_FAILED', 'Authorization: GET /metrics needs the metrics token');
-          }
+        if (expected !== undefined && !equalsConstantTime(expected, req.get('authorization') ?? '')) {
+          throw new ApiError('AUTH_FAILED', 'Authorization: GET /metrics needs the metrics token');
         }
         res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
       },

@@ -1,8 +1,9 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { formatProviderTime, systemClock, type Clock } from '../clock';
+import { equalsConstantTime } from '../security';
 import {
   MAX_GSM_CHARS,
   MAX_NUMBERS_PER_CALL,
@@ -120,7 +121,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
         ...call,
         auth: appKey !== undefined ? 'appkey' : authorization?.startsWith('Basic ') ? 'basic' : 'none',
         keyValid: [appKey, basicUser(authorization)].some(
-          (key) => key !== undefined && options.appKeys.some((k) => safeEqual(k, key)),
+          (key) => key !== undefined && options.appKeys.some((k) => equalsConstantTime(k, key)),
         ),
       })),
     );
@@ -264,7 +265,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     const presented = presentedKey(req);
     if (presented === undefined) {
       reply(req, res, new ProviderReply(401, 'AUTH_FAILED_NO_DATA', 'APPKEY header is missing'));
-    } else if (!options.appKeys.some((key) => safeEqual(key, presented))) {
+    } else if (!options.appKeys.some((key) => equalsConstantTime(key, presented))) {
       reply(req, res, new ProviderReply(401, 'AUTH_FAILED', 'APPKEY you have provided is invalid'));
     } else {
       res.locals.appKey = presented;
@@ -713,10 +714,4 @@ export function providerMessageId(): string {
 function basicUser(authorization: string | undefined): string | undefined {
   if (!authorization?.startsWith('Basic ')) return undefined;
   return Buffer.from(authorization.slice(6), 'base64').toString('utf8').split(':')[0] || undefined;
-}
-
-function safeEqual(expected: string, presented: string): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(presented);
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { z } from 'zod';
-import { isLoopbackHost } from '../config';
+import { isLoopback } from '../security';
 import { UpstreamError } from './errors';
 import { createScrub } from './scrub';
 
@@ -88,7 +88,7 @@ const sendDataSchema = z.object({
  */
 export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
   const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
-  if (base.protocol !== 'https:' && !isLoopbackHost(base.hostname)) {
+  if (base.protocol !== 'https:' && !isLoopback(base.hostname)) {
     throw new Error(
       `upstream.baseUrl must use https:// for a non-loopback host (got ${base.protocol}//${base.host})`,
     );

@@ -140,6 +140,9 @@ describe('configuration', () => {
     expect(loadError({ SMSGATE_UPSTREAM_URL: 'http://cellcast.com.au/api/v3/' })).toMatch(
       /upstream\.baseUrl: expected https:\/\//,
     );
+    expect(loadError({ SMSGATE_UPSTREAM_URL: 'http://127.0.0.1.nip.io/api/v3/' })).toMatch(
+      /upstream\.baseUrl: expected https:\/\//,
+    );
     expect(
       loadError(
         {},
@@ -199,6 +202,18 @@ describe('configuration', () => {
       },
     );
     expect(withKey.upstream.appKey).toBeUndefined();
+  });
+
+  it('accepts plain http to a loopback provider however the address is written', () => {
+    for (const url of [
+      'http://127.0.0.1:4010/api/v3/',
+      'http://localhost:4010/api/v3/',
+      'http://[::1]:4010/api/v3/',
+      'http://[0:0:0:0:0:0:0:1]:4010/api/v3/',
+      'http://[::ffff:127.0.0.1]:4010/api/v3/',
+    ]) {
+      expect(loadConfig({ ...sandboxEnv, SMSGATE_UPSTREAM_URL: url }).upstream.baseUrl).toBe(url);
+    }
   });
 
   it('loads the production example as documented in the README', () => {

@@ -22,6 +22,28 @@ describe('the logger', () => {
     expect(text).toContain('[REDACTED]');
     expect(lines).toHaveLength(2);
   });
+
+  it("redacts a field named like one of the config's secret keys, whatever its value", () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info', secrets: [], destination });
+    logger.info(
+      { password: 'short', databaseUrl: 'postgres://u:p@db/x', secretSha256: 'ab12', keyPrefix: 'smsgate' },
+      'connecting',
+    );
+    const line = JSON.parse(lines.join('')) as Record<string, unknown>;
+    expect(line).toMatchObject({
+      password: '[REDACTED]',
+      databaseUrl: '[REDACTED]',
+      secretSha256: '[REDACTED]',
+      keyPrefix: 'smsgate',
+    });
+  });
 });
 
 describe('phone numbers in logs', () => {

@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import jwt from 'jsonwebtoken';
-import { loadConfig, mergeTrees, type Config } from '../../src/config';
+import { loadConfig, mergeTrees, secretValuesOf, type Config } from '../../src/config';
 import { createLogger } from '../../src/observability';
 import type { OpenApiDocument } from '../../src/openapi';
 import { startServer, type RunningServer } from '../../src/server';
 import { systemClock, type Clock } from '../../src/clock';
 import { captured } from './leak-guard';
-import { TEST_APPKEY, TEST_CALLBACK_TOKEN, TEST_JWT_SECRET, TEST_WEBHOOK_SECRETS } from './constants';
+import { TEST_APPKEY, TEST_CALLBACK_TOKEN, TEST_JWT_SECRET } from './constants';
 
 type Tree = Record<string, unknown>;
 
@@ -61,7 +61,7 @@ export async function startTestGateway(
   });
   const logger = createLogger({
     level: config.log.level,
-    secrets: [TEST_APPKEY, TEST_JWT_SECRET, TEST_CALLBACK_TOKEN, ...Object.values(TEST_WEBHOOK_SECRETS)],
+    secrets: secretValuesOf(config),
     destination,
   });
   const running = await startServer(config, { clock, logger });
