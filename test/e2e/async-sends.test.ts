@@ -36,7 +36,9 @@ describe('durable sends: Prefer: respond-async (manual clock, provider on and of
     gw = await startTestGateway(
       {
         mode: 'production',
-        upstream: { baseUrl: sandbox.apiUrl, timeoutMs: 300, maxQueueWaitMs: 60_000 },
+        // The provider timeout is real time: long enough that a busy machine never turns a slow
+        // answer into a timeout (only the test's hang fault does), at the cost of one 5 s wait.
+        upstream: { baseUrl: sandbox.apiUrl, timeoutMs: 5_000, maxQueueWaitMs: 60_000 },
         http: { requireHttps: false },
         messages: { asyncExpirySec: 3600 },
         tenants: {
