@@ -1,4 +1,4 @@
-import { formatProviderTime } from '../src/clock';
+import { formatProviderTime, parseProviderTime } from '../src/clock';
 import { ManualClock } from './support/manual-clock';
 
 describe('formatProviderTime', () => {
@@ -26,5 +26,36 @@ describe('ManualClock', () => {
     clock.advance(5);
     expect(ran).toEqual(['a', 'b']);
     expect(clock.now()).toBe(20);
+  });
+});
+
+describe('parseProviderTime', () => {
+  it('reads Y-m-d H:i:s in the provider timezone back to the instant formatProviderTime wrote', () => {
+    for (const iso of ['2027-01-15T03:04:05Z', '2027-07-15T03:04:05Z', '2026-11-25T00:00:00Z']) {
+      const ms = Date.parse(iso);
+      expect(parseProviderTime(formatProviderTime(ms, 'Australia/Sydney'), 'Australia/Sydney')).toBe(ms);
+      expect(parseProviderTime(formatProviderTime(ms, 'America/New_York'), 'America/New_York')).toBe(ms);
+    }
+    expect(parseProviderTime('2027-07-15 23:59:59', 'UTC')).toBe(Date.parse('2027-07-15T23:59:59Z'));
+  });
+
+  it('follows daylight saving on both sides of a change (Sydney, 2027-04-04 03:00 AEDT → 02:00 AEST)', () => {
+    expect(parseProviderTime('2027-04-03 12:00:00', 'Australia/Sydney')).toBe(
+      Date.parse('2027-04-03T01:00:00Z'),
+    );
+    expect(parseProviderTime('2027-04-05 12:00:00', 'Australia/Sydney')).toBe(
+      Date.parse('2027-04-05T02:00:00Z'),
+    );
+  });
+
+  it('refuses what is not Y-m-d H:i:s or names no real date and time', () => {
+    for (const text of [
+      '2026-02-30 10:00:00',
+      '2026-13-01 10:00:00',
+      '2026-11-25 24:00:00',
+      '2026-11-25T10:00:00',
+      '2026-11-25 10:00',
+    ])
+      expect(parseProviderTime(text, 'Australia/Sydney')).toBeUndefined();
   });
 });

@@ -60,3 +60,41 @@ export function formatProviderTime(ms: number, timeZone: string): string {
   const t = wallClock(ms, timeZone);
   return `${t.year}-${pad(t.month)}-${pad(t.day)} ${pad(t.hour)}:${pad(t.minute)}:${pad(t.second)}`;
 }
+
+/** How far the wall clock in `timeZone` is ahead of UTC at an instant (ms; negative west of UTC). */
+function zoneOffsetMs(ms: number, timeZone: string): number {
+  const t = wallClock(ms, timeZone);
+  return Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second) - Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * Reads a provider time, `Y-m-d H:i:s` in the given IANA timezone, as an instant; undefined if it
+ * is not in that form or names no real date (e.g. 02-30). The zone's offset is taken at a first
+ * guess and then once more at the corrected instant, so a time just across a daylight-saving
+ * change lands right; a wall-clock time skipped by the change comes out one hour later.
+ */
+export function parseProviderTime(text: string, timeZone: string): number | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text);
+  if (!match) return undefined;
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const asUtc = Date.UTC(year, month - 1, day, hour, minute, second);
+  const check = new Date(asUtc);
+  const real =
+    check.getUTCFullYear() === year &&
+    check.getUTCMonth() === month - 1 &&
+    check.getUTCDate() === day &&
+    hour < 24 &&
+    minute < 60 &&
+    second < 60;
+  if (!real) return undefined;
+  let instant = asUtc;
+  for (let i = 0; i < 2; i++) instant = asUtc - zoneOffsetMs(instant, timeZone);
+  return instant;
+}

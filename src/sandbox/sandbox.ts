@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { formatProviderTime, systemClock, type Clock } from '../clock';
+import { formatProviderTime, parseProviderTime, systemClock, type Clock } from '../clock';
 import { equalsConstantTime } from '../security';
 import {
   MAX_GSM_CHARS,
@@ -24,6 +24,9 @@ import type {
 } from './types';
 
 const SHARED_NUMBER = '61447023680';
+// setTimeout holds at most 2^31-1 ms (~24.8 days); a longer wait fires at once. A report
+// scheduled further ahead is waited for in steps of this.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const NO_FAULTS: Faults = {
   latencyMs: 0,
   errorRate: 0,
@@ -105,7 +108,8 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   const inbox: InboundMessage[] = [];
   const reportsPosted: DeliveryReport[][] = [];
   const admitted = new Map<string, number[]>();
-  const pendingReports: { dueAt: number; report: DeliveryReport }[] = [];
+  let pendingReports: { dueAt: number; report: DeliveryReport }[] = [];
+  let reportTimer: { at: number; cancel: () => void } | undefined;
   const cancelTimers = new Set<() => void>();
   let server: Server | undefined;
   let baseUrl = '';
@@ -344,13 +348,15 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     }
     let sendAt = clock.now();
     if (input.schedule_time !== undefined && input.schedule_time !== '') {
-      if (
-        typeof input.schedule_time !== 'string' ||
-        !/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(input.schedule_time)
-      ) {
-        return fieldInvalid('schedule_time must be in Y-m-d H:i:s format');
-      }
+      const at =
+        typeof input.schedule_time === 'string'
+          ? parseProviderTime(input.schedule_time, timezone)
+          : undefined;
+      if (at === undefined) return fieldInvalid('schedule_time must be in Y-m-d H:i:s format');
+      // The provider's answer to a past schedule_time is undocumented: the sandbox sends at once.
+      sendAt = Math.max(sendAt, at);
     }
+    // With both, the delay counts from the scheduled time (the provider documents neither order).
     if (input.delay !== undefined && input.delay !== '') {
       const delay = Number(input.delay);
       if (!Number.isInteger(delay) || delay < 1 || delay > 1440)
@@ -524,6 +530,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     });
   }
 
+  // A message's report is due dlrDelayMs after it is sent: now, or at its schedule_time/delay.
   function scheduleReport(message: SentMessage): void {
     const dueAt = Math.max(message.sentAt, clock.now()) + options.dlrDelayMs;
     const status = options.finalStatusFor?.(message.to) ?? 'Delivered';
@@ -537,18 +544,33 @@ export function createSandbox(options: SandboxOptions): Sandbox {
         source: message.source,
       },
     });
-    const cancel = clock.schedule(() => {
-      cancelTimers.delete(cancel);
-      void flushDueReports();
-    }, dueAt - clock.now());
-    cancelTimers.add(cancel);
+    if (!reportTimer || dueAt < reportTimer.at) armReportTimer(dueAt);
+  }
+
+  // One timer, set for the earliest pending report. A timer may run before that time on the clock
+  // (setTimeout against Date.now() can be a millisecond early), so every flush re-arms it for
+  // whatever is still pending: no report waits for another message's timer, or forever.
+  function armReportTimer(next: number): void {
+    if (reportTimer?.at === next) return;
+    reportTimer?.cancel();
+    reportTimer = undefined;
+    if (next === Infinity) return;
+    const cancel = clock.schedule(
+      () => {
+        if (reportTimer?.cancel === cancel) reportTimer = undefined;
+        void flushDueReports();
+      },
+      Math.min(MAX_TIMER_MS, Math.max(1, next - clock.now())),
+    );
+    reportTimer = { at: next, cancel };
   }
 
   async function flushDueReports(): Promise<void> {
     const now = clock.now();
     const due = pendingReports.filter((p) => p.dueAt <= now);
+    if (due.length > 0) pendingReports = pendingReports.filter((p) => p.dueAt > now);
+    armReportTimer(pendingReports.reduce((earliest, p) => Math.min(earliest, p.dueAt), Infinity));
     if (due.length === 0) return;
-    for (const item of due) pendingReports.splice(pendingReports.indexOf(item), 1);
     const reports = due.map((item) => item.report);
     for (const report of reports) {
       const message = sent.get(report.message_id);
@@ -639,7 +661,8 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     sent.clear();
     inbox.length = 0;
     reportsPosted.length = 0;
-    pendingReports.length = 0;
+    pendingReports = [];
+    armReportTimer(Infinity);
     admitted.clear();
     faults = { ...NO_FAULTS };
   }
@@ -674,6 +697,8 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     async stop() {
       for (const cancel of cancelTimers) cancel();
       cancelTimers.clear();
+      reportTimer?.cancel();
+      reportTimer = undefined;
       if (!server) return;
       const closing = server;
       server = undefined;

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
 import request from 'supertest';
 import { createSandbox, type Sandbox } from '../../src/sandbox';
 import type { RunningServer } from '../../src/server';
 import { TEST_APPKEY } from '../support/constants';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
+import { waitFor } from '../support/wait';
 
 // Two gateway replicas sharing one Redis (a real server on 127.0.0.1:6379) and one provider.
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -11,6 +13,8 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 describe('the upstream budget across replicas', () => {
   let sandbox: Sandbox;
   let replicas: RunningServer[];
+  const keyPrefix = `test-${randomBytes(6).toString('hex')}`;
+  const redis = new Redis(REDIS_URL);
 
   beforeAll(async () => {
     sandbox = createSandbox({ appKeys: [TEST_APPKEY], callsPerSecond: 15, pageSize: 25, dlrDelayMs: 60_000 });
@@ -21,14 +25,28 @@ describe('the upstream budget across replicas', () => {
       // Two gateways, the sandbox and Jest share one event loop here, so a call can reach the
       // provider well after it took its slot; the margin covers that (see upstream.windowMarginMs).
       upstream: { baseUrl: sandbox.apiUrl, maxQueueWaitMs: 8000, windowMarginMs: 150 },
-      redis: { url: REDIS_URL, keyPrefix: `test-${randomBytes(6).toString('hex')}` },
+      redis: { url: REDIS_URL, keyPrefix },
       cluster: { replicas: 2 },
     };
     replicas = await Promise.all([startTestGateway(shared), startTestGateway(shared)]);
-  });
+    // A replica whose Redis connection is not ready yet takes its slots from its local fallback
+    // share, which a shared pause cannot reach. Start once both take them from the shared log:
+    // each sends one message, and both their slot ids must be in it.
+    await waitFor(
+      async () => {
+        await Promise.all(replicas.map((replica, i) => send(replica, `warm-up ${i}`)));
+        const members = await redis.zrange(`${keyPrefix}:upstream:log`, 0, -1);
+        return new Set(members.map((member) => member.split('-')[0])).size === replicas.length;
+      },
+      60_000,
+      'both replicas on the shared budget',
+    );
+    sandbox.reset();
+  }, 90_000);
   afterAll(async () => {
     await Promise.all(replicas.map((r) => r.stop()));
     await sandbox.stop();
+    redis.disconnect();
   });
 
   const send = (replica: RunningServer, text: string) =>
@@ -48,11 +66,15 @@ describe('the upstream budget across replicas', () => {
       },
     });
     const first = send(replicas[0]!, 'one').then((res) => res); // supertest sends only once awaited
-    // Once the provider has answered 429 (and the gateway has paused the shared budget), the
-    // other replica sends. A call already on the wire before the 429 could not be held back.
-    while (!sandbox.calls.some((c) => c.status === 429))
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Once the provider has answered 429 and the gateway has paused the shared budget (the pause
+    // key is in Redis), the other replica sends. A call already on the wire before the 429 could
+    // not be held back.
+    await waitFor(
+      async () => (await redis.pttl(`${keyPrefix}:upstream:pause`)) > 0,
+      10_000,
+      'the shared pause',
+    );
+    expect(sandbox.calls.map((c) => c.status)).toEqual([429]);
     const second = send(replicas[1]!, 'two');
     const [a, b] = await Promise.all([first, second]);
 

@@ -21,7 +21,14 @@ function webhookTenants(alpha: WebhookReceiver, beta: WebhookReceiver, extra: Re
   };
 }
 
-async function sendAs(gw: RunningServer, tenant: string, to = '0412345678') {
+/**
+ * The upstream budget paces its grants on the gateway's clock (one every ~70 ms): with a manual
+ * clock, a send right after another waits until the test moves the clock past that spacing.
+ */
+const PACE_MS = 100;
+
+async function sendAs(clock: ManualClock, gw: RunningServer, tenant: string, to = '0412345678') {
+  clock.advance(PACE_MS);
   const res = await request(gw.url)
     .post('/v1/messages')
     .set(bearer(tokenFor(tenant)))
@@ -34,7 +41,11 @@ async function sendAs(gw: RunningServer, tenant: string, to = '0412345678') {
   return { id, providerId: detail.body.data.providerMessageId as string };
 }
 
-describe('events reach the right tenant by webhook and SSE (real clock, sandbox DLRs and replies)', () => {
+describe('events reach the right tenant by webhook and SSE (sandbox DLRs and replies)', () => {
+  // The sandbox's delivery reports fall due on this clock, so each arrives when the test says. It
+  // starts at the real time: receivers check webhook timestamps against their own clocks.
+  const clock = new ManualClock(Date.now());
+  const DLR_DELAY_MS = 30;
   let gw: RunningServer;
   let alpha: WebhookReceiver;
   let beta: WebhookReceiver;
@@ -43,7 +54,10 @@ describe('events reach the right tenant by webhook and SSE (real clock, sandbox 
 
   beforeAll(async () => {
     [alpha, beta] = [await startWebhookReceiver(), await startWebhookReceiver()];
-    gw = await startTestGateway({ ...webhookTenants(alpha, beta), sandbox: { dlrDelayMs: 30 } });
+    gw = await startTestGateway(
+      { ...webhookTenants(alpha, beta), sandbox: { dlrDelayMs: DLR_DELAY_MS } },
+      clock,
+    );
     alphaStream = await openEventStream(`${gw.url}/v1/events`, bearer(tokenFor('alpha')));
     betaStream = await openEventStream(`${gw.url}/v1/events`, bearer(tokenFor('beta')));
   });
@@ -57,8 +71,9 @@ describe('events reach the right tenant by webhook and SSE (real clock, sandbox 
 
   it("send → the sandbox's DLR → one signed message.status to the sender's webhook and SSE, nothing to anyone else", async () => {
     expect([alphaStream.status, betaStream.status]).toEqual([200, 200]);
-    const { id } = await sendAs(gw, 'alpha');
-    const hook = await waitFor(() => alpha.received[0], 5000, 'the webhook');
+    const { id } = await sendAs(clock, gw, 'alpha');
+    clock.advance(DLR_DELAY_MS);
+    const hook = await waitFor(() => alpha.received[0], 10_000, 'the webhook');
     // Verified by the Standard Webhooks reference library (signature and timestamp tolerance).
     const verified = new Webhook(TEST_WEBHOOK_SECRETS.alpha).verify(hook.body, {
       'webhook-id': String(hook.headers['webhook-id']),
@@ -70,7 +85,7 @@ describe('events reach the right tenant by webhook and SSE (real clock, sandbox 
       id: hook.headers['webhook-id'],
       data: { messageId: id, status: 'delivered', providerStatus: 'Delivered', to: '+61412345678' },
     });
-    const streamed = await waitFor(() => alphaStream.events[0], 5000, 'the SSE event');
+    const streamed = await waitFor(() => alphaStream.events[0], 10_000, 'the SSE event');
     expect(streamed.event).toBe('message.status');
     expect(streamed.data).toBe(hook.body);
 
@@ -91,12 +106,15 @@ describe('events reach the right tenant by webhook and SSE (real clock, sandbox 
       streamed: alphaStream.events.length,
       posted: gw.sandbox!.reportsPosted.length,
     };
+    clock.advance(PACE_MS);
     const res = await request(gw.url)
       .post('/v1/messages')
       .set(bearer(tokenFor('alpha')))
       .send({ to: ['0412100001', '0412100002', '0412100003'], text: 'chaos' });
     const ids: string[] = res.body.data.messages.map((m: { id: string }) => m.id);
-    await waitFor(() => gw.sandbox!.reportsPosted.length >= before.posted + 3, 5000, 'three copies posted');
+    clock.advance(DLR_DELAY_MS);
+    // A copy counts as posted once the gateway has answered it (its events are stored by then).
+    await waitFor(() => gw.sandbox!.reportsPosted.length >= before.posted + 3, 10_000, 'three copies posted');
     const batch = gw.sandbox!.reportsPosted.at(-1)!;
     expect(batch.map((r) => r.status)).toEqual([
       'Delivered',
@@ -106,17 +124,29 @@ describe('events reach the right tenant by webhook and SSE (real clock, sandbox 
       'Delivered',
       'Dispatched',
     ]);
-    await waitFor(
-      () => alpha.received.length >= before.hooks + 3 && alphaStream.events.length >= before.streamed + 3,
-      5000,
-      'the events',
-    );
-    await new Promise((resolve) => setTimeout(resolve, 150)); // room for any (wrong) extra event to show
+    // Every outbox row those copies made is attempted by the time a full pass has finished.
     await gw.gateway.webhooks.runOnce();
     gw.sandbox!.setFaults({ callbackDuplicates: 0, callbackOutOfOrder: false });
+    // SSE: a marker event published after every copy was answered; the stream keeps order, so
+    // once the marker is here any (wrong) extra event from the copies is here too.
+    const marker = await sendAs(clock, gw, 'alpha', '0412100009');
+    clock.advance(DLR_DELAY_MS);
+    await waitFor(
+      () => alphaStream.events.some((e) => JSON.parse(e.data).data.messageId === marker.id),
+      10_000,
+      'the marker event',
+    );
+    await gw.gateway.webhooks.runOnce();
 
-    const hooks = alpha.received.slice(before.hooks).map((r) => JSON.parse(r.body));
-    const streamed = alphaStream.events.slice(before.streamed).map((e) => JSON.parse(e.data));
+    const notMarker = (event: { data: { messageId: string } }) => event.data.messageId !== marker.id;
+    const hooks = alpha.received
+      .slice(before.hooks)
+      .map((r) => JSON.parse(r.body))
+      .filter(notMarker);
+    const streamed = alphaStream.events
+      .slice(before.streamed)
+      .map((e) => JSON.parse(e.data))
+      .filter(notMarker);
     for (const events of [hooks, streamed]) {
       expect(events.map((e) => e.data.messageId).sort()).toEqual([...ids].sort());
       expect(events.every((e) => e.data.status === 'delivered')).toBe(true);
@@ -130,20 +160,26 @@ describe('events reach the right tenant by webhook and SSE (real clock, sandbox 
   });
 
   it("a reply to alpha's message reaches only alpha: webhook, SSE and GET /v1/inbound", async () => {
-    const { providerId } = await sendAs(gw, 'alpha', '0412000111');
-    await waitFor(() => alpha.received.length >= 2 && alphaStream.events.length >= 2, 5000, 'the DLR event');
+    const { id, providerId } = await sendAs(clock, gw, 'alpha', '0412000111');
+    clock.advance(DLR_DELAY_MS);
+    const isDlr = (body: string) => JSON.parse(body).data.messageId === id;
+    await waitFor(
+      () => alpha.received.some((r) => isDlr(r.body)) && alphaStream.events.some((e) => isDlr(e.data)),
+      10_000,
+      'the DLR event',
+    );
     gw.sandbox!.injectInbound({ from: '+61412000111', body: 'yes please', originalMessageId: providerId });
 
     const hook = await waitFor(
       () => alpha.received.find((r) => JSON.parse(r.body).type === 'message.inbound'),
-      5000,
+      10_000,
       'the inbound webhook',
     );
     const event = JSON.parse(hook.body);
     expect(event.data).toMatchObject({ from: '+61412000111', text: 'yes please', routedBy: 'reply' });
     const streamed = await waitFor(
       () => alphaStream.events.find((e) => e.event === 'message.inbound'),
-      5000,
+      10_000,
       'the inbound SSE event',
     );
     expect(streamed.data).toBe(hook.body);
@@ -190,7 +226,7 @@ describe('webhook retries, dead letters and 410 (driven by a manual clock)', () 
 
   /** A new message.status event for alpha: a send, then the provider's report for it. */
   async function newAlphaEvent(): Promise<string> {
-    const { providerId } = await sendAs(gw, 'alpha');
+    const { providerId } = await sendAs(clock, gw, 'alpha');
     const res = await request(gw.url)
       .post(`${callbacks}/dlr`)
       .send([{ message_id: providerId, status: 'Delivered', recipient: '61412345678' }]);
@@ -283,7 +319,7 @@ describe('webhook retries, dead letters and 410 (driven by a manual clock)', () 
       .post(`/v1/admin/webhooks/dead-letters/${dead.id}/replay`)
       .set(bearer(tokenFor('ops', { scope: 'admin' })));
     expect(replay.status).toBe(200);
-    await waitFor(() => alpha.received.length === 5, 5000, 'the replayed delivery');
+    await waitFor(() => alpha.received.length === 5, 10_000, 'the replayed delivery');
     await gw.gateway.webhooks.runOnce();
     expect(alpha.received[4]!.headers['webhook-id']).toBe(eventId);
     expect(await delivery(eventId)).toMatchObject({ state: 'done' });
@@ -311,7 +347,7 @@ describe('webhook retries, dead letters and 410 (driven by a manual clock)', () 
 
   it('410 Gone disables the endpoint: no further attempts until an admin re-enables it', async () => {
     beta.script([410], 200);
-    const { providerId } = await sendAs(gw, 'beta');
+    const { providerId } = await sendAs(clock, gw, 'beta');
     await request(gw.url)
       .post(`${callbacks}/dlr`)
       .send([{ message_id: providerId, status: 'Delivered' }]);
@@ -325,7 +361,7 @@ describe('webhook retries, dead letters and 410 (driven by a manual clock)', () 
     expect(first).toMatchObject({ state: 'dead', last_status: 410 });
 
     // Later events for beta are not attempted at all.
-    const second = await sendAs(gw, 'beta', '0412999888');
+    const second = await sendAs(clock, gw, 'beta', '0412999888');
     await request(gw.url)
       .post(`${callbacks}/dlr`)
       .send([{ message_id: second.providerId, status: 'Delivered' }]);
@@ -342,7 +378,7 @@ describe('webhook retries, dead letters and 410 (driven by a manual clock)', () 
     for (const letter of dead.body.data) {
       await request(gw.url).post(`/v1/admin/webhooks/dead-letters/${letter.id}/replay`).set(admin);
     }
-    await waitFor(() => beta.received.length === 3, 5000, 'the replayed deliveries');
+    await waitFor(() => beta.received.length === 3, 10_000, 'the replayed deliveries');
     const ids = beta.received.map((r) => r.headers['webhook-id']);
     expect(ids[0]).toBe(first.event_id);
     expect(new Set(ids.slice(1))).toEqual(new Set(dead.body.data.map((d: { eventId: string }) => d.eventId)));

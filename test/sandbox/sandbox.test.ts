@@ -4,6 +4,13 @@ import request from 'supertest';
 import { createSandbox, type Sandbox } from '../../src/sandbox';
 import { ManualClock } from '../support/manual-clock';
 
+/** Runs each timer 1 ms before it is due (never sooner than 1 ms), as setTimeout may against Date.now(). */
+class EarlyFiringClock extends ManualClock {
+  override schedule(fn: () => void, ms: number): () => void {
+    return super.schedule(fn, ms > 1 ? ms - 1 : ms);
+  }
+}
+
 const KEY = 'sandbox-test-key-0001';
 
 describe('the provider sandbox', () => {
@@ -130,6 +137,11 @@ describe('the provider sandbox', () => {
       'FIELD_INVALID',
     ],
     [
+      'a schedule_time that is no real date',
+      { sms_text: 'hi', numbers: ['0412345678'], schedule_time: '2026-02-30 10:00:00' },
+      'FIELD_INVALID',
+    ],
+    [
       'a custom_string with spaces',
       { sms_text: 'hi', numbers: ['0412345678'], custom_string: 'no spaces' },
       'FIELD_INVALID',
@@ -165,6 +177,120 @@ describe('the provider sandbox', () => {
     expect(status.body.data).toEqual([
       expect.objectContaining({ message_id: ids[0], status: 'Delivered', to: '61412345678' }),
     ]);
+  });
+
+  it('holds the delivery report of a message with schedule_time until the scheduled time (provider timezone) has passed', async () => {
+    // The clock reads 2026-11-25 11:00:00 in Sydney (AEDT, UTC+11): this is one hour ahead.
+    const res = await send({
+      sms_text: 'Later',
+      numbers: ['0412345678'],
+      schedule_time: '2026-11-25 12:00:00',
+    });
+    expect(res.status).toBe(200);
+    const id = res.body.data.messages[0].message_id as string;
+    // A report is taken as sent the moment its message's final status is set (the POST follows).
+    const statusOf = (messageId: string) => sandbox.sent.get(messageId)?.status;
+    clock.advance(2000);
+    await sandbox.flushDueReports();
+    expect(statusOf(id)).toBe('Queued');
+    clock.advance(3_600_000 - 1);
+    await sandbox.flushDueReports();
+    expect(statusOf(id)).toBe('Queued');
+    expect(received).toEqual([]);
+    clock.advance(1);
+    await waitFor(() => received.length === 1);
+    expect(received[0]).toEqual([expect.objectContaining({ message_id: id, status: 'Delivered' })]);
+    const status = await api().get(`/api/v3/get-sms?message_id=${id}`).set('APPKEY', KEY);
+    expect(status.body.data[0]).toMatchObject({ sent_time: '2026-11-25 12:00:00', status: 'Delivered' });
+  });
+
+  it('sends a schedule_time already past at once, and adds delay to a schedule_time', async () => {
+    const past = await send({
+      sms_text: 'Now',
+      numbers: ['0412345678'],
+      schedule_time: '2026-11-25 10:00:00',
+    });
+    const later = await send({
+      sms_text: 'Later',
+      numbers: ['0412345679'],
+      schedule_time: '2026-11-25 11:30:00',
+      delay: 10,
+    });
+    const laterId = later.body.data.messages[0].message_id as string;
+    clock.advance(2000);
+    await waitFor(() => received.length === 1);
+    expect(received[0]).toEqual([
+      expect.objectContaining({ message_id: past.body.data.messages[0].message_id }),
+    ]);
+    clock.advance(40 * 60_000 - 1);
+    await sandbox.flushDueReports();
+    expect(sandbox.sent.get(laterId)?.status).toBe('Queued');
+    expect(received).toHaveLength(1);
+    clock.advance(1);
+    await waitFor(() => received.length === 2);
+    expect(received[1]).toEqual([expect.objectContaining({ message_id: laterId })]);
+  });
+
+  describe('with timers that fire a millisecond early (as setTimeout may, against Date.now())', () => {
+    let early: EarlyFiringClock;
+    let earlySandbox: Sandbox;
+    beforeEach(async () => {
+      early = new EarlyFiringClock();
+      earlySandbox = createSandbox({
+        appKeys: [KEY],
+        callsPerSecond: Infinity,
+        pageSize: 25,
+        dlrDelayMs: 2000,
+        clock: early,
+        dlrCallbackUrl: `${receiverUrl}/dlr`,
+      });
+      await earlySandbox.start();
+    });
+    afterEach(() => earlySandbox.stop());
+
+    const sendEarly = (to: string) =>
+      request(earlySandbox.url)
+        .post('/api/v3/send-sms')
+        .set('APPKEY', KEY)
+        .send({ sms_text: 'Hello', numbers: [to] })
+        .then((res) => res.body.data.messages[0].message_id as string);
+    const reportedIds = () => (received as { message_id: string }[][]).flat().map((r) => r.message_id);
+
+    it('still sends a report whose timer fired before it was due (the timer is re-armed)', async () => {
+      const id = await sendEarly('0412345678');
+      early.advance(2000);
+      await waitFor(() => received.length === 1);
+      expect(reportedIds()).toEqual([id]);
+      expect(early.pending()).toBe(0);
+    });
+
+    it("sends each report when it falls due, not with a later message's report", async () => {
+      const first = await sendEarly('0412345678');
+      early.advance(1000);
+      const second = await sendEarly('0412345679');
+      early.advance(1000);
+      await waitFor(() => received.length === 1);
+      expect(reportedIds()).toEqual([first]);
+      early.advance(1000);
+      await waitFor(() => received.length === 2);
+      expect(reportedIds()).toEqual([first, second]);
+    });
+
+    it('sends every one of 150 reports by its due time', async () => {
+      const due: { id: string; at: number }[] = [];
+      for (let i = 0; i < 150; i++) {
+        due.push({ id: await sendEarly(`04123${String(i).padStart(5, '0')}`), at: early.now() + 2000 });
+        early.advance(7);
+      }
+      const end = due.at(-1)!.at;
+      while (early.now() < end) {
+        early.advance(7);
+        const expected = due.filter((d) => d.at <= early.now()).map((d) => d.id);
+        await waitFor(() => reportedIds().length === expected.length);
+        expect(reportedIds()).toEqual(expected);
+      }
+      expect(reportedIds()).toHaveLength(150);
+    }, 60_000);
   });
 
   it('retries a delivery report the receiver refused', async () => {
