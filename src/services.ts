@@ -271,7 +271,11 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
  */
 function createSlotSource(config: Config, clock: Clock, logger: Logger): SlotSource {
   const windowMs = 1000 + config.upstream.windowMarginMs;
-  if (!config.redis.url) return createLocalSlotSource(config.upstream.callsPerSecond, windowMs, clock);
+  if (!config.redis.url) {
+    return createLocalSlotSource(config.upstream.callsPerSecond, windowMs, clock, {
+      pace: config.upstream.paceGrants,
+    });
+  }
   return createRedisSlotSource({
     url: config.redis.url,
     keyPrefix: `${config.redis.keyPrefix}:upstream`,

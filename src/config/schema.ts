@@ -262,6 +262,12 @@ export const configSchema = z.strictObject({
        * callsPerSecond x 1000 / (1001 + margin) (95.1 % at 50, 94.2 % at 60).
        */
       windowMarginMs: z.number().int().min(0).max(500).default(50),
+      /**
+       * Spread grants evenly over the window (one every (1001 + margin) / callsPerSecond ms) on a
+       * single node. Off only for a gateway on a clock that does not move by itself (tests); the
+       * sliding log still holds the cap either way.
+       */
+      paceGrants: z.boolean().default(true),
       /** How long a request may wait for an upstream slot before 429 OVER_LIMIT. */
       maxQueueWaitMs: z.number().int().positive().default(5_000),
       maxQueueLength: z.number().int().positive().default(10_000),

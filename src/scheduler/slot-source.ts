@@ -15,9 +15,14 @@ export interface SlotSource {
   close(): Promise<void>;
 }
 
-export function createLocalSlotSource(limit: number, windowMs: number, clock: Clock): SlotSource {
+export function createLocalSlotSource(
+  limit: number,
+  windowMs: number,
+  clock: Clock,
+  options: { pace?: boolean } = {},
+): SlotSource {
   const log = new SlidingLog(limit, windowMs);
-  const pacer = new Pacer(paceSpacing(limit, windowMs));
+  const pacer = new Pacer(options.pace === false ? 0 : paceSpacing(limit, windowMs));
   let pausedUntil = 0;
   const acquire = (): number => {
     const now = clock.now();
