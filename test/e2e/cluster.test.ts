@@ -57,9 +57,12 @@ describe('three replicas on one PostgreSQL and one Redis', () => {
         http: { requireHttps: false }, // plain HTTP on loopback in this test; TLS is the proxy's here
         cluster: { replicas: REPLICAS },
         redis: { keyPrefix: `smsgate-cluster-${process.pid}-${Date.now()}` },
-        // Three busy processes on two cores: a call can reach the provider well over 50 ms after
-        // Redis granted its slot, so the margin is widened, as config/example.cluster.yaml does.
-        upstream: { maxQueueWaitMs: 30_000, windowMarginMs: 150 },
+        // Three busy processes on two cores, and the provider stand-in counts arrivals inside this
+        // Jest process, whose event loop also drives the 90 clients: a call can be counted hundreds
+        // of ms after Redis granted its slot (seen: 16 in a second at a 150 ms margin in CI). The
+        // margin is the jitter the cap absorbs by construction (docs/configuration.md), so it is
+        // set above what this harness adds; the assertions (90 calls, no 429, ≤ 15 a second) stay.
+        upstream: { maxQueueWaitMs: 30_000, windowMarginMs: 400 },
         tenants: {
           alpha: {
             quota: { segmentsPerDay: 30 },
