@@ -80,7 +80,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   server.requestTimeout = effective.http.requestTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(effective.http.port, effective.http.host, () => resolve());
+    server.listen(effective.http.port, effective.http.host, effective.http.backlog, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   await gateway.start();

@@ -1,4 +1,4 @@
-import { formatProviderTime, parseProviderTime } from '../src/clock';
+import { formatProviderTime, parseProviderTime, systemClock } from '../src/clock';
 import { ManualClock } from './support/manual-clock';
 
 describe('formatProviderTime', () => {
@@ -57,5 +57,32 @@ describe('parseProviderTime', () => {
       '2026-11-25 10:00',
     ])
       expect(parseProviderTime(text, 'Australia/Sydney')).toBeUndefined();
+  });
+});
+
+describe('systemClock', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('waits the whole delay when it is longer than a timer can hold (2^31 − 1 ms)', () => {
+    jest.useFakeTimers();
+    const fired = jest.fn();
+    const thirtyDays = 30 * 24 * 3600 * 1000;
+    systemClock.schedule(fired, thirtyDays);
+    jest.advanceTimersByTime(1_000);
+    expect(fired).not.toHaveBeenCalled();
+    jest.advanceTimersByTime(thirtyDays - 2_000);
+    expect(fired).not.toHaveBeenCalled();
+    jest.advanceTimersByTime(1_000);
+    expect(fired).toHaveBeenCalledTimes(1);
+  });
+
+  it('cancels a long wait in any of its legs', () => {
+    jest.useFakeTimers();
+    const fired = jest.fn();
+    const cancel = systemClock.schedule(fired, 2 ** 31 + 5_000);
+    jest.advanceTimersByTime(2 ** 31);
+    cancel();
+    jest.advanceTimersByTime(10_000);
+    expect(fired).not.toHaveBeenCalled();
   });
 });

@@ -8,11 +8,21 @@ export interface Clock {
   schedule(fn: () => void, ms: number): () => void;
 }
 
+/** The longest delay a Node timer holds; a longer one fires at once (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   schedule(fn, ms) {
-    const timer = setTimeout(fn, Math.max(0, ms));
-    timer.unref?.();
+    // A long wait (a 30-day expiry, a monthly quota reset) is taken in legs of at most MAX_TIMER_MS.
+    const due = Date.now() + Math.max(0, ms);
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      const left = due - Date.now();
+      timer = setTimeout(left > MAX_TIMER_MS ? arm : fn, Math.min(Math.max(0, left), MAX_TIMER_MS));
+      timer.unref?.();
+    };
+    arm();
     return () => clearTimeout(timer);
   },
 };

@@ -134,6 +134,11 @@ function checkConsistency(config: Config, requireAppKey: boolean): Config {
       `upstream.baseUrl: expected https:// for a non-loopback host, got ${upstream.protocol}//${upstream.host}`,
     );
   }
+  if (config.auth.clientTokenTtlSec > config.auth.maxTokenTtlSec) {
+    problems.push(
+      `auth.clientTokenTtlSec: ${config.auth.clientTokenTtlSec} s is longer than auth.maxTokenTtlSec (${config.auth.maxTokenTtlSec} s), so every client token would be refused`,
+    );
+  }
   if (config.http.headersTimeoutMs <= config.http.keepAliveTimeoutMs) {
     problems.push('http.headersTimeoutMs: expected more than http.keepAliveTimeoutMs');
   }

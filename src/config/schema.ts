@@ -200,6 +200,11 @@ export const configSchema = z.strictObject({
       keepAliveTimeoutMs: z.number().int().positive().default(65_000),
       headersTimeoutMs: z.number().int().positive().default(66_000),
       requestTimeoutMs: z.number().int().positive().default(30_000),
+      /**
+       * Connections the kernel queues before the gateway accepts them (listen backlog; the kernel caps
+       * it at net.core.somaxconn). Node's default of 511 resets a burst of new connections.
+       */
+      backlog: z.number().int().positive().max(65_535).default(4_096),
     })
     .prefault({}),
   auth: z

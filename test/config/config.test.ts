@@ -159,6 +159,12 @@ describe('configuration', () => {
     expect(loadError({}, { auth: { algorithms: ['RS256'] } })).toMatch(/auth\.jwksUrl: required/);
   });
 
+  it('refuses a client-token lifetime that the token check would refuse', () => {
+    expect(loadError({}, { auth: { clientTokenTtlSec: 7200, maxTokenTtlSec: 3600 } })).toMatch(
+      /auth\.clientTokenTtlSec: 7200 s is longer than auth\.maxTokenTtlSec \(3600 s\)/,
+    );
+  });
+
   it('has the demo tenants in sandbox mode only: in production only the declared tenants exist', () => {
     expect(Object.keys(loadConfig(sandboxEnv).tenants)).toEqual(['demo', 'ops']);
     const declared = { tenants: { website: { scopes: ['sms:send'] } } };
