@@ -1,6 +1,7 @@
 // The provider sandbox: a Cellcast v3 simulator served over real HTTP, used in-process by
 // `npm start` (sandbox mode), standalone by `npm run sandbox`, and by every e2e test.
-export { createSandbox, providerMessageId, type Sandbox } from './sandbox';
+export { createSandbox, type Sandbox } from './sandbox';
+export { providerMessageId } from './sending';
 export type {
   SandboxOptions,
   SandboxCall,
