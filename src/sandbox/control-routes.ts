@@ -1,16 +1,21 @@
 // The sandbox's own control API under /_sandbox, for tests and operators: the call record, fault
-// injection, the cap, inbound SMS, reset, and a Turnstile stand-in. Not part of the provider's
-// API; nothing here exposes the APPKEY.
-import type { Express } from 'express';
+// injection, the cap, inbound SMS, the account's balance, opt-out list and templates, reset, and a
+// Turnstile stand-in. Not part of the provider's API; nothing here exposes the APPKEY.
+import type { Express, Response } from 'express';
 import { basicUser, isAccountKey } from './guards';
 import type { InboundInput } from './inbox';
 import type { SandboxState } from './state';
 import { mountTurnstile } from './turnstile';
-import type { Faults, InboundMessage } from './types';
+import type { Faults, InboundMessage, ProviderTemplate, TemplateSeed } from './types';
 
 export interface SandboxControls {
   setFaults(faults: Partial<Faults>): void;
   injectInbound(input: InboundInput): InboundMessage;
+  setBalance(balances: { sms?: number; mms?: number }): void;
+  /** Returns the numbers it could not read (none added then). */
+  addOptOuts(numbers: string[]): string[];
+  removeOptOut(number: string): boolean;
+  setTemplates(seeds: TemplateSeed[]): ProviderTemplate[];
   reset(): void;
 }
 
@@ -48,4 +53,42 @@ export function mountControlRoutes(app: Express, state: SandboxState, controls: 
       }),
     );
   });
+  app.post('/_sandbox/account', (req, res) => {
+    const { smsBalance, mmsBalance } = req.body as { smsBalance?: unknown; mmsBalance?: unknown };
+    for (const [name, value] of Object.entries({ smsBalance, mmsBalance })) {
+      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value)))
+        return refuse(res, `${name} must be a number`);
+    }
+    controls.setBalance({ sms: smsBalance as number | undefined, mms: mmsBalance as number | undefined });
+    res.json({ sms_balance: state.smsBalance.toFixed(2), mms_balance: state.mmsBalance.toFixed(2) });
+  });
+  app.post('/_sandbox/optouts', (req, res) => {
+    const { numbers } = req.body as { numbers?: unknown };
+    if (!Array.isArray(numbers) || !numbers.every((n) => typeof n === 'string'))
+      return refuse(res, 'numbers must be an array of phone numbers');
+    const unreadable = controls.addOptOuts(numbers);
+    if (unreadable.length > 0) return refuse(res, `not a phone number: ${unreadable.join(', ')}`);
+    res.json({ total: state.optOuts.size });
+  });
+  app.delete('/_sandbox/optouts/:number', (req, res) => {
+    res.json({ removed: controls.removeOptOut(req.params.number), total: state.optOuts.size });
+  });
+  app.post('/_sandbox/templates', (req, res) => {
+    const { templates } = req.body as { templates?: unknown };
+    const seeds = Array.isArray(templates) ? templates.map(templateSeed) : [undefined];
+    if (seeds.some((seed) => seed === undefined))
+      return refuse(res, 'templates must be an array of {title, message, templateId?}');
+    res.json(controls.setTemplates(seeds as TemplateSeed[]));
+  });
+}
+
+function templateSeed(value: unknown): TemplateSeed | undefined {
+  const { templateId, title, message } = (value ?? {}) as Record<string, unknown>;
+  if (typeof title !== 'string' || typeof message !== 'string' || message === '') return undefined;
+  if (templateId !== undefined && (typeof templateId !== 'string' || templateId === '')) return undefined;
+  return { title, message, ...(templateId === undefined ? {} : { templateId }) };
+}
+
+function refuse(res: Response, problem: string): void {
+  res.status(400).json({ error: problem });
 }

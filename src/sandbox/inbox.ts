@@ -1,7 +1,10 @@
 // The account's inbox: a handset's SMS arrives, is POSTed to the inbound callback, and stays
-// unread (listed by get-responses, 25 a page) until inbound-read or inbound-read-bulk.
+// unread (listed by get-responses, 25 a page) until inbound-read or inbound-read-bulk. A STOP
+// reply also puts its sender on the opt-out list.
 import { formatProviderTime } from '../clock';
 import type { CallbackScheduler } from './callbacks';
+import { addOptOuts, isOptOutReply } from './opt-outs';
+import { pageOf } from './paging';
 import { normaliseNumber } from './provider-rules';
 import { ProviderReply, fieldEmpty, fieldInvalid } from './reply';
 import { echoNumber, type SandboxState } from './state';
@@ -31,6 +34,7 @@ export function receiveInbound(
     read: false,
   };
   state.inbox.push(message);
+  if (isOptOutReply(state, message.body)) addOptOuts(state, [message.from]);
   callbacks.postInbound([
     {
       from: echoNumber(state, message.from),
@@ -47,9 +51,9 @@ export function receiveInbound(
 }
 
 export function getResponses(state: SandboxState, rawPage: unknown): ProviderReply {
-  const page = rawPage === undefined ? 1 : Number(rawPage);
-  if (!Number.isInteger(page) || page < 1) return fieldInvalid('page is invalid');
   const unread = state.inbox.filter((m) => !m.read);
+  const page = pageOf(unread, rawPage, state.options.pageSize);
+  if (page instanceof ProviderReply) return page;
   if (unread.length === 0) {
     return state.options.emptyInbox === 'doc'
       ? new ProviderReply(400, 'NOT_FOUND', 'No Response are available!')
@@ -59,21 +63,19 @@ export function getResponses(state: SandboxState, rawPage: unknown): ProviderRep
           responses: '',
         });
   }
-  const size = state.options.pageSize;
-  const responses = unread.slice((page - 1) * size, page * size).map((m) => ({
-    from: echoNumber(state, m.from),
-    body: m.body,
-    received_at: formatProviderTime(m.receivedAt, state.timezone),
-    custom_string: m.customString,
-    original_body: m.originalBody,
-    original_message_id: m.originalMessageId,
-    message_id: m.messageId,
-    subaccount_id: '',
-  }));
   return new ProviderReply(200, 'SUCCESS', `You have ${unread.length} response(s)`, {
-    page: { count: Math.ceil(unread.length / size), number: page },
+    page: page.block,
     total: String(unread.length),
-    responses,
+    responses: page.rows.map((m) => ({
+      from: echoNumber(state, m.from),
+      body: m.body,
+      received_at: formatProviderTime(m.receivedAt, state.timezone),
+      custom_string: m.customString,
+      original_body: m.originalBody,
+      original_message_id: m.originalMessageId,
+      message_id: m.messageId,
+      subaccount_id: '',
+    })),
   });
 }
 

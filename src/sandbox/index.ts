@@ -10,5 +10,8 @@ export type {
   DeliveryStatus,
   InboundMessage,
   SentMessage,
+  TemplateSeed,
+  ProviderTemplate,
+  OptedOutContact,
 } from './types';
 export { segmentCount, providerTextLength, normaliseNumber } from './provider-rules';

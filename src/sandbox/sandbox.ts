@@ -1,15 +1,21 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { setBalance } from './account';
 import { createCallbackScheduler } from './callbacks';
 import { mountControlRoutes } from './control-routes';
 import { receiveInbound, type InboundInput } from './inbox';
+import { addOptOuts, removeOptOut } from './opt-outs';
 import { mountProviderRoutes } from './provider-routes';
 import { createState, forgetActivity, type SandboxState } from './state';
-import type { Faults, InboundMessage, SandboxOptions } from './types';
+import { templateFromSeed } from './templates';
+import type { Faults, InboundMessage, ProviderTemplate, SandboxOptions, TemplateSeed } from './types';
 
-/** What the sandbox has seen and done (calls, sent messages, inbox, reports posted), live. */
-type SandboxRecords = Pick<SandboxState, 'calls' | 'sent' | 'inbox' | 'reportsPosted'>;
+/** What the sandbox has seen and holds (calls, sent messages, inbox, reports, opt-outs, templates), live. */
+type SandboxRecords = Pick<
+  SandboxState,
+  'calls' | 'sent' | 'inbox' | 'reportsPosted' | 'optOuts' | 'templates'
+>;
 
 export interface Sandbox extends SandboxRecords {
   readonly app: express.Express;
@@ -24,6 +30,15 @@ export interface Sandbox extends SandboxRecords {
   injectInbound(input: InboundInput): InboundMessage;
   /** Sends every delivery report that is due now (tests drive this with their clock). */
   flushDueReports(): Promise<void>;
+  /** The SMS and MMS credits left. */
+  readonly balance: { sms: number; mms: number };
+  setBalance(balances: { sms?: number; mms?: number }): void;
+  /** Puts numbers on the account's opt-out list; returns those it could not read (not added). */
+  addOptOuts(numbers: string[]): string[];
+  removeOptOut(number: string): boolean;
+  /** Replaces the account's templates; returns them with their ids. */
+  setTemplates(seeds: TemplateSeed[]): ProviderTemplate[];
+  /** Forgets calls, messages, inbox, faults and pending reports; balances, opt-outs and templates are as they opened. */
   reset(): void;
 }
 
@@ -41,6 +56,14 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       state.faults = { ...state.faults, ...next };
     },
     injectInbound: (input: InboundInput) => receiveInbound(state, callbacks, input),
+    setBalance: (balances: { sms?: number; mms?: number }) => setBalance(state, balances),
+    addOptOuts: (numbers: string[]) => addOptOuts(state, numbers),
+    removeOptOut: (number: string) => removeOptOut(state, number),
+    setTemplates(seeds: TemplateSeed[]) {
+      const templates = seeds.map((seed) => templateFromSeed(seed, state.clock.now()));
+      state.templates.splice(0, state.templates.length, ...templates);
+      return templates;
+    },
     reset() {
       forgetActivity(state);
       callbacks.forgetPending();
@@ -67,6 +90,11 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     sent: state.sent,
     inbox: state.inbox,
     reportsPosted: state.reportsPosted,
+    optOuts: state.optOuts,
+    templates: state.templates,
+    get balance() {
+      return { sms: state.smsBalance, mms: state.mmsBalance };
+    },
     async start(port = 0, host = '127.0.0.1') {
       server = createServer(app);
       await new Promise<void>((resolve, reject) => {

@@ -1,10 +1,14 @@
 // The simulated account: what the provider knows and remembers between calls, shared by the
 // guards, the endpoints, the callback scheduler and the control routes.
 import { systemClock, type Clock } from '../clock';
+import { addOptOuts } from './opt-outs';
+import { templateFromSeed } from './templates';
 import type {
   DeliveryReport,
   Faults,
   InboundMessage,
+  OptedOutContact,
+  ProviderTemplate,
   SandboxCall,
   SandboxOptions,
   SentMessage,
@@ -30,8 +34,12 @@ export interface SandboxState {
   readonly timezone: string;
   callsPerSecond: number;
   faults: Faults;
-  /** SMS credits left. */
-  balance: number;
+  /** Credits left; sends spend SMS credits. */
+  smsBalance: number;
+  mmsBalance: number;
+  /** The account's opt-out list by number (digits without '+'), in the order numbers joined it. */
+  readonly optOuts: Map<string, OptedOutContact>;
+  readonly templates: ProviderTemplate[];
   dlrCallbackUrl: string | undefined;
   inboundCallbackUrl: string | undefined;
   /** Every provider call, oldest first (trimmed to `maxRecords`). */
@@ -44,14 +52,17 @@ export interface SandboxState {
 }
 
 export function createState(options: SandboxOptions): SandboxState {
-  return {
+  const state: SandboxState = {
     options,
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
     timezone: options.timezone ?? 'Australia/Sydney',
     callsPerSecond: options.callsPerSecond,
     faults: { ...NO_FAULTS },
-    balance: options.balance ?? 1_000_000,
+    smsBalance: 0,
+    mmsBalance: 0,
+    optOuts: new Map(),
+    templates: [],
     dlrCallbackUrl: options.dlrCallbackUrl,
     inboundCallbackUrl: options.inboundCallbackUrl,
     calls: [],
@@ -60,9 +71,11 @@ export function createState(options: SandboxOptions): SandboxState {
     reportsPosted: [],
     admitted: new Map(),
   };
+  openAccount(state);
+  return state;
 }
 
-/** Forgets calls, messages, the inbox and faults (the balance stays as it is). */
+/** Forgets calls, messages, the inbox and faults, and puts the account back as it opened. */
 export function forgetActivity(state: SandboxState): void {
   state.calls.length = 0;
   state.sent.clear();
@@ -70,6 +83,18 @@ export function forgetActivity(state: SandboxState): void {
   state.reportsPosted.length = 0;
   state.admitted.clear();
   state.faults = { ...NO_FAULTS };
+  openAccount(state);
+}
+
+/** The account as the options open it: balances, opt-out list and templates. */
+function openAccount(state: SandboxState): void {
+  const { options, clock } = state;
+  state.smsBalance = options.balance ?? 1_000_000;
+  state.mmsBalance = options.mmsBalance ?? 0;
+  state.optOuts.clear();
+  addOptOuts(state, options.optOuts ?? []);
+  state.templates.length = 0;
+  state.templates.push(...(options.templates ?? []).map((seed) => templateFromSeed(seed, clock.now())));
 }
 
 /** A number as the provider shows it: live answers drop the '+', the documentation keeps it. */
