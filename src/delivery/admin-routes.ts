@@ -9,6 +9,8 @@ import {
   parsePage,
   sendSuccess,
   successSchema,
+  tenantFilter,
+  knownTenant,
   type RouteDefinition,
 } from '../http';
 import type { OutboxRepository } from '../store';
@@ -43,13 +45,6 @@ export function webhookAdminRoutes(
   clock: Clock,
   notify: () => void,
 ): RouteDefinition[] {
-  const tenantParam = (value: unknown): string => {
-    if (typeof value !== 'string' || !Object.hasOwn(config.tenants, value)) {
-      throw new ApiError('NOT_FOUND', `tenant: no tenant '${String(value).slice(0, 64)}'`);
-    }
-    return value;
-  };
-
   return [
     {
       method: 'get',
@@ -61,7 +56,7 @@ export function webhookAdminRoutes(
       responses: { 200: jsonResponse(successSchema(z.array(deadLetterSchema), true)) },
       handler: async (req, res) => {
         const page = parsePage(req.query.page);
-        const tenant = req.query.tenant === undefined ? undefined : tenantParam(req.query.tenant);
+        const tenant = tenantFilter(config.tenants, req.query.tenant);
         const { items, total } = await outbox.listDeadLetters(tenant, page);
         sendSuccess(res, 200, items, pageBlock(page, total));
       },
@@ -97,7 +92,7 @@ export function webhookAdminRoutes(
         ),
       },
       handler: async (req, res) => {
-        const tenant = tenantParam(req.params.tenant);
+        const tenant = knownTenant(config.tenants, req.params.tenant);
         const webhook = config.tenants[tenant]?.webhook;
         if (!webhook) throw new ApiError('NOT_FOUND', `tenant: '${tenant}' has no webhook configured`);
         const wasDisabled = await outbox.enableEndpoint(tenant, webhook.url);

@@ -4,6 +4,7 @@
 export { ApiError, isApiError, errorStatus, type ErrorCode } from './errors';
 export { success, failure, sendSuccess, type Envelope, type PageBlock } from './envelope';
 export { parsePage, pageBlock, pageQuery, PAGE_SIZE, type PageRequest } from './pagination';
+export { knownTenant, tenantFilter } from './tenant-param';
 export { requireJson } from './content-type';
 export { MAX_JSON_DEPTH, exceedsJsonDepth, limitJsonDepth } from './json-depth';
 export { accessLog, requestId } from './request-context';

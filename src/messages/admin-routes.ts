@@ -8,6 +8,7 @@ import {
   parsePage,
   sendSuccess,
   successSchema,
+  tenantFilter,
   type RouteDefinition,
 } from '../http';
 import { MESSAGE_STATUSES, type MessageRecord, type MessageRepository } from '../store';
@@ -48,12 +49,6 @@ export function messageAdminRoutes(config: Config, repository: MessageRepository
       `status: expected one of ${MESSAGE_STATUSES.join(', ')}, got '${(typeof value === 'string' ? value : JSON.stringify(value)).slice(0, 20)}'`,
     );
   };
-  const tenantParam = (value: unknown): string => {
-    if (typeof value !== 'string' || !Object.hasOwn(config.tenants, value)) {
-      throw new ApiError('NOT_FOUND', `tenant: no tenant '${String(value).slice(0, 64)}'`);
-    }
-    return value;
-  };
   return [
     {
       method: 'get',
@@ -68,7 +63,7 @@ export function messageAdminRoutes(config: Config, repository: MessageRepository
       handler: async (req, res) => {
         const page = parsePage(req.query.page);
         const status = statusParam(req.query.status);
-        const tenant = req.query.tenant === undefined ? undefined : tenantParam(req.query.tenant);
+        const tenant = tenantFilter(config.tenants, req.query.tenant);
         const { items, total } = await repository.listAll({ status, tenantId: tenant }, page);
         sendSuccess(res, 200, items.map(toAdminMessage), pageBlock(page, total));
       },

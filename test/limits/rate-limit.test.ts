@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import request from 'supertest';
 import type { RunningServer } from '../../src/server';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
 import { captured } from '../support/leak-guard';
+import { startRedisProxy, type RedisProxy } from '../support/redis-proxy';
 import { waitFor } from '../support/wait';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -101,37 +101,22 @@ describe.each([
 
 describe('per-tenant request rate while Redis is unreachable', () => {
   let gw: RunningServer;
-  const sockets = new Set<Socket>();
-  let open = true;
-  let proxy: Server;
+  let proxy: RedisProxy;
 
   beforeAll(async () => {
-    // A loopback proxy in front of Redis stands in for the network: cutting it is "Redis stopped".
-    proxy = createServer((client) => {
-      if (!open) return client.destroy();
-      const upstream = new Socket();
-      upstream.connect(6379, '127.0.0.1');
-      client.pipe(upstream).pipe(client);
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('error', () => undefined);
-        s.on('close', () => sockets.delete(s));
-      }
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    proxy = await startRedisProxy();
     gw = await startTestGateway(throughProxy());
   });
   const throughProxy = () => ({
     tenants: { limited },
     redis: {
-      url: `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      url: proxy.url,
       keyPrefix: `test-${randomBytes(6).toString('hex')}`,
     },
   });
   afterAll(async () => {
     await gw.stop();
-    for (const s of sockets) s.destroy();
-    await new Promise((resolve) => proxy.close(resolve));
+    await proxy.close();
   });
 
   it('lets requests through, logs one line through the logger and prints nothing to the console', async () => {
@@ -144,8 +129,7 @@ describe('per-tenant request rate while Redis is unreachable', () => {
     const consoleWarn = jest.spyOn(console, 'warn');
     const logsBefore = captured.logLines.length;
     try {
-      open = false;
-      for (const s of sockets) s.destroy();
+      proxy.cut();
       // Fail open: over the limit of 3 by now, and still let through, since nothing counts.
       const during = [];
       for (let i = 0; i < 5; i++) during.push((await list()).status);
@@ -172,14 +156,14 @@ describe('per-tenant request rate while Redis is unreachable', () => {
       expect(lines[0]).toMatchObject({ level: 40, msg: expect.stringMatching(/rate limit.*not counted/) });
       expect(JSON.stringify(lines[0])).not.toMatch(/\\n\s+at /);
     } finally {
-      open = true;
+      proxy.restore();
       consoleError.mockRestore();
       consoleWarn.mockRestore();
     }
   }, 30_000);
 
   it('counts again once Redis answers, even when it was unreachable when the gateway started', async () => {
-    open = false;
+    proxy.cut();
     const late = await startTestGateway(throughProxy());
     try {
       const list = () =>
@@ -187,7 +171,7 @@ describe('per-tenant request rate while Redis is unreachable', () => {
           .get('/v1/messages')
           .set(bearer(tokenFor('limited')));
       expect((await list()).status).toBe(200);
-      open = true;
+      proxy.restore();
       // The usage read is counted too: once Redis answers, it reports a count.
       const used = await waitFor(
         async () => {
@@ -205,7 +189,7 @@ describe('per-tenant request rate while Redis is unreachable', () => {
       expect(statuses.at(-1)).toBe(429);
       expect(statuses.slice(0, -1).every((status) => status === 200)).toBe(true);
     } finally {
-      open = true;
+      proxy.restore();
       await late.stop();
     }
   }, 30_000);

@@ -1,5 +1,3 @@
-import { createServer, Socket, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { systemClock, type Clock } from '../../src/clock';
@@ -10,6 +8,7 @@ import {
   type RedisSlotSource,
   type SlotSource,
 } from '../../src/scheduler';
+import { startRedisProxy } from '../support/redis-proxy';
 import { ManualClock } from '../support/manual-clock';
 import { waitFor } from '../support/wait';
 
@@ -176,47 +175,12 @@ describe('the Redis slot source across replicas', () => {
   });
 });
 
-/** A loopback proxy in front of Redis stands in for the network: cutting it is "Redis stopped". */
-async function redisProxy(): Promise<{ url: string; cut(): void; restore(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let open = true;
-  const proxy: Server = createServer((client) => {
-    if (!open) return client.destroy();
-    const upstream = new Socket();
-    upstream.connect(6379, '127.0.0.1');
-    client.pipe(upstream).pipe(client);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const destroyAll = () => {
-    for (const s of sockets) s.destroy();
-  };
-  return {
-    url: `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    cut() {
-      open = false;
-      destroyAll();
-    },
-    restore() {
-      open = true;
-    },
-    close: async () => {
-      destroyAll();
-      await new Promise((resolve) => proxy.close(resolve));
-    },
-  };
-}
-
 describe('the Redis slot source when Redis is lost and comes back', () => {
   /** Three saturated replicas, each reaching Redis through its own loopback proxy, on a manual clock. */
   async function cluster() {
     const clock = new ManualClock(1_000_000);
     const prefix = `test:${randomBytes(6).toString('hex')}`;
-    const proxies = await Promise.all([0, 1, 2].map(() => redisProxy()));
+    const proxies = await Promise.all([0, 1, 2].map(() => startRedisProxy()));
     const replicas = proxies.map((p) =>
       redis(clock, { prefix, url: p.url, limit: 15, windowMs: 1050, replicas: 3 }),
     );
