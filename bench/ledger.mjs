@@ -11,11 +11,21 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import SQLite from 'better-sqlite3';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { freePort, percentile, root, start } from './lib.mjs';
+
+/**
+ * CPU time (user + system, ms) a process has used so far: on a shared, busy machine, a request's
+ * CPU cost moves far less than its wall-clock latency.
+ */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100/s)
+}
 
 const { values } = parseArgs({
   options: {
@@ -70,17 +80,22 @@ async function seedPostgres(url) {
   await client.end();
 }
 
-/** Milliseconds of `fn`, REPEAT times after 3 warm-ups: median and p90. */
-async function time(fn) {
+/**
+ * Milliseconds of `fn`, REPEAT times after 3 warm-ups: median and p90 of wall time, and the CPU
+ * time `pid` (the gateway, or this process for the queries run here) spent per call.
+ */
+async function time(fn, pid = process.pid) {
   for (let i = 0; i < 3; i++) await fn();
   const samples = [];
+  const cpu0 = cpuMs(pid);
   for (let i = 0; i < REPEAT; i++) {
     const t0 = process.hrtime.bigint();
     await fn();
     samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  const cpu = round((cpuMs(pid) - cpu0) / REPEAT);
   samples.sort((a, b) => a - b);
-  return { median: round(percentile(samples, 50)), p90: round(percentile(samples, 90)) };
+  return { median: round(percentile(samples, 50)), p90: round(percentile(samples, 90)), cpu };
 }
 const round = (ms) => Math.round(ms * 100) / 100;
 
@@ -126,13 +141,14 @@ async function measure(dialect, storeEnv, oldQueries) {
   };
   const lastPage = Math.ceil(N / 25);
   const deep = Math.min(30_000, lastPage);
-  const cursor = `msg_${String(Math.max(1, N - deep * 25)).padStart(10, '0')}`;
+  const cursor = `msg_${String(N - (deep - 1) * 25).padStart(10, '0')}`; // the last item of page deep - 1
   try {
+    const pid = gateway.pid;
     const rows = [
-      ['GET ?page=1', await time(() => get('page=1')), 5],
-      [`GET ?page=${lastPage} (last)`, await time(() => get(`page=${lastPage}`)), 10],
-      [`GET ?page=${deep}`, await time(() => get(`page=${deep}`)), 10],
-      [`GET ?after= (at page ${deep})`, await time(() => get(`after=${cursor}`)), 10],
+      ['GET ?page=1', await time(() => get('page=1'), pid), 5],
+      [`GET ?page=${lastPage} (last)`, await time(() => get(`page=${lastPage}`), pid), 10],
+      [`GET ?page=${deep}`, await time(() => get(`page=${deep}`), pid), 10],
+      [`GET ?after= (at page ${deep})`, await time(() => get(`after=${cursor}`), pid), 10],
     ];
     for (const [what, run] of oldQueries) rows.push([what, await time(run), undefined]);
     return rows.map(([what, t, goal]) => ({ dialect, what, ...t, goal }));
@@ -208,6 +224,9 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
+// The verdict is on wall time (the issue's goals); on a busy machine read the CPU column too:
+// the gateway's CPU per request (SQLite queries run inside it) is what the wall time would be
+// on an idle one.
 const pass = results.every((r) => r.goal === undefined || r.median < r.goal);
 const load = loadavg()
   .map((l) => l.toFixed(2))
@@ -224,11 +243,11 @@ const result = {
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 writeFileSync(join(root, 'bench', 'results', 'ledger.json'), `${JSON.stringify(result, null, 2)}\n`);
 console.log(
-  `| store | what (${N.toLocaleString('en')} messages, one tenant) | median ms | p90 ms | goal |\n|---|---|---|---|---|`,
+  `| store | what (${N.toLocaleString('en')} messages, one tenant) | median ms | p90 ms | CPU ms per call | goal |\n|---|---|---|---|---|---|`,
 );
 for (const r of results) {
   console.log(
-    `| ${r.dialect} | ${r.what} | ${r.median} | ${r.p90} | ${r.goal === undefined ? '' : `< ${r.goal} ms`} |`,
+    `| ${r.dialect} | ${r.what} | ${r.median} | ${r.p90} | ${r.cpu} | ${r.goal === undefined ? '' : `< ${r.goal} ms`} |`,
   );
 }
 console.log(
