@@ -4,9 +4,11 @@ import { identityOf, type Identity } from '../auth';
 import {
   ApiError,
   jsonResponse,
+  PAGE_SIZE,
   pageBlock,
   pageQuery,
   parsePage,
+  parseWith,
   requireJson,
   sendSuccess,
   successSchema,
@@ -16,6 +18,18 @@ import type { MessageRepository } from '../store';
 import { messageDetailSchema, publicMessageSchema, sendHeadersSchema, sendResultSchema } from './contract';
 import { toPublicMessage, type SendResult } from './send';
 import { parseSendRequest, sendRequestSchema } from './validation';
+
+/**
+ * `?page=N` as the provider has it, or `?after=<message id>`: the 25 messages recorded before
+ * that one (a keyset cursor, steady while new messages arrive; pass the last id of each answer).
+ */
+const listQuery = pageQuery.extend({
+  after: z
+    .string({ error: 'expected a message id' })
+    .min(1, { error: 'expected a message id' })
+    .max(64, { error: 'expected a message id of at most 64 characters' })
+    .optional(),
+});
 
 export interface MessagesRoutesDeps {
   sendMessages: (identity: Identity, body: unknown, options?: { async?: boolean }) => Promise<SendResult>;
@@ -57,14 +71,30 @@ export function messageRoutes({
       method: 'get',
       path: '/v1/messages',
       access: 'sms:read',
-      summary: "This tenant's messages, newest first",
+      summary: "This tenant's messages, newest first (?page=N, or ?after=<id> to read on past a message)",
       tags: ['messages'],
-      request: { query: pageQuery },
+      request: { query: listQuery },
       responses: { 200: jsonResponse(successSchema(z.array(publicMessageSchema), true)) },
       handler: async (req, res) => {
-        const page = parsePage(req.query.page);
-        const { items, total } = await repository.listForTenant(identityOf(req).tenantId, page);
-        sendSuccess(res, 200, items.map(toPublicMessage), pageBlock(page, total));
+        const tenantId = identityOf(req).tenantId;
+        const { after } = parseWith(listQuery, { page: req.query.page, after: req.query.after });
+        if (after === undefined) {
+          const page = parsePage(req.query.page);
+          const { items, total } = await repository.listForTenant(tenantId, page);
+          sendSuccess(res, 200, items.map(toPublicMessage), pageBlock(page, total));
+          return;
+        }
+        if (req.query.page !== undefined) {
+          throw new ApiError('FIELD_INVALID', 'page: give either page or after, not both');
+        }
+        const found = await repository.listAfter(tenantId, after, PAGE_SIZE);
+        if (!found) throw new ApiError('NOT_FOUND', `after: no message '${after.slice(0, 64)}'`);
+        // The page block numbers the page the first item is on, as ?page= would have.
+        const number = Math.floor(found.newer / PAGE_SIZE) + 1;
+        sendSuccess(res, 200, found.items.map(toPublicMessage), {
+          count: Math.ceil(found.total / PAGE_SIZE),
+          number,
+        });
       },
     },
     {

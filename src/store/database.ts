@@ -1,9 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Generated } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Generated } from 'kysely';
+import { isPostgres } from './dialect';
 import { Pool, types } from 'pg';
 import { migrations } from './migrations';
+import { preparedPostgres, preparedSqlite } from './statements';
 
 export interface MessagesTable {
   id: string;
@@ -22,6 +24,14 @@ export interface MessagesTable {
   scheduled_at: string | null;
   created_at: string;
   updated_at: string;
+  /** The message's place in its tenant's ledger: 1, 2, 3 … in commit order (lists page by it). */
+  tenant_seq: number | null;
+}
+
+/** Each tenant's number of messages, kept with every insert (the page block's count). */
+export interface TenantMessageCountsTable {
+  tenant_id: string;
+  messages: number;
 }
 
 export interface MessageEventsTable {
@@ -185,6 +195,7 @@ export interface Database {
   form_replies: FormRepliesTable;
   idempotency_keys: IdempotencyKeysTable;
   send_jobs: SendJobsTable;
+  tenant_message_counts: TenantMessageCountsTable;
 }
 
 export type Db = Kysely<Database>;
@@ -210,8 +221,10 @@ export async function openDatabase(settings: StoreSettings): Promise<Db> {
 export async function openPostgresDatabase(url: string): Promise<Db> {
   const pool = new Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000 });
   pool.on('error', () => undefined); // an idle client's broken connection is replaced on next use
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const prepared = preparedPostgres(pool);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: prepared }) });
   await migrateToLatest(db);
+  prepared.enable();
   return db;
 }
 
@@ -229,13 +242,23 @@ export async function openSqliteDatabase(file: string): Promise<Db> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: preparedSqlite(sqlite) }) });
   await migrateToLatest(db);
   return db;
 }
 
 export async function migrateToLatest(db: Db): Promise<void> {
-  const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
+  // On PostgreSQL, kysely looks for its migration tables in any schema unless told which: with
+  // another schema on the server holding them (another deployment, or parallel test runs), it
+  // would skip creating its own. So: the schema this connection writes to.
+  const schema = isPostgres(db)
+    ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+    : undefined;
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: () => Promise.resolve(migrations) },
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((result) => result.status === 'Error');
   if (error || failed) {

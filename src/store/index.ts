@@ -59,3 +59,4 @@ export {
 } from './idempotency-repository';
 export { createSendJobRepository, type SendJobRepository, type SendJob } from './send-job-repository';
 export { createStores, type Stores } from './stores';
+export { createGroupCommit, type GroupWriter } from './group-commit';

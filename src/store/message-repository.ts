@@ -1,7 +1,9 @@
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { Database, Db, MessagesTable } from './database';
 import { appendEvents, type StoredEvent, type WebhookTenants } from './event-repository';
-import { movesForwardTo } from './message-status';
+import { createGroupCommit } from './group-commit';
+import { MESSAGE_STATUSES, statusRank } from './message-status';
+import { insertText, listOf, placeholderOf, run, type Placeholder } from './statements';
 
 /** A message as the ledger keeps it: one row per recipient. */
 export interface MessageRecord {
@@ -73,10 +75,25 @@ export interface MessageRepository {
     tenantId: string,
     id: string,
   ): Promise<(MessageRecord & { history: StatusChange[] }) | undefined>;
+  /**
+   * A tenant's messages, newest first (in the order the ledger recorded them), `size` from
+   * `offset`. The total is the tenant's message counter, and the page a seek by position, so
+   * neither depends on how many messages the tenant has or how deep the page is.
+   */
   listForTenant(
     tenantId: string,
     page: { offset: number; size: number },
   ): Promise<{ items: MessageRecord[]; total: number }>;
+  /**
+   * The next `size` messages older than message `after` (a keyset cursor); `newer` is how many
+   * of the tenant's messages come before the first item (to number its page). Undefined when
+   * `after` is not one of the tenant's messages.
+   */
+  listAfter(
+    tenantId: string,
+    after: string,
+    size: number,
+  ): Promise<{ items: MessageRecord[]; total: number; newer: number } | undefined>;
   /** Every tenant's messages (for operators), optionally by status and tenant, newest first. */
   listAll(
     filter: MessageFilter,
@@ -84,62 +101,42 @@ export interface MessageRepository {
   ): Promise<{ items: MessageRecord[]; total: number }>;
 }
 
+interface InsertJob {
+  messages: MessageRecord[];
+  job: NewSendJob | undefined;
+}
+
+interface OutcomeJob {
+  outcomes: MessageOutcome[];
+  at: string;
+  announce: { messages: MessageRecord[]; hasWebhook: WebhookTenants } | undefined;
+}
+
 export function createMessageRepository(db: Db): MessageRepository {
+  // Concurrent sends' inserts and outcomes are each written in one transaction per group (group
+  // commit): a send's promise settles only once its rows are committed.
+  const insert = createGroupCommit<InsertJob, void>((jobs) =>
+    db.transaction().execute((trx) => writeBatches(trx, jobs)),
+  );
+  const record = createGroupCommit<OutcomeJob, RecordedOutcomes>((jobs) =>
+    db.transaction().execute((trx) => writeOutcomes(trx, jobs)),
+  );
+
   return {
     async insertBatch(messages, job) {
       if (messages.length === 0) return;
-      await db.transaction().execute(async (trx) => {
-        if (job) await insertJob(trx, messages[0]!, job);
-        // SQLite caps bound parameters per statement; 15 columns x 60 rows stays well under it.
-        for (const chunk of chunks(messages, 60)) {
-          await trx.insertInto('messages').values(chunk.map(toRow)).execute();
-          await trx
-            .insertInto('message_events')
-            .values(chunk.map((m) => ({ message_id: m.id, status: m.status, detail: null, at: m.createdAt })))
-            .execute();
-        }
-      });
+      await insert({ messages, job });
     },
 
     async recordOutcomes(outcomes, at, announce) {
       if (outcomes.length === 0) return { applied: [], events: [] };
-      return db.transaction().execute(async (trx) => {
-        const moved = new Set<string>();
-        for (const chunk of outcomeChunks(outcomes)) {
-          for (const id of await applyOutcomes(trx, chunk, at)) moved.add(id);
-        }
-        const applied = outcomes.filter((o) => moved.has(o.id));
-        for (const chunk of chunks(applied, 200)) {
-          await trx
-            .insertInto('message_events')
-            .values(chunk.map((o) => ({ message_id: o.id, status: o.status, detail: o.error ?? null, at })))
-            .execute();
-        }
-        const ids = applied.map((o) => o.id);
-        if (!announce) return { applied: ids, events: [] };
-        const byId = new Map(announce.messages.map((m) => [m.id, m]));
-        const events = applied.flatMap((o) => {
-          const message = byId.get(o.id);
-          if (!message) return [];
-          const data = {
-            messageId: o.id,
-            status: o.status,
-            to: message.recipient,
-            reference: message.reference,
-            batchId: message.batchId,
-            error: o.error ?? null,
-            at,
-          };
-          return [{ tenantId: message.tenantId, type: 'message.status' as const, data }];
-        });
-        return { applied: ids, events: await appendEvents(trx, events, at, announce.hasWebhook) };
-      });
+      return record({ outcomes, at, announce });
     },
 
     async findBatch(batchId) {
       const rows = await db
         .selectFrom('messages')
-        .selectAll()
+        .select(MESSAGE_COLUMNS)
         .where('batch_id', '=', batchId)
         .orderBy('id')
         .execute();
@@ -149,7 +146,7 @@ export function createMessageRepository(db: Db): MessageRepository {
     async findForTenant(tenantId, id) {
       const row = await db
         .selectFrom('messages')
-        .selectAll()
+        .select(MESSAGE_COLUMNS)
         .where('tenant_id', '=', tenantId)
         .where('id', '=', id)
         .executeTakeFirst();
@@ -164,21 +161,40 @@ export function createMessageRepository(db: Db): MessageRepository {
     },
 
     async listForTenant(tenantId, page) {
-      const [{ total }] = (await db
-        .selectFrom('messages')
-        .select((eb) => eb.fn.countAll<number | string>().as('total'))
-        .where('tenant_id', '=', tenantId)
-        .execute()) as [{ total: number | string }];
+      const total = await countOf(db, tenantId);
+      // Positions are dense (1 … total, in commit order), so page N starts at a known one.
+      const from = total - page.offset;
+      if (from <= 0) return { items: [], total };
       const rows = await db
         .selectFrom('messages')
-        .selectAll()
+        .select(MESSAGE_COLUMNS)
         .where('tenant_id', '=', tenantId)
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
+        .where('tenant_seq', '<=', from)
+        .orderBy('tenant_seq', 'desc')
         .limit(page.size)
-        .offset(page.offset)
         .execute();
-      return { items: rows.map(fromRow), total: Number(total) };
+      return { items: rows.map(fromRow), total };
+    },
+
+    async listAfter(tenantId, after, size) {
+      const cursor = await db
+        .selectFrom('messages')
+        .select('tenant_seq')
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', after)
+        .executeTakeFirst();
+      if (cursor?.tenant_seq == null) return undefined;
+      const position = Number(cursor.tenant_seq);
+      const total = await countOf(db, tenantId);
+      const rows = await db
+        .selectFrom('messages')
+        .select(MESSAGE_COLUMNS)
+        .where('tenant_id', '=', tenantId)
+        .where('tenant_seq', '<', position)
+        .orderBy('tenant_seq', 'desc')
+        .limit(size)
+        .execute();
+      return { items: rows.map(fromRow), total, newer: total - position + 1 };
     },
 
     async listAll(filter, page) {
@@ -190,7 +206,7 @@ export function createMessageRepository(db: Db): MessageRepository {
         .select((eb) => eb.fn.countAll<number | string>().as('total'))
         .executeTakeFirstOrThrow();
       const rows = await filtered
-        .selectAll()
+        .select(MESSAGE_COLUMNS)
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
         .limit(page.size)
@@ -201,55 +217,233 @@ export function createMessageRepository(db: Db): MessageRepository {
   };
 }
 
-/**
- * Outcomes with the same status and error, at most 200 together (3 parameters each, under
- * SQLite's 999): a 1000-number send is recorded in a handful of statements, not 1000.
- */
-function outcomeChunks(outcomes: MessageOutcome[]): MessageOutcome[][] {
-  const groups = new Map<string, MessageOutcome[]>();
-  for (const outcome of outcomes) {
-    const key = JSON.stringify([outcome.status, outcome.error ?? null]);
-    const group = groups.get(key);
-    if (group) group.push(outcome);
-    else groups.set(key, [outcome]);
-  }
-  return [...groups.values()].flatMap((group) => chunks(group, 200));
+/** The columns of a message row, named (a `select *` would also return columns added later). */
+const MESSAGE_COLUMNS = [
+  'id',
+  'tenant_id',
+  'batch_id',
+  'recipient',
+  'sender',
+  'text',
+  'segments',
+  'encoding',
+  'status',
+  'reference',
+  'provider_message_id',
+  'error',
+  'scheduled_at',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof MessagesTable)[];
+
+const INSERT_COLUMNS = [...MESSAGE_COLUMNS, 'tenant_seq'] as const;
+const EVENT_COLUMNS = ['message_id', 'status', 'detail', 'at'] as const;
+const JOB_COLUMNS = [
+  'batch_id',
+  'tenant_id',
+  'request',
+  'state',
+  'attempts',
+  'next_attempt_at',
+  'lease_until',
+  'expires_at',
+  'last_error',
+  'created_at',
+  'updated_at',
+] as const;
+
+/** Rows per multi-row statement: 200 x 16 parameters, far under both dialects' limits. */
+const ROWS_PER_STATEMENT = 200;
+
+async function countOf(db: Db, tenantId: string): Promise<number> {
+  const row = await db
+    .selectFrom('tenant_message_counts')
+    .select('messages')
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst();
+  return row ? Number(row.messages) : 0;
 }
 
 /**
- * One conditional UPDATE for outcomes sharing a status and error: only rows it moves forward
- * (the WHERE is the rank check, so a report committed meanwhile is never overwritten), keeping a
- * provider id already known. Returns the ids it changed.
+ * Adds `count` to the tenant's counter and returns its new value. The upsert takes the counter's
+ * row lock on PostgreSQL until commit, so a tenant's inserts are numbered one transaction after
+ * another: positions stay dense, and every committed position has all lower ones committed too.
+ */
+async function advanceCounter(
+  trx: Transaction<Database>,
+  placeholder: Placeholder,
+  tenantId: string,
+  count: number,
+): Promise<number> {
+  const text = insertText(
+    placeholder,
+    'tenant_message_counts',
+    ['tenant_id', 'messages'],
+    1,
+    ' on conflict ("tenant_id") do update set "messages" = "tenant_message_counts"."messages" + excluded."messages" returning "messages"',
+  );
+  const { rows } = await run<{ messages: number | string }>(trx, text, [tenantId, count]);
+  return Number(rows[0]?.messages);
+}
+
+/** Inserts several sends' messages (and send jobs) in the one transaction `trx`. */
+async function writeBatches(trx: Transaction<Database>, jobs: InsertJob[]): Promise<void[]> {
+  const placeholder = placeholderOf(trx);
+  const queued = jobs.flatMap(({ messages, job }) => (job ? [{ first: messages[0]!, job }] : []));
+  for (const chunk of chunks(queued, ROWS_PER_STATEMENT)) {
+    const values = chunk.flatMap(({ first, job }) => [
+      first.batchId,
+      job.tenantId,
+      job.request,
+      'pending',
+      0,
+      first.createdAt,
+      null,
+      job.expiresAt,
+      null,
+      first.createdAt,
+      first.createdAt,
+    ]);
+    await run(trx, insertText(placeholder, 'send_jobs', JOB_COLUMNS, chunk.length), values);
+  }
+  const messages = jobs.flatMap((j) => j.messages);
+  // One counter step per tenant, in tenant order (two groups on PostgreSQL never wait on each
+  // other's counters in opposite orders).
+  const perTenant = new Map<string, number>();
+  for (const m of messages) perTenant.set(m.tenantId, (perTenant.get(m.tenantId) ?? 0) + 1);
+  const nextSeq = new Map<string, number>();
+  for (const tenantId of [...perTenant.keys()].sort()) {
+    const count = perTenant.get(tenantId) as number;
+    nextSeq.set(tenantId, (await advanceCounter(trx, placeholder, tenantId, count)) - count + 1);
+  }
+  for (const chunk of chunks(messages, ROWS_PER_STATEMENT)) {
+    const values: unknown[] = [];
+    for (const m of chunk) {
+      const seq = nextSeq.get(m.tenantId) as number;
+      nextSeq.set(m.tenantId, seq + 1);
+      values.push(...rowValues(m), seq);
+    }
+    await run(trx, insertText(placeholder, 'messages', INSERT_COLUMNS, chunk.length), values);
+    await run(
+      trx,
+      insertText(placeholder, 'message_events', EVENT_COLUMNS, chunk.length),
+      chunk.flatMap((m) => [m.id, m.status, null, m.createdAt]),
+    );
+  }
+  return jobs.map(() => undefined);
+}
+
+/**
+ * Applies several callers' outcomes in the one transaction `trx`: one conditional UPDATE per
+ * status, error and time (at most 200 messages each), so a 1000-number send, or 50 concurrent
+ * one-number sends, take a handful of statements. Callers naming the same message are applied
+ * one after the other, as they would be alone.
+ */
+async function writeOutcomes(trx: Transaction<Database>, jobs: OutcomeJob[]): Promise<RecordedOutcomes[]> {
+  const placeholder = placeholderOf(trx);
+  const applied: MessageOutcome[][] = jobs.map(() => []);
+  for (const round of disjointRounds(jobs)) {
+    const moved = new Set<string>();
+    const groups = new Map<string, { at: string; outcomes: MessageOutcome[] }>();
+    for (const i of round) {
+      const { outcomes, at } = jobs[i] as OutcomeJob;
+      for (const outcome of outcomes) {
+        const key = JSON.stringify([outcome.status, outcome.error ?? null, at]);
+        const group = groups.get(key);
+        if (group) group.outcomes.push(outcome);
+        else groups.set(key, { at, outcomes: [outcome] });
+      }
+    }
+    for (const { at, outcomes } of groups.values()) {
+      for (const chunk of chunks(outcomes, ROWS_PER_STATEMENT)) {
+        for (const id of await applyOutcomes(trx, placeholder, chunk, at)) moved.add(id);
+      }
+    }
+    for (const i of round) {
+      applied[i] = (jobs[i] as OutcomeJob).outcomes.filter((o) => moved.has(o.id));
+    }
+  }
+  const history = jobs.flatMap((job, i) =>
+    (applied[i] as MessageOutcome[]).map((o) => [o.id, o.status, o.error ?? null, job.at]),
+  );
+  for (const chunk of chunks(history, ROWS_PER_STATEMENT)) {
+    await run(trx, insertText(placeholder, 'message_events', EVENT_COLUMNS, chunk.length), chunk.flat());
+  }
+  const results: RecordedOutcomes[] = [];
+  for (const [i, job] of jobs.entries()) {
+    const done = applied[i] as MessageOutcome[];
+    const ids = done.map((o) => o.id);
+    if (!job.announce) {
+      results.push({ applied: ids, events: [] });
+      continue;
+    }
+    const byId = new Map(job.announce.messages.map((m) => [m.id, m]));
+    const events = done.flatMap((o) => {
+      const message = byId.get(o.id);
+      if (!message) return [];
+      const data = {
+        messageId: o.id,
+        status: o.status,
+        to: message.recipient,
+        reference: message.reference,
+        batchId: message.batchId,
+        error: o.error ?? null,
+        at: job.at,
+      };
+      return [{ tenantId: message.tenantId, type: 'message.status' as const, data }];
+    });
+    results.push({ applied: ids, events: await appendEvents(trx, events, job.at, job.announce.hasWebhook) });
+  }
+  return results;
+}
+
+/** Job indexes in rounds whose jobs name no message in common (kept in arrival order). */
+function disjointRounds(jobs: OutcomeJob[]): number[][] {
+  const rounds: number[][] = [];
+  let round: number[] = [];
+  let seen = new Set<string>();
+  for (const [i, job] of jobs.entries()) {
+    if (job.outcomes.some((o) => seen.has(o.id))) {
+      rounds.push(round);
+      round = [];
+      seen = new Set();
+    }
+    round.push(i);
+    for (const o of job.outcomes) seen.add(o.id);
+  }
+  if (round.length > 0) rounds.push(round);
+  return rounds;
+}
+
+/**
+ * One conditional UPDATE for outcomes sharing a status, error and time: only rows it moves
+ * forward (the WHERE is the rank check, so a report committed meanwhile is never overwritten),
+ * keeping a provider id already known. Returns the ids it changed.
  */
 async function applyOutcomes(
   trx: Transaction<Database>,
+  placeholder: Placeholder,
   chunk: MessageOutcome[],
   at: string,
 ): Promise<string[]> {
   const { status, error } = chunk[0] as MessageOutcome;
+  const lower = MESSAGE_STATUSES.filter((s) => statusRank(s) < statusRank(status));
+  if (lower.length === 0) return [];
   const named = chunk.filter((o) => o.providerMessageId);
-  const providerIds = sql<string | null>`case id ${sql.join(
-    named.map((o) => sql`when ${o.id} then ${o.providerMessageId}`),
-    sql` `,
-  )} end`;
-  const rows = await trx
-    .updateTable('messages')
-    .set((eb) => ({
-      status,
-      error: error ?? null,
-      updated_at: at,
-      ...(named.length > 0
-        ? { provider_message_id: eb.fn.coalesce('provider_message_id', providerIds) }
-        : {}),
-    }))
-    .where(
-      'id',
-      'in',
-      chunk.map((o) => o.id),
-    )
-    .where(movesForwardTo(status))
-    .returning('id')
-    .execute();
+  const values: unknown[] = [status, error ?? null, at];
+  let text = `update "messages" set "status" = ${placeholder(1)}, "error" = ${placeholder(2)}, "updated_at" = ${placeholder(3)}`;
+  if (named.length > 0) {
+    const cases = named.map((o) => {
+      values.push(o.id, o.providerMessageId);
+      return `when ${placeholder(values.length - 1)} then ${placeholder(values.length)}`;
+    });
+    text += `, "provider_message_id" = coalesce("provider_message_id", case "id" ${cases.join(' ')} end)`;
+  }
+  text += ` where "id" in (${listOf(placeholder, values.length + 1, chunk.length)})`;
+  values.push(...chunk.map((o) => o.id));
+  text += ` and "status" in (${listOf(placeholder, values.length + 1, lower.length)}) returning "id"`;
+  values.push(...lower);
+  const { rows } = await run<{ id: string }>(trx, text, values);
   return rows.map((row) => row.id);
 }
 
@@ -259,27 +453,28 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-function toRow(m: MessageRecord): MessagesTable {
-  return {
-    id: m.id,
-    tenant_id: m.tenantId,
-    batch_id: m.batchId,
-    recipient: m.recipient,
-    sender: m.sender,
-    text: m.text,
-    segments: m.segments,
-    encoding: m.encoding,
-    status: m.status,
-    reference: m.reference,
-    provider_message_id: m.providerMessageId,
-    error: m.error,
-    scheduled_at: m.scheduledAt,
-    created_at: m.createdAt,
-    updated_at: m.updatedAt,
-  };
+/** A message's values in MESSAGE_COLUMNS order. */
+function rowValues(m: MessageRecord): unknown[] {
+  return [
+    m.id,
+    m.tenantId,
+    m.batchId,
+    m.recipient,
+    m.sender,
+    m.text,
+    m.segments,
+    m.encoding,
+    m.status,
+    m.reference,
+    m.providerMessageId,
+    m.error,
+    m.scheduledAt,
+    m.createdAt,
+    m.updatedAt,
+  ];
 }
 
-function fromRow(row: MessagesTable): MessageRecord {
+function fromRow(row: Omit<MessagesTable, 'tenant_seq'>): MessageRecord {
   return {
     id: row.id,
     tenantId: row.tenant_id,
@@ -297,23 +492,4 @@ function fromRow(row: MessagesTable): MessageRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
-}
-
-async function insertJob(trx: Transaction<Database>, first: MessageRecord, job: NewSendJob): Promise<void> {
-  await trx
-    .insertInto('send_jobs')
-    .values({
-      batch_id: first.batchId,
-      tenant_id: job.tenantId,
-      request: job.request,
-      state: 'pending',
-      attempts: 0,
-      next_attempt_at: first.createdAt,
-      lease_until: null,
-      expires_at: job.expiresAt,
-      last_error: null,
-      created_at: first.createdAt,
-      updated_at: first.createdAt,
-    })
-    .execute();
 }

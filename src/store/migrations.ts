@@ -286,4 +286,35 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropIndex('idempotency_keys_expires_at').execute();
     },
   },
+  '0014_ledger_counters': {
+    async up(db: Kysely<unknown>) {
+      // Each tenant's message count, kept in the transaction that inserts messages (no COUNT(*) for
+      // the page block), and each message's place in its tenant's ledger (1, 2, 3 … in commit
+      // order): page N of a list is then a seek on (tenant_id, tenant_seq), however deep.
+      await db.schema
+        .createTable('tenant_message_counts')
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.primaryKey())
+        .addColumn('messages', 'bigint', (col) => col.notNull())
+        .execute();
+      await db.schema.alterTable('messages').addColumn('tenant_seq', 'bigint').execute();
+      // Messages already stored are numbered in the order the lists showed them (oldest first).
+      await sql`update messages set tenant_seq = numbered.n
+        from (select id, row_number() over (partition by tenant_id order by created_at, id) as n
+              from messages) as numbered
+        where messages.id = numbered.id`.execute(db);
+      await sql`insert into tenant_message_counts (tenant_id, messages)
+        select tenant_id, count(*) from messages group by tenant_id`.execute(db);
+      await db.schema
+        .createIndex('messages_tenant_seq')
+        .on('messages')
+        .columns(['tenant_id', 'tenant_seq'])
+        .unique()
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('messages_tenant_seq').execute();
+      await db.schema.alterTable('messages').dropColumn('tenant_seq').execute();
+      await sql`drop table tenant_message_counts`.execute(db);
+    },
+  },
 };

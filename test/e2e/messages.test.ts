@@ -380,6 +380,35 @@ describe('tenant isolation and pagination', () => {
     expect(past.body).toMatchObject({ data: [], page: { count: 2, number: 3 } });
   });
 
+  it('reads on with ?after=<id> (a keyset cursor) exactly as ?page=2 does, and refuses a bad cursor', async () => {
+    const token = tokenFor('ops', { scope: 'sms:read' });
+    const first = await request(gw.url).get('/v1/messages').set(bearer(token));
+    const second = await request(gw.url).get('/v1/messages?page=2').set(bearer(token));
+    const last = first.body.data.at(-1).id as string;
+    const after = await request(gw.url).get(`/v1/messages?after=${last}`).set(bearer(token));
+    expect(after.status).toBe(200);
+    expect(after.body.data).toEqual(second.body.data);
+    expect(after.body.page).toEqual({ count: 2, number: 2 });
+    const end = await request(gw.url)
+      .get(`/v1/messages?after=${after.body.data.at(-1).id as string}`)
+      .set(bearer(token));
+    // Past the last message: empty, numbered as the page the next message would be on.
+    expect(end.body).toMatchObject({ data: [], page: { count: 2, number: 2 } });
+
+    const both = await request(gw.url).get(`/v1/messages?page=2&after=${last}`).set(bearer(token));
+    expect(both.status).toBe(400);
+    expect(both.body.error).toEqual({ code: 'FIELD_INVALID', description: expect.stringMatching(/^page:/) });
+    const foreign = await request(gw.url).get(`/v1/messages?after=${betaIds[0]!}`).set(bearer(token));
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.error).toEqual({
+      code: 'NOT_FOUND',
+      description: `after: no message '${betaIds[0]!}'`,
+    });
+    const empty = await request(gw.url).get('/v1/messages?after=').set(bearer(token));
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.description).toMatch(/^after:/);
+  });
+
   it.each(['0', '-1', 'x', '1.5', ''])('rejects page=%s with 400 FIELD_INVALID naming page', async (page) => {
     const res = await request(gw.url)
       .get(`/v1/messages?page=${page}`)

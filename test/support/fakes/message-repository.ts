@@ -25,7 +25,14 @@ export function createFakeMessageRepository(
 ): FakeMessageRepository {
   const messages = new Map<string, MessageRecord>();
   const history = new Map<string, StatusChange[]>();
+  // Each message's place in its tenant's ledger, as the SQL repository numbers them (insert order).
+  const positions = new Map<string, number>();
+  const counters = new Map<string, number>();
   let nextEventId = 1;
+  const newestFirst = (tenantId: string) =>
+    [...messages.values()]
+      .filter((m) => m.tenantId === tenantId)
+      .sort((a, b) => (positions.get(b.id) ?? 0) - (positions.get(a.id) ?? 0));
 
   return {
     async insertBatch(batch, job) {
@@ -37,6 +44,9 @@ export function createFakeMessageRepository(
       if (job) options.onJob?.(first.batchId, job, first.createdAt);
       for (const message of batch) {
         messages.set(message.id, { ...message });
+        const position = (counters.get(message.tenantId) ?? 0) + 1;
+        counters.set(message.tenantId, position);
+        positions.set(message.id, position);
         history.set(message.id, [{ status: message.status, detail: null, at: message.createdAt }]);
       }
     },
@@ -93,12 +103,15 @@ export function createFakeMessageRepository(
     },
 
     async listForTenant(tenantId, page) {
-      const items = [...messages.values()]
-        .filter((m) => m.tenantId === tenantId)
-        .sort((a, b) =>
-          a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1,
-        );
+      const items = newestFirst(tenantId);
       return { items: items.slice(page.offset, page.offset + page.size), total: items.length };
+    },
+
+    async listAfter(tenantId, after, size) {
+      const items = newestFirst(tenantId);
+      const index = items.findIndex((m) => m.id === after);
+      if (index < 0) return undefined;
+      return { items: items.slice(index + 1, index + 1 + size), total: items.length, newer: index + 1 };
     },
 
     async listAll(filter, page) {

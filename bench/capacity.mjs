@@ -1,0 +1,259 @@
+// bench/capacity: how many sends per second one node takes when the provider cap is not binding
+// (issue 15: ≥ 3,000 req/s on SQLite, ≥ 2,000 on PostgreSQL, 1 recipient, p99 < 100 ms).
+//
+// Part 1, the ledger alone (in-process, no HTTP): the store writes of one send (insert the
+// message as queued, then record the provider's answer) for 1-recipient sends, one at a time and
+// 16 at once (group commit joins concurrent ones), in µs per message.
+// Part 2, the whole node: the provider sandbox (cap lifted) and the gateway (budget lifted) as
+// separate processes; autocannon sends POST /v1/messages with 1 recipient as fast as they are
+// answered, on SQLite and on PostgreSQL (skipped when it does not answer).
+// Prints a table with the load average beside it, a verdict, and writes bench/results/capacity.json.
+// Usage: npm run bench:capacity [-- --duration 10 --connections 32 --dialects sqlite,postgres]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import jwt from 'jsonwebtoken';
+import pg from 'pg';
+import { freePort, root, start } from './lib.mjs';
+
+/**
+ * CPU time (user + system, ms) a process has used so far: on a shared, busy machine, a request's
+ * CPU cost moves far less than its wall-clock latency.
+ */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100/s)
+}
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '32' },
+    dialects: { type: 'string', default: 'sqlite,postgres' },
+    writes: { type: 'string', default: '4000' },
+  },
+});
+const DURATION = Number(values.duration);
+const CONNECTIONS = Number(values.connections);
+const WRITES = Number(values.writes);
+const dialects = values.dialects.split(',');
+const appKey = `bench-${Math.random().toString(36).slice(2)}-key`;
+const jwtSecret = 'bench-jwt-secret-bench-jwt-secret-0123456789';
+const pgUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const GOALS = { sqlite: 3000, postgres: 2000 };
+const store = await import(join(root, 'dist', 'store', 'index.js'));
+
+let serial = 0;
+function oneMessage() {
+  const n = ++serial;
+  const at = new Date().toISOString();
+  return {
+    id: `msg_bench_${process.pid}_${n}`,
+    tenantId: 'demo',
+    batchId: `b-bench-${process.pid}-${n}`,
+    recipient: '+61412345678',
+    sender: '',
+    text: 'Benchmark message',
+    segments: 1,
+    encoding: 'GSM-7',
+    status: 'queued',
+    reference: null,
+    providerMessageId: null,
+    error: null,
+    scheduledAt: null,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+/**
+ * Wall and CPU µs per message of insert-then-record, `parallel` sends at a time. On SQLite the
+ * whole write is this process's CPU; on PostgreSQL the CPU is the client's share only.
+ */
+async function ledgerWrites(db, parallel) {
+  const messages = store.createMessageRepository(db);
+  const one = async () => {
+    const m = oneMessage();
+    await messages.insertBatch([m]);
+    await messages.recordOutcomes(
+      [{ id: m.id, status: 'sent', providerMessageId: `P-${m.id}` }],
+      m.createdAt,
+    );
+  };
+  for (let i = 0; i < 200; i++) await one(); // warm-up
+  const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  let left = WRITES;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (left-- > 0) await one();
+    }),
+  );
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    wall: Math.round(Number(process.hrtime.bigint() - t0) / 1e3 / WRITES),
+    cpu: Math.round((cpu.user + cpu.system) / WRITES),
+  };
+}
+
+async function postgresSchema() {
+  const admin = new pg.Client({ connectionString: pgUrl });
+  const reachable = await admin.connect().then(
+    () => true,
+    () => false,
+  );
+  if (!reachable) return undefined;
+  const schema = `smsgate_capacity_bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  await admin.query(`create schema ${schema}`);
+  const url = `${pgUrl}${pgUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  return {
+    url,
+    drop: async () => {
+      await admin.query(`drop schema ${schema} cascade`);
+      await admin.end();
+    },
+  };
+}
+
+async function capacity(storeEnv) {
+  const sandboxPort = await freePort();
+  const gatewayPort = await freePort();
+  const sandbox = await start(
+    'sandbox/cli.js',
+    {
+      SMSGATE_APPKEY: appKey,
+      SANDBOX_PORT: String(sandboxPort),
+      SANDBOX_CALLS_PER_SECOND: '0',
+      SANDBOX_DLR_DELAY_MS: '600000',
+    },
+    `http://127.0.0.1:${sandboxPort}/_sandbox/calls`,
+  );
+  const gateway = await start(
+    'main.js',
+    {
+      SMSGATE_MODE: 'production',
+      PORT: String(gatewayPort),
+      HOST: '127.0.0.1',
+      SMSGATE_UPSTREAM_URL: `http://127.0.0.1:${sandboxPort}/api/v3/`,
+      SMSGATE_APPKEY: appKey,
+      SMSGATE_JWT_SECRET: jwtSecret,
+      SMSGATE__http__requireHttps: 'false',
+      SMSGATE__upstream__callsPerSecond: '100000',
+      SMSGATE__tenants__demo__rateLimit: '{requests: 100000000, windowSec: 60}',
+      LOG_LEVEL: 'warn',
+      ...storeEnv,
+    },
+    `http://127.0.0.1:${gatewayPort}/readyz`,
+  ).catch((error) => {
+    sandbox.kill();
+    throw error;
+  });
+  const token = jwt.sign({ tenant: 'demo', scope: 'sms:send' }, jwtSecret, {
+    algorithm: 'HS256',
+    expiresIn: '1h',
+  });
+  const run = (duration) =>
+    new Promise((done, fail) =>
+      autocannon(
+        {
+          url: `http://127.0.0.1:${gatewayPort}/v1/messages`,
+          method: 'POST',
+          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ to: '0412345678', text: 'Benchmark message' }),
+          connections: CONNECTIONS,
+          duration,
+          timeout: 10,
+        },
+        (error, result) => (error ? fail(error) : done(result)),
+      ),
+    );
+  try {
+    await run(3); // warm-up: JIT, pools, pages
+    const cpu0 = cpuMs(gateway.pid);
+    const r = await run(DURATION);
+    const cpu = cpuMs(gateway.pid) - cpu0;
+    return {
+      // The gateway's CPU per answered send: on a busy machine, the figure to compare
+      // (1,000,000 / µs is what one core could answer).
+      gatewayCpuUsPerSend: Math.round((cpu * 1000) / Math.max(1, r.requests.total)),
+      reqPerSec: Math.round(r.requests.average),
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      errors: r.errors + r.timeouts,
+      non2xx: r.non2xx,
+    };
+  } finally {
+    gateway.kill('SIGTERM');
+    sandbox.kill('SIGTERM');
+  }
+}
+
+const rows = [];
+const dataDir = mkdtempSync(join(tmpdir(), 'smsgate-capacity-'));
+try {
+  for (const dialect of dialects) {
+    let env;
+    let drop = async () => undefined;
+    let db;
+    if (dialect === 'sqlite') {
+      const file = join(dataDir, 'capacity.db');
+      env = { SMSGATE_SQLITE_FILE: file };
+      db = await store.openSqliteDatabase(join(dataDir, 'ledger-writes.db'));
+    } else {
+      const schema = await postgresSchema();
+      if (!schema) {
+        console.error(`postgres: ${pgUrl} does not answer; skipped`);
+        continue;
+      }
+      env = { DATABASE_URL: schema.url };
+      const writes = await postgresSchema();
+      db = await store.openPostgresDatabase(writes.url);
+      drop = async () => {
+        await db.destroy();
+        await writes.drop();
+        await schema.drop();
+      };
+    }
+    const sequential = await ledgerWrites(db, 1);
+    const concurrent = await ledgerWrites(db, 16);
+    if (dialect === 'sqlite') await db.destroy();
+    const load = loadavg()[0].toFixed(2);
+    const node = await capacity(env);
+    await drop();
+    rows.push({ dialect, ledgerUsPerMessage: { sequential, concurrent16: concurrent }, ...node, load });
+  }
+} finally {
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+const pass =
+  rows.length > 0 &&
+  rows.every((r) => r.reqPerSec >= GOALS[r.dialect] && r.p99 < 100 && r.errors + r.non2xx === 0);
+const result = {
+  date: new Date().toISOString(),
+  node: process.version,
+  duration: DURATION,
+  connections: CONNECTIONS,
+  loadAverage: loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' '),
+  rows,
+  verdict: pass ? 'PASS' : 'FAIL',
+};
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(join(root, 'bench', 'results', 'capacity.json'), `${JSON.stringify(result, null, 2)}\n`);
+console.log(
+  '| store | ledger µs/message 1 at a time (wall / CPU) | 16 at once (wall / CPU) | sends/s (1 recipient) | gateway CPU µs/send | p50 ms | p99 ms | errors + non-2xx | load avg | goal |\n|---|---|---|---|---|---|---|---|---|---|',
+);
+for (const r of rows) {
+  console.log(
+    `| ${r.dialect} | ${r.ledgerUsPerMessage.sequential.wall} / ${r.ledgerUsPerMessage.sequential.cpu} | ${r.ledgerUsPerMessage.concurrent16.wall} / ${r.ledgerUsPerMessage.concurrent16.cpu} | ${r.reqPerSec} | ${r.gatewayCpuUsPerSend} | ${r.p50} | ${r.p99} | ${r.errors + r.non2xx} | ${r.load} | ≥ ${GOALS[r.dialect]}/s, p99 < 100 ms |`,
+  );
+}
+console.log(
+  `\n${CONNECTIONS} connections × ${DURATION} s per store, load average ${result.loadAverage}: ${result.verdict}`,
+);
+process.exitCode = pass ? 0 : 1;

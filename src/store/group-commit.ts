@@ -1,0 +1,68 @@
+/**
+ * Group commit: writes that arrive while one is in progress are written together, in the next
+ * transaction, instead of each in its own. A transaction's fixed cost (BEGIN/COMMIT, the WAL
+ * append on SQLite, a round trip each on PostgreSQL) is then paid once per group, and the group's
+ * rows go in a few multi-row statements.
+ *
+ * Every caller's promise settles only after the transaction holding its write has committed: an
+ * answer never runs ahead of its write. When a group's transaction fails, nothing of it was
+ * written (it rolled back), and each of its writes is tried again alone, so one bad write fails
+ * only its own caller, with its own error.
+ *
+ * Hand-rolled (about 40 lines): the libraries that batch calls (e.g. dataloader) batch per tick,
+ * not "while the previous batch is being written", and retry nothing.
+ */
+export type GroupWriter<J, R> = (job: J) => Promise<R>;
+
+interface Waiting<J, R> {
+  job: J;
+  resolve: (result: R) => void;
+  reject: (error: unknown) => void;
+}
+
+export function createGroupCommit<J, R>(
+  /** Writes the jobs in one transaction and returns each job's result, in order. */
+  write: (jobs: J[]) => Promise<R[]>,
+  maxGroup = 64,
+): GroupWriter<J, R> {
+  let waiting: Waiting<J, R>[] = [];
+  let writing = false;
+
+  async function flush(group: Waiting<J, R>[]): Promise<void> {
+    try {
+      const results = await write(group.map((w) => w.job));
+      group.forEach((w, i) => w.resolve(results[i] as R));
+    } catch (error) {
+      if (group.length === 1) {
+        group[0]?.reject(error);
+        return;
+      }
+      for (const w of group) {
+        try {
+          const [result] = await write([w.job]);
+          w.resolve(result as R);
+        } catch (own) {
+          w.reject(own);
+        }
+      }
+    }
+  }
+
+  async function drain(): Promise<void> {
+    while (waiting.length > 0) {
+      const group = waiting.slice(0, maxGroup);
+      waiting = waiting.slice(maxGroup);
+      await flush(group);
+    }
+    writing = false;
+  }
+
+  return (job) =>
+    new Promise<R>((resolve, reject) => {
+      waiting.push({ job, resolve, reject });
+      if (writing) return;
+      writing = true;
+      // Writes queued in the same turn (e.g. by one request) join this first group too.
+      queueMicrotask(() => void drain());
+    });
+}
