@@ -18,7 +18,9 @@ export async function freePort() {
 export async function start(script, env, readyUrl) {
   // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the started processes.
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...flags, join(root, 'dist', script)], {
+  // BENCH_DIST=/path/to/other/dist runs another build (a "before" for a comparison).
+  const dist = process.env.BENCH_DIST ?? join(root, 'dist');
+  const child = spawn(process.execPath, [...flags, join(dist, script)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -57,9 +59,13 @@ export const loadNow = async () => (await import('node:os')).loadavg()[0].toFixe
 
 /** Starts bench/provider-stand-in.mjs (a separate process) and resolves once it listens. */
 export async function startStandIn({ cap = 0, appKey }) {
-  const child = spawn(process.execPath, [join(root, 'bench', 'provider-stand-in.mjs'), '--cap', String(cap), '--appkey', appKey], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(root, 'bench', 'provider-stand-in.mjs'), '--cap', String(cap), '--appkey', appKey],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const port = await new Promise((done, fail) => {
     let text = '';
     child.stdout.on('data', (chunk) => {
@@ -143,4 +149,11 @@ export function table(headers, rows) {
     `|${headers.map(() => '---').join('|')}|`,
     ...rows.map((row) => `| ${row.join(' | ')} |`),
   ].join('\n');
+}
+
+/** CPU time (user + system) a process has used so far, in ms (from /proc: load-independent, unlike latency). */
+export function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of stat; after "pid (comm) " they are the 12th and 13th.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ = 100
 }

@@ -104,7 +104,9 @@ const server = createServer((req, res) => {
       if (inWindow > cap) {
         throttled++;
         res.statusCode = 429;
-        res.end(JSON.stringify({ meta: { code: 429, status: 'OVER_LIMIT' }, msg: 'Too many requests', data: [] }));
+        res.end(
+          JSON.stringify({ meta: { code: 429, status: 'OVER_LIMIT' }, msg: 'Too many requests', data: [] }),
+        );
         return;
       }
     }
@@ -123,7 +125,9 @@ const server = createServer((req, res) => {
       res.end(JSON.stringify(envelope(body.numbers, body.sms_text)));
     } else {
       res.statusCode = 404;
-      res.end(JSON.stringify({ meta: { code: 404, status: 'NOT_FOUND' }, msg: 'no such endpoint', data: [] }));
+      res.end(
+        JSON.stringify({ meta: { code: 404, status: 'NOT_FOUND' }, msg: 'no such endpoint', data: [] }),
+      );
     }
   });
 });

@@ -33,7 +33,10 @@ const { values } = parseArgs({
 const duration = Number(values.duration);
 const appKey = `bench-${Math.random().toString(36).slice(2)}-key`;
 const jwtSecret = 'bench-jwt-secret-bench-jwt-secret-0123456789';
-const token = jwt.sign({ tenant: 'demo', scope: 'sms:send sms:read' }, jwtSecret, { algorithm: 'HS256', expiresIn: '1h' });
+const token = jwt.sign({ tenant: 'demo', scope: 'sms:send sms:read' }, jwtSecret, {
+  algorithm: 'HS256',
+  expiresIn: '1h',
+});
 
 let counter = 0;
 const number = () => `04${String(10_000_000 + (counter++ % 89_999_999)).padStart(8, '0')}`;
@@ -176,6 +179,10 @@ const header = [
 const text = table(header, rows);
 const verdict = `through-cap (${duration} s per mix): ${results.map((r) => `${r.mix} ${r.messagesPerSecond} msg/s`).join(', ')}; most in any second ${Math.max(...results.map((r) => r.mostArrivalsInAnySecond))}, provider 429s ${results.reduce((n, r) => n + r.provider429s, 0)}, loop max ${Math.max(...results.map((r) => r.eventLoopMaxMs))} ms: ${pass ? 'PASS' : 'FAIL'}`;
 console.log(`${text}\n\n${verdict}`);
-const file = writeResult('through-cap', { machine: info, duration, results, verdict }, `# bench/through-cap, ${info.date} on ${info.host} (${info.cpus}, Node ${info.node}), load average at start ${info.loadAverage.join(' / ')}\n\n${text}\n\n${verdict}\n`);
+const file = writeResult(
+  'through-cap',
+  { machine: info, duration, results, verdict },
+  `# bench/through-cap, ${info.date} on ${info.host} (${info.cpus}, Node ${info.node}), load average at start ${info.loadAverage.join(' / ')}\n\n${text}\n\n${verdict}\n`,
+);
 console.log(`written to ${file}`);
 process.exitCode = pass ? 0 : 1;

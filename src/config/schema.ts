@@ -207,9 +207,10 @@ export const configSchema = z.strictObject({
       accessLogSampleEvery: z.number().int().min(1).max(1_000_000).default(100),
       /**
        * Requests of one tenant being answered at once on this replica; more are refused with
-       * 429 OVER_LIMIT before any work is done (0 = no bound).
+       * 429 OVER_LIMIT before any work is done (0 = no bound). Above 1000: that many single sends of
+       * one text may wait together for one coalesced provider call.
        */
-      maxInFlightPerTenant: z.number().int().min(0).default(256),
+      maxInFlightPerTenant: z.number().int().min(0).default(2000),
     })
     .prefault({}),
   auth: z

@@ -32,7 +32,7 @@ describe('configuration', () => {
     expect(sandbox.upstream.bulkSend).toBe(true);
     expect(sandbox.auth.tokenCacheEntries).toBe(10_000);
     expect(sandbox.http.accessLogSampleEvery).toBe(100);
-    expect(sandbox.http.maxInFlightPerTenant).toBe(256);
+    expect(sandbox.http.maxInFlightPerTenant).toBe(2000);
     const production = loadConfig({
       SMSGATE_MODE: 'production',
       SMSGATE_APPKEY: 'k'.repeat(32),
