@@ -150,7 +150,7 @@ console.log(`${text}\n\n${verdict}`);
 const file = writeResult(
   `flood${values.label ? `-${values.label}` : ''}`,
   result,
-  `# bench/flood${values.label ? ` (${values.label})` : ''}, ${info.date} on ${info.host} (${info.cpus}, Node ${info.node}), load average at start ${info.loadAverage.join(' / ')}\n\n${text}\n\n${verdict}\n`,
+  `# bench/flood${values.label ? ` (${values.label})` : ''}, ${info.date} on ${info.host} (${info.cpus}, Node ${info.node}), load average at start ${info.loadAverage.join(' / ')}, build ${info.build}\n\n${text}\n\n${verdict}\n`,
 );
 console.log(`written to ${file}`);
 process.exitCode = result.pass ? 0 : 1;

@@ -52,6 +52,7 @@ export async function machine() {
     cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
     node: process.version,
     loadAverage: os.loadavg().map((n) => Math.round(n * 100) / 100),
+    build: process.env.BENCH_DIST ?? 'dist/ of this checkout',
   };
 }
 
@@ -133,11 +134,12 @@ export function rssSampler(pid) {
   return { stop: () => (clearInterval(timer), Math.round(peak * 10) / 10), peak: () => peak };
 }
 
-/** Writes a result as JSON and Markdown under bench/results/<name>-<date>.{json,md}. */
+/** Writes a result as JSON and Markdown under bench/results/<name>-<date>T<HHMM>-<host>.{json,md}. */
 export function writeResult(name, result, markdown) {
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const day = result.machine.date.slice(0, 10);
+  const { date, host } = result.machine;
+  const day = `${date.slice(0, 10)}T${date.slice(11, 16).replace(':', '')}-${host.replace(/[^A-Za-z0-9-]/g, '').slice(0, 24)}`;
   writeFileSync(join(dir, `${name}-${day}.json`), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(join(dir, `${name}-${day}.md`), markdown);
   return join('bench', 'results', `${name}-${day}.md`);

@@ -237,7 +237,7 @@ console.log(`${text}\n\n${verdict}`);
 const file = writeResult(
   'overhead',
   result,
-  `# bench/overhead, ${info.date} on ${info.host} (${info.cpus}, Node ${info.node}), load average at start ${info.loadAverage.join(' / ')}\n\n${text}\n\n${verdict}\n`,
+  `# bench/overhead, ${info.date} on ${info.host} (${info.cpus}, Node ${info.node}), load average at start ${info.loadAverage.join(' / ')}, build ${info.build}\n\n${text}\n\n${verdict}\n`,
 );
 console.log(`written to ${file}`);
 process.exitCode = result.pass ? 0 : 1;

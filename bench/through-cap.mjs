@@ -182,7 +182,7 @@ console.log(`${text}\n\n${verdict}`);
 const file = writeResult(
   'through-cap',
   { machine: info, duration, results, verdict },
-  `# bench/through-cap, ${info.date} on ${info.host} (${info.cpus}, Node ${info.node}), load average at start ${info.loadAverage.join(' / ')}\n\n${text}\n\n${verdict}\n`,
+  `# bench/through-cap, ${info.date} on ${info.host} (${info.cpus}, Node ${info.node}), load average at start ${info.loadAverage.join(' / ')}, build ${info.build}\n\n${text}\n\n${verdict}\n`,
 );
 console.log(`written to ${file}`);
 process.exitCode = pass ? 0 : 1;
