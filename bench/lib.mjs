@@ -1,5 +1,6 @@
 // Shared by the benchmarks: free ports, starting built entry points and waiting until they answer.
 import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -17,7 +18,9 @@ export async function freePort() {
 export async function start(script, env, readyUrl) {
   // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the started processes.
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...flags, join(root, 'dist', script)], {
+  // BENCH_DIST=/path/to/other/dist runs another build (a "before" for a comparison).
+  const dist = process.env.BENCH_DIST ?? join(root, 'dist');
+  const child = spawn(process.execPath, [...flags, join(dist, script)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -38,4 +41,121 @@ export async function start(script, env, readyUrl) {
 export function percentile(sorted, p) {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Where and when a result was measured: every number is recorded beside the machine's load. */
+export async function machine() {
+  const os = await import('node:os');
+  return {
+    date: new Date().toISOString(),
+    host: os.hostname(),
+    cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
+    node: process.version,
+    loadAverage: os.loadavg().map((n) => Math.round(n * 100) / 100),
+    build: process.env.BENCH_DIST ?? 'dist/ of this checkout',
+  };
+}
+
+export const loadNow = async () => (await import('node:os')).loadavg()[0].toFixed(2);
+
+/** Starts bench/provider-stand-in.mjs (a separate process) and resolves once it listens. */
+export async function startStandIn({ cap = 0, appKey }) {
+  const child = spawn(
+    process.execPath,
+    [join(root, 'bench', 'provider-stand-in.mjs'), '--cap', String(cap), '--appkey', appKey],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const port = await new Promise((done, fail) => {
+    let text = '';
+    child.stdout.on('data', (chunk) => {
+      text += chunk;
+      const match = /listening (\d+)/.exec(text);
+      if (match) done(Number(match[1]));
+    });
+    child.once('exit', (code) => fail(new Error(`provider stand-in exited with ${code}`)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    child,
+    port,
+    url,
+    stats: () => fetch(`${url}/_stats`).then((r) => r.json()),
+    reset: () => fetch(`${url}/_reset`, { method: 'POST' }).then((r) => r.text()),
+  };
+}
+
+/** The gateway in production mode against `upstreamUrl`, with the bench's defaults and `env` on top. */
+export async function startGateway({ port, upstreamUrl, appKey, jwtSecret, dataDir, env = {} }) {
+  return start(
+    'main.js',
+    {
+      SMSGATE_MODE: 'production',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      SMSGATE_UPSTREAM_URL: upstreamUrl,
+      SMSGATE_APPKEY: appKey,
+      SMSGATE_JWT_SECRET: jwtSecret,
+      SMSGATE_SQLITE_FILE: join(dataDir, 'bench.db'),
+      SMSGATE__http__requireHttps: 'false',
+      SMSGATE__tenants__demo__rateLimit: '{requests: 100000000, windowSec: 60}',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    `http://127.0.0.1:${port}/readyz`,
+  );
+}
+
+/** The gateway's event-loop delay (prom-client's histogram, reset at every scrape): max and p99 in ms since the last call. */
+export async function eventLoopDelay(gatewayUrl) {
+  const text = await fetch(`${gatewayUrl}/metrics`).then((r) => r.text());
+  const read = (name) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+  return {
+    maxMs: Math.round(read('smsgate_nodejs_eventloop_lag_max_seconds') * 10) / 10,
+    p99Ms: Math.round(read('smsgate_nodejs_eventloop_lag_p99_seconds') * 10) / 10,
+  };
+}
+
+export function rssMb(pid) {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+}
+
+/** Peak RSS of a process, sampled every 250 ms until stop() (which returns MB). */
+export function rssSampler(pid) {
+  let peak = rssMb(pid);
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssMb(pid));
+    } catch {
+      // the process ended
+    }
+  }, 250);
+  return { stop: () => (clearInterval(timer), Math.round(peak * 10) / 10), peak: () => peak };
+}
+
+/** Writes a result as JSON and Markdown under bench/results/<name>-<date>T<HHMM>-<host>.{json,md}. */
+export function writeResult(name, result, markdown) {
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const { date, host } = result.machine;
+  const day = `${date.slice(0, 10)}T${date.slice(11, 16).replace(':', '')}-${host.replace(/[^A-Za-z0-9-]/g, '').slice(0, 24)}`;
+  writeFileSync(join(dir, `${name}-${day}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(dir, `${name}-${day}.md`), markdown);
+  return join('bench', 'results', `${name}-${day}.md`);
+}
+
+export function table(headers, rows) {
+  return [
+    `| ${headers.join(' | ')} |`,
+    `|${headers.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+}
+
+/** CPU time (user + system) a process has used so far, in ms (from /proc: load-independent, unlike latency). */
+export function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of stat; after "pid (comm) " they are the 12th and 13th.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ = 100
 }

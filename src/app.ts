@@ -6,7 +6,7 @@ import type { Config } from './config';
 import { eventDefinitions, webhookAdminRoutes } from './delivery';
 import { demoPageRoutes, formRoutes } from './forms';
 import { createHttpApp, healthRoutes, type RouteDefinition } from './http';
-import { usageRoutes } from './limits';
+import { boundInFlight, usageRoutes } from './limits';
 import { messageAdminRoutes, messageRoutes } from './messages';
 import { metricsRoutes } from './observability';
 import { openApiDocument, openApiRoutes, type OpenApiDocument } from './openapi';
@@ -55,7 +55,12 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     ...upstreamPassThroughRoutes(s.budget, s.upstream),
   ];
   const document = openApiDocument([...publicRoutes, ...tenantRoutes], eventDefinitions);
-  const guards = { authenticate: s.authenticate, rateLimit: s.rateLimit.middleware, requireAccess };
+  const guards = {
+    authenticate: s.authenticate,
+    inFlight: boundInFlight(config.http.maxInFlightPerTenant),
+    rateLimit: s.rateLimit.middleware,
+    requireAccess,
+  };
   const app = createHttpApp(
     config,
     { logger: runtime.logger, httpMetrics: s.metrics.httpMetrics, isDraining: () => draining, guards },

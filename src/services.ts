@@ -100,6 +100,7 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     maxQueueWaitMs: config.upstream.maxQueueWaitMs,
     maxQueueLength: config.upstream.maxQueueLength,
     clock,
+    writeWithinMs: config.upstream.windowMarginMs,
     onAdmitted: metrics.budgetAdmitted,
   });
   const quotas = createQuotaService(config, stores.quotas, clock);

@@ -65,7 +65,9 @@ export function upstreamPassThroughRoutes(
             throw new ApiError('FIELD_EMPTY', 'message_id: required for get-sms');
           query.message_id = id;
         }
-        const { body } = await budget.run(ADMIN_QUEUE, () => upstream.read(endpoint as ProviderRead, query));
+        const { body } = await budget.run(ADMIN_QUEUE, (gate) =>
+          upstream.read(endpoint as ProviderRead, query, gate),
+        );
         const data = body.data as { page?: PageBlock } | undefined;
         sendSuccess(res, 200, body, data && typeof data === 'object' && data.page ? data.page : undefined);
       },

@@ -43,8 +43,8 @@ export function createInboundBackstop(options: {
 
   async function readUnread(): Promise<Record<string, unknown>[]> {
     try {
-      const { body } = await budget.run(BACKSTOP_QUEUE, () =>
-        upstream.read('get-responses', { page: '1', type: 'sms' }),
+      const { body } = await budget.run(BACKSTOP_QUEUE, (gate) =>
+        upstream.read('get-responses', { page: '1', type: 'sms' }, gate),
       );
       const responses = responsesSchema.safeParse(body);
       const items = responses.success ? responses.data.data?.responses : undefined;
@@ -68,7 +68,7 @@ export function createInboundBackstop(options: {
         .filter((id) => id !== undefined && id !== null)
         .map(String);
       if (ids.length === 0) break;
-      await budget.run(BACKSTOP_QUEUE, () => upstream.markInboundRead(ids));
+      await budget.run(BACKSTOP_QUEUE, (gate) => upstream.markInboundRead(ids, gate));
     }
     if (seen > 0) logger.info({ seen }, 'inbound backstop: read replies from get-responses');
     return { seen };

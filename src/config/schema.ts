@@ -205,6 +205,17 @@ export const configSchema = z.strictObject({
        * it at net.core.somaxconn). Node's default of 511 resets a burst of new connections.
        */
       backlog: z.number().int().positive().max(65_535).default(4_096),
+      /**
+       * Access log: one in this many 2xx/3xx and 429 answers is logged at info, the rest at debug;
+       * 5xx and other 4xx answers always. 1 = every answer at info.
+       */
+      accessLogSampleEvery: z.number().int().min(1).max(1_000_000).default(100),
+      /**
+       * Requests of one tenant being answered at once on this replica; more are refused with
+       * 429 OVER_LIMIT before any work is done (0 = no bound). Above 1000: that many single sends of
+       * one text may wait together for one coalesced provider call.
+       */
+      maxInFlightPerTenant: z.number().int().min(0).default(2000),
     })
     .prefault({}),
   auth: z
@@ -229,6 +240,13 @@ export const configSchema = z.strictObject({
       maxTokenTtlSec: z.number().int().positive().default(86_400),
       /** Lifetime of tokens from POST /v1/auth/token. */
       clientTokenTtlSec: z.number().int().positive().max(86_400).default(900),
+      /**
+       * Tokens already verified, kept by their SHA-256 until their exp (0 = verify every request).
+       * A JWKS token is still checked against the JWKS key set on every use.
+       */
+      tokenCacheEntries: z.number().int().min(0).max(1_000_000).default(10_000),
+      /** How long keys fetched from auth.jwksUrl are trusted before the set is fetched again (a removed key stops working after this). */
+      jwksCacheMaxAgeSec: z.number().int().min(1).max(86_400).default(600),
     })
     .prefault({}),
   /** Callers' tenants; none built in outside sandbox mode (checked: at least one). */

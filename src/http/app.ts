@@ -33,7 +33,7 @@ export function createHttpApp(config: Config, options: HttpAppOptions, routes: R
     if (isDraining()) res.setHeader('Connection', 'close');
     next();
   });
-  app.use(accessLog(logger));
+  app.use(accessLog(logger, { sampleEvery: config.http.accessLogSampleEvery }));
   app.use(helmet({ strictTransportSecurity: hstsOf(config) }));
   app.use(requireHttps({ enabled: config.http.requireHttps, sandbox: config.mode === 'sandbox' }));
   app.use(express.json({ limit: config.http.bodyLimit, strict: true }));

@@ -22,6 +22,11 @@ export const errorStatus = {
 
 export type ErrorCode = keyof typeof errorStatus;
 
+/**
+ * An answer, not a fault: a refusal (4xx) carries no stack. Capturing one costs more than the rest
+ * of a 429 answer, and a flooding tenant can ask for thousands a second; nobody reads their stacks
+ * (the error handler logs only unexpected errors). A 5xx ApiError keeps its stack.
+ */
 export class ApiError extends Error {
   readonly status: number;
   /** Extra response headers, e.g. Retry-After on OVER_LIMIT. */
@@ -32,7 +37,11 @@ export class ApiError extends Error {
     readonly description: string,
     headers: Record<string, string> = {},
   ) {
+    const refusal = errorStatus[code] < 500;
+    const limit = Error.stackTraceLimit;
+    if (refusal) Error.stackTraceLimit = 0;
     super(`${code}: ${description}`);
+    if (refusal) Error.stackTraceLimit = limit;
     this.name = 'ApiError';
     this.status = errorStatus[code];
     this.headers = headers;

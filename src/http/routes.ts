@@ -66,6 +66,8 @@ export interface RouteGuards {
   authenticate: RequestHandler;
   /** The tenant's request rate limit, after authentication. */
   rateLimit: RequestHandler;
+  /** The bound on a tenant's requests open at once, between authentication and the rate limit. */
+  inFlight?: RequestHandler;
   /** Refuses a caller without the identity or scope a route's access names. */
   requireAccess: (access: Exclude<Access, 'public'>) => RequestHandler;
 }
@@ -101,7 +103,12 @@ export function buildRouters(tables: RouteTables, guards: RouteGuards): { public
   }
   const tenantRouter = Router();
   // Every /v1 path not answered by a public route is authenticated first, known or not.
-  tenantRouter.use('/v1', guards.authenticate, guards.rateLimit);
+  tenantRouter.use(
+    '/v1',
+    guards.authenticate,
+    ...(guards.inFlight ? [guards.inFlight] : []),
+    guards.rateLimit,
+  );
   for (const route of tables.tenantRoutes) {
     register(tenantRouter, route, [guards.requireAccess(route.access as Exclude<Access, 'public'>)]);
   }

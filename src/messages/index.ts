@@ -20,6 +20,7 @@ export {
 export {
   measureText,
   normaliseRecipients,
+  normaliseRecipientsIncrementally,
   chooseSender,
   parseSendRequest,
   sendRequestSchema,

@@ -11,7 +11,7 @@ import { UpstreamError, type ProviderSendRequest, type ProviderSendResult } from
 import {
   chooseSender,
   measureText,
-  normaliseRecipients,
+  normaliseRecipientsIncrementally,
   parseScheduleAt,
   parseSendRequest,
   type TextMeasure,
@@ -83,7 +83,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
    * together and the answer is given; the send worker makes the call.
    */
   return async function sendMessages(identity, body, options = {}) {
-    const draft = validateSend(identity.tenantId, body);
+    const draft = await validateSend(identity.tenantId, body);
     const reservation = await quotas.reserve(
       identity.tenantId,
       draft.recipients.length * draft.measure.segments,
@@ -131,10 +131,10 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     logger.warn({ event: 'provider.low_balance' }, alert);
   }
 
-  function validateSend(tenantId: string, body: unknown): SendDraft {
+  async function validateSend(tenantId: string, body: unknown): Promise<SendDraft> {
     const tenant = config.tenants[tenantId] as TenantConfig;
     const request = parseSendRequest(body);
-    const recipients = normaliseRecipients(
+    const recipients = await normaliseRecipientsIncrementally(
       request.to,
       tenant,
       config.messages.defaultRegion,

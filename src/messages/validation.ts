@@ -65,6 +65,41 @@ export function normaliseRecipients(
   defaultRegion: string,
   max: number,
 ): string[] {
+  const checks = recipientChecks(to, tenant, defaultRegion, max);
+  checks.slice(0, checks.total);
+  return checks.result();
+}
+
+/** Numbers parsed between two turns of the event loop (~1–3 ms of libphonenumber on one core). */
+export const RECIPIENTS_PER_SLICE = 64;
+
+/**
+ * The same checks, a slice at a time: a 1,000-number request yields to the event loop every
+ * RECIPIENTS_PER_SLICE numbers, so full libphonenumber parsing (~20–30 ms for 1,000 numbers, a
+ * quarter of the CPU of a thousand-recipient send) never holds other requests, provider writes
+ * or timers for longer than one slice. A short list is done in one go, without a yield.
+ */
+export async function normaliseRecipientsIncrementally(
+  to: string | string[],
+  tenant: TenantConfig,
+  defaultRegion: string,
+  max: number,
+): Promise<string[]> {
+  const checks = recipientChecks(to, tenant, defaultRegion, max);
+  for (let from = 0; from < checks.total; from += RECIPIENTS_PER_SLICE) {
+    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    checks.slice(from, Math.min(checks.total, from + RECIPIENTS_PER_SLICE));
+  }
+  return checks.result();
+}
+
+/**
+ * Parses every recipient to E.164 with the full libphonenumber metadata, then checks the tenant's
+ * number types (mobiles by default) and allowed countries. Invalid numbers and numbers of another
+ * type are listed together (RECIPIENTS_ERROR), refused before any provider call; a number in a
+ * country the tenant may not send to is FORBIDDEN. Duplicates are sent once.
+ */
+function recipientChecks(to: string | string[], tenant: TenantConfig, defaultRegion: string, max: number) {
   const list = Array.isArray(to) ? to : [to];
   if (list.length > max)
     throw new ApiError('RECIPIENTS_ERROR', `to: at most ${max} recipients per request, got ${list.length}`);
@@ -72,7 +107,7 @@ export function normaliseRecipients(
   const invalid: string[] = [];
   const forbidden: string[] = [];
   const numbers: string[] = [];
-  list.forEach((raw, i) => {
+  const check = (raw: string, i: number) => {
     const phone = parseRecipient(raw, defaultRegion as CountryCode);
     const type = phone && numberTypeOf(phone);
     if (!phone) {
@@ -88,10 +123,18 @@ export function normaliseRecipients(
     } else {
       numbers.push(phone.number);
     }
-  });
-  if (invalid.length > 0) throw new ApiError('RECIPIENTS_ERROR', summarise(invalid));
-  if (forbidden.length > 0) throw new ApiError('FORBIDDEN', summarise(forbidden));
-  return [...new Set(numbers)];
+  };
+  return {
+    total: list.length,
+    slice(from: number, to: number): void {
+      for (let i = from; i < to; i++) check(list[i]!, i);
+    },
+    result(): string[] {
+      if (invalid.length > 0) throw new ApiError('RECIPIENTS_ERROR', summarise(invalid));
+      if (forbidden.length > 0) throw new ApiError('FORBIDDEN', summarise(forbidden));
+      return [...new Set(numbers)];
+    },
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock';
-import type { ProviderSendRequest, ProviderSendResult, UpstreamClient } from '../upstream';
+import type { ProviderSendRequest, ProviderSendResult, UpstreamClient, WriteGate } from '../upstream';
 import type { UpstreamBudget } from './upstream-budget';
 
 export interface CoalescerOptions {
@@ -78,14 +78,17 @@ export function createSendCoalescer(options: CoalescerOptions): SendThroughBudge
   }
 
   /** One provider call for the whole group; resolves or rejects every member. */
-  async function callProvider(messages: Message[]): Promise<void> {
+  async function callProvider(messages: Message[], gate: WriteGate): Promise<void> {
     if (messages.length === 1) {
       const [only] = messages as [Message];
-      const result = await options.upstream.sendSms(only.request);
+      const result = await options.upstream.sendSms(only.request, gate);
       for (const member of only.members) member.resolve(shareOf(result, member.request.numbers));
       return;
     }
-    const answers = await options.upstream.bulkSendSms(messages.map((m) => m.request));
+    const answers = await options.upstream.bulkSendSms(
+      messages.map((m) => m.request),
+      gate,
+    );
     messages.forEach((message, i) => {
       const answer = answers[i];
       for (const member of message.members) {
@@ -98,24 +101,26 @@ export function createSendCoalescer(options: CoalescerOptions): SendThroughBudge
 
   function dispatch(tenantId: string, group: Group): void {
     options.budget
-      .run(tenantId, async () => {
+      .run(tenantId, async (gate) => {
         if (!group.sealed) {
           group.sealed = true;
           if (open.get(group.key) === group) open.delete(group.key);
         }
         await Promise.all(group.members.map((member) => member.beforeCall?.() ?? Promise.resolve()));
-        return callProvider(messagesOf(group));
+        return callProvider(messagesOf(group), gate);
       })
       .catch((error: unknown) => {
         for (const member of group.members) member.reject(error);
       });
   }
 
-  return (tenantId, request, beforeCall) => {
+  return (tenantId, request, beforeCallOnce) => {
+    // Runs once however often the call is tried (a stale slot, a provider 429 retry).
+    const beforeCall = beforeCallOnce && once(beforeCallOnce);
     if (!options.enabled) {
-      return options.budget.run(tenantId, async () => {
+      return options.budget.run(tenantId, async (gate) => {
         await beforeCall?.();
-        return options.upstream.sendSms(request);
+        return options.upstream.sendSms(request, gate);
       });
     }
     const key = options.bulkSend
@@ -140,6 +145,11 @@ export function createSendCoalescer(options: CoalescerOptions): SendThroughBudge
       else dispatch(tenantId, group);
     });
   };
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
 }
 
 /** One caller's part of a merged answer: its numbers' messages, and its share of the credits. */

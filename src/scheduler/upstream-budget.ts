@@ -1,6 +1,6 @@
 import type { Clock } from '../clock';
 import { ApiError } from '../http';
-import { UpstreamError } from '../upstream';
+import { UpstreamError, type WriteGate } from '../upstream';
 import { FairQueue } from './fair-queue';
 import type { SlotSource } from './slot-source';
 
@@ -15,20 +15,32 @@ export interface UpstreamBudgetOptions {
   /** How often one call is retried after the provider answered 429 (it was not processed). */
   maxThrottleRetries?: number;
   clock: Clock;
+  /**
+   * How old a slot may be when its request is written (the window margin): the log counts slots
+   * in windows of 1000 + margin ms, so calls written within the margin of their slot never put
+   * more than the cap in any provider second. An older slot goes back in the queue, at the head.
+   * Undefined: no check (every slot is good whenever it is used).
+   */
+  writeWithinMs?: number;
   /** Told how long each call waited for its slot. */
   onAdmitted?: (tenantId: string, waitedMs: number) => void;
 }
 
 /** Every provider call takes a slot from this budget; there is no second path to the provider. */
 export interface UpstreamBudget {
-  run<T>(tenantId: string, call: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `call` with a slot. The call passes `gate` to the upstream client, which asks it right
+   * before writing the request; a stale slot fails the call `stale` and it runs again with a new one.
+   */
+  run<T>(tenantId: string, call: (gate: WriteGate) => Promise<T>): Promise<T>;
   queueLength(): number;
   stop(): void;
 }
 
 interface Waiter {
   deadline: number;
-  admit: () => void;
+  /** Resolves with when the slot was asked for (the grant is no older than that). */
+  admit: (askedAt: number) => void;
   refuse: (error: ApiError) => void;
 }
 
@@ -90,7 +102,7 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBu
             );
             return;
           }
-          queue.shift()?.item.admit();
+          queue.shift()?.item.admit(askedAt);
         }
       } while (again);
     } finally {
@@ -98,7 +110,7 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBu
     }
   }
 
-  function waitForSlot(tenantId: string, atHead: boolean): Promise<void> {
+  function waitForSlot(tenantId: string, atHead: boolean, deadline?: number): Promise<number> {
     if (stopped)
       return Promise.reject(
         new ApiError('UPSTREAM_UNAVAILABLE', 'upstream: gateway is shutting down; not sent'),
@@ -110,8 +122,8 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBu
         }),
       );
     }
-    return new Promise<void>((admit, refuse) => {
-      const waiter = { deadline: options.clock.now() + options.maxQueueWaitMs, admit, refuse };
+    return new Promise<number>((admit, refuse) => {
+      const waiter = { deadline: deadline ?? options.clock.now() + options.maxQueueWaitMs, admit, refuse };
       if (atHead) queue.unshift(tenantId, waiter);
       else queue.push(tenantId, waiter);
       void drain();
@@ -121,21 +133,35 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBu
   return {
     async run(tenantId, call) {
       const queuedAt = options.clock.now();
+      let throttled = 0;
+      let stale = false;
       for (let attempt = 0; ; attempt++) {
         // Fast path: nobody waits here, so taking a free slot directly passes no one.
+        const askedAt = options.clock.now();
         const direct =
           attempt === 0 &&
           !stopped &&
           queue.size === 0 &&
           !draining &&
           (await options.slots.tryAcquire()) === 0;
-        if (!direct) await waitForSlot(tenantId, attempt > 0);
+        // A stale slot is given another within the request's first deadline, at the head of its queue.
+        const grantedAt = direct
+          ? askedAt
+          : await waitForSlot(tenantId, attempt > 0, stale ? queuedAt + options.maxQueueWaitMs : undefined);
         if (attempt === 0) options.onAdmitted?.(tenantId, options.clock.now() - queuedAt);
+        const within = options.writeWithinMs;
+        const gate: WriteGate = () => within === undefined || options.clock.now() - grantedAt <= within;
         try {
-          return await call();
+          return await call(gate);
         } catch (error) {
-          if (!(error instanceof UpstreamError) || error.kind !== 'throttled' || attempt >= maxRetries)
-            throw error;
+          if (!(error instanceof UpstreamError)) throw error;
+          if (error.kind === 'stale') {
+            stale = true;
+            continue;
+          }
+          if (error.kind !== 'throttled' || throttled >= maxRetries) throw error;
+          throttled += 1;
+          stale = false;
           await options.slots.pause(1000 * Number(error.headers['Retry-After'] ?? 1));
         }
       }

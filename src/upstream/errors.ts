@@ -9,7 +9,12 @@ export type UpstreamFailureKind =
   /** No connection could be made: not sent. */
   | 'unavailable'
   /** No answer in time, or the connection dropped mid-call: the outcome is unknown. */
-  | 'timeout';
+  | 'timeout'
+  /**
+   * The call's budget slot was older than the window margin when its request was about to be
+   * written: not sent (nothing was written), and the budget gives it a fresh slot.
+   */
+  | 'stale';
 
 export class UpstreamError extends ApiError {
   constructor(

@@ -10,5 +10,6 @@ export {
   type ProviderSendResult,
   type ProviderRead,
   type ProviderEnvelope,
+  type WriteGate,
 } from './client';
 export { UpstreamError, type UpstreamFailureKind } from './errors';

@@ -27,6 +27,21 @@ describe('configuration', () => {
     expect(loadConfig(sandboxEnv).auth.jwtSecret).toBe(config.auth.jwtSecret);
   });
 
+  it('turns bulk sends on in sandbox mode only, and keeps the request-path defaults', () => {
+    const sandbox = loadConfig(sandboxEnv);
+    expect(sandbox.upstream.bulkSend).toBe(true);
+    expect(sandbox.auth.tokenCacheEntries).toBe(10_000);
+    expect(sandbox.http.accessLogSampleEvery).toBe(100);
+    expect(sandbox.http.maxInFlightPerTenant).toBe(2000);
+    const production = loadConfig({
+      SMSGATE_MODE: 'production',
+      SMSGATE_APPKEY: 'k'.repeat(32),
+      SMSGATE_JWT_SECRET: 's'.repeat(40),
+      SMSGATE__tenants__acme__weight: '1',
+    });
+    expect(production.upstream.bulkSend).toBe(false);
+  });
+
   it('layers SMSGATE_CONFIG, then named and SMSGATE__ environment variables', () => {
     const file = join(dir, 'override.yaml');
     writeFileSync(file, 'http:\n  port: 9000\nupstream:\n  timeoutMs: 1234\n');

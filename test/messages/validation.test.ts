@@ -1,5 +1,11 @@
 import { ApiError } from '../../src/http';
-import { chooseSender, measureText, normaliseRecipients, parseSendRequest } from '../../src/messages';
+import {
+  chooseSender,
+  measureText,
+  normaliseRecipients,
+  normaliseRecipientsIncrementally,
+  parseSendRequest,
+} from '../../src/messages';
 import { testConfig } from '../support/gateway';
 
 const tenant = testConfig().tenants.alpha!;
@@ -74,6 +80,29 @@ describe('the send request body', () => {
 });
 
 describe('recipients', () => {
+  it('a thousand numbers are parsed a slice at a time, yielding to the event loop, with the same answer', async () => {
+    const list = Array.from({ length: 1000 }, (_, i) => `04${String(12_000_000 + i)}`);
+    let turns = 0;
+    let counting = true;
+    const tick = () => {
+      if (!counting) return;
+      turns += 1;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const numbers = await normaliseRecipientsIncrementally(list, tenant, 'AU', 1000);
+    counting = false;
+    expect(numbers).toEqual(normaliseRecipients(list, tenant, 'AU', 1000));
+    expect(numbers).toHaveLength(1000);
+    // Other work ran while the list was parsed: at least once per slice of 64.
+    expect(turns).toBeGreaterThanOrEqual(15);
+    const bad = [...list.slice(0, 500), 'hello', ...list.slice(500, 998)];
+    await expect(normaliseRecipientsIncrementally(bad, tenant, 'AU', 1000)).rejects.toMatchObject({
+      code: 'RECIPIENTS_ERROR',
+      description: "to[500]: 'hello' is not a valid phone number",
+    });
+  });
+
   it('normalises local and international forms to E.164 and drops duplicates', () => {
     expect(
       normaliseRecipients(['0412 345 678', '+61412345678', '(04) 1234-5679'], tenant, 'AU', 1000),

@@ -39,7 +39,8 @@ export function testConfig(overrides: Tree = {}): Config {
     http: { port: 0, host: '127.0.0.1' },
     auth: { jwtSecret: TEST_JWT_SECRET },
     callbacks: { tokens: [TEST_CALLBACK_TOKEN] },
-    upstream: { appKey: TEST_APPKEY, timeoutMs: TEST_UPSTREAM_TIMEOUT_MS },
+    // bulkSend is on in sandbox mode; tests count provider calls per text unless they turn it on.
+    upstream: { appKey: TEST_APPKEY, timeoutMs: TEST_UPSTREAM_TIMEOUT_MS, bulkSend: false },
     sandbox: { dlrDelayMs: 60_000 },
     store: { sqliteFile: ':memory:' },
     log: { level: 'debug' },
