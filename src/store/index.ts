@@ -59,3 +59,21 @@ export {
 } from './idempotency-repository';
 export { createSendJobRepository, type SendJobRepository, type SendJob } from './send-job-repository';
 export { createStores, type Stores } from './stores';
+export {
+  createRollupRepository,
+  minuteBucket,
+  type RollupRepository,
+  type RollupIncrement,
+  type RollupPoint,
+  type RollupResolution,
+  type CompactionResult,
+} from './rollup-repository';
+export {
+  createConsoleRepository,
+  type ConsoleRepository,
+  type ConsoleMessage,
+  type ConsoleMessageQuery,
+  type DeadLetterDetail,
+  type DisabledEndpoint,
+  type WebhookHealth,
+} from './console-repository';

@@ -286,4 +286,28 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropIndex('idempotency_keys_expires_at').execute();
     },
   },
+  '0015_usage_rollups': {
+    async up(db: Kysely<unknown>) {
+      // Per-minute counters (granularity `m`, bucket `YYYY-MM-DDTHH:MM`) compacted into hourly
+      // ones (`h`, bucket `YYYY-MM-DDTHH:00`) once old enough, then pruned: the console's charts.
+      // Tenant `*` holds the account's own counters (provider calls, 429s).
+      await db.schema
+        .createTable('usage_rollups')
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('bucket', 'varchar(16)', (col) => col.notNull())
+        .addColumn('granularity', 'varchar(1)', (col) => col.notNull())
+        .addColumn('metric', 'varchar(40)', (col) => col.notNull())
+        .addColumn('value', 'bigint', (col) => col.notNull())
+        .addPrimaryKeyConstraint('usage_rollups_pk', ['tenant_id', 'bucket', 'granularity', 'metric'])
+        .execute();
+      await db.schema
+        .createIndex('usage_rollups_age')
+        .on('usage_rollups')
+        .columns(['granularity', 'bucket'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table usage_rollups`.execute(db);
+    },
+  },
 };
