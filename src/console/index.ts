@@ -8,3 +8,5 @@ export {
   type LiveSecond,
   type RecorderOptions,
 } from './recorder';
+export { consoleRoutes, CONSOLE_ASSETS, CONSOLE_CSP, type ConsoleDeps, type ConsoleRoutes } from './routes';
+export { maskNumber, maskJson } from './mask';
