@@ -44,6 +44,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     quotaStatus: (tenant) => s.quotas.status(tenant),
     rateLimitStatus: s.rateLimit.status,
     queueDepth: () => s.budget.queueLength(),
+    announce: s.announce,
   });
   const consoleOn = config.console.enabled;
   // Anyone may call these; each guards itself (a token in the path, origins and CAPTCHA, …).

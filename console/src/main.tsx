@@ -283,6 +283,7 @@ function TenantCard(props: { t: TenantSummary; range: '24h' | '30d' }) {
     <article class="card tenant" data-tenant={t.tenant}>
       <h3>{t.tenant}</h3>
       <div class="meters">
+        {t.quotas.length === 0 && <p class="muted">no segment quota</p>}
         {t.quotas.map((q) => (
           <div class="meter" key={q.name}>
             <span>{q.name === 'segmentsPerDay' ? 'segments today' : 'segments this month'}</span>
@@ -497,6 +498,7 @@ interface LiveEvent {
 function LivePanel() {
   const [events, setEvents] = useState<LiveEvent[]>([]);
   const [paused, setPaused] = useState(false);
+  const [heldCount, setHeldCount] = useState(0);
   const pausedRef = useRef(false);
   const held = useRef<LiveEvent[]>([]);
   const seq = useRef(0);
@@ -507,8 +509,10 @@ function LivePanel() {
         const d = parsed.body.data ?? {};
         const summary = [d.status, d.to ?? d.from, d.reference].filter((v) => v !== undefined && v !== null).join(' · ');
         const event = { key: (seq.current += 1), type, tenant: parsed.tenant, summary };
-        if (pausedRef.current) held.current.push(event);
-        else setEvents((list) => [event, ...list].slice(0, 200));
+        if (pausedRef.current) {
+          held.current.push(event);
+          setHeldCount(held.current.length);
+        } else setEvents((list) => [event, ...list].slice(0, 200));
       }),
     [],
   );
@@ -518,6 +522,7 @@ function LivePanel() {
     if (!pausedRef.current) {
       const add = held.current.reverse();
       held.current = [];
+      setHeldCount(0);
       setEvents((list) => [...add, ...list].slice(0, 200));
     }
   };
@@ -527,7 +532,7 @@ function LivePanel() {
         <button type="button" id="pause" onClick={toggle}>
           {paused ? 'Resume' : 'Pause'}
         </button>
-        <span class="muted">{paused ? `paused: ${held.current.length} held` : 'live: every tenant’s events'}</span>
+        <span class="muted">{paused ? `paused: ${heldCount} held` : 'live: every tenant’s events'}</span>
       </div>
       <table id="events">
         <thead>
@@ -680,7 +685,7 @@ function DeadLettersPanel(props: { tenants: string[] }) {
                   type="button"
                   onClick={() =>
                     void act(
-                      () => post(`/v1/admin/inbound/${encodeURIComponent(u.id)}/assign`, { tenant: assignTo[u.id] ?? props.tenants[0] }),
+                      () => post(`/v1/admin/console/inbound/${encodeURIComponent(u.id)}/assign`, { tenant: assignTo[u.id] ?? props.tenants[0] }),
                       'Assigned.',
                     )
                   }

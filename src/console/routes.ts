@@ -12,6 +12,7 @@ import {
   pageBlock,
   pageQuery,
   parsePage,
+  requireJson,
   sendSuccess,
   successSchema,
   textResponse,
@@ -22,6 +23,7 @@ import {
   MESSAGE_STATUSES,
   type ConsoleMessage,
   type ConsoleRepository,
+  type InboundRecord,
   type InboundRepository,
   type RollupRepository,
   type StoredEvent,
@@ -58,6 +60,8 @@ export interface ConsoleDeps {
   quotaStatus: (tenantId: string) => Promise<unknown[]>;
   rateLimitStatus: (tenantId: string) => Promise<{ requests: number; windowSec: number; used: number | null } | undefined>;
   queueDepth: () => number;
+  /** Publishes stored events live and wakes the webhook worker (an assigned reply is an event). */
+  announce: (events: StoredEvent[]) => void;
 }
 
 export interface ConsoleRoutes {
@@ -195,6 +199,16 @@ function toMasked(message: ConsoleMessage) {
     error: message.error,
     createdAt: message.createdAt,
     updatedAt: message.updatedAt,
+  };
+}
+
+function toUnrouted(record: InboundRecord) {
+  return {
+    id: record.id,
+    from: maskNumber(record.sender),
+    text: JSON.parse(maskJson(JSON.stringify(record.text))) as string,
+    routedBy: record.routedBy,
+    receivedAt: record.receivedAt,
   };
 }
 
@@ -448,15 +462,34 @@ export function consoleRoutes(deps: ConsoleDeps): ConsoleRoutes {
         sendSuccess(
           res,
           200,
-          items.map((record) => ({
-            id: record.id,
-            from: maskNumber(record.sender),
-            text: (JSON.parse(maskJson(JSON.stringify(record.text))) as string),
-            routedBy: record.routedBy,
-            receivedAt: record.receivedAt,
-          })),
+          items.map(toUnrouted),
           pageBlock(page, total),
         );
+      },
+    },
+    {
+      method: 'post',
+      path: '/v1/admin/console/inbound/:id/assign',
+      access: 'admin',
+      summary: 'Route an unrouted inbound message to a tenant; answered masked (admin)',
+      tags: ['admin', 'console'],
+      request: {
+        params: z.object({ id: z.string().max(64) }),
+        body: { schema: z.object({ tenant: z.string() }), contentTypes: ['application/json'] },
+      },
+      responses: { 200: jsonResponse(successSchema(unroutedSchema.extend({ tenantId: z.string() }))) },
+      middleware: [requireJson],
+      handler: async (req, res) => {
+        const id = String(req.params.id);
+        const tenant = tenantParam((req.body as { tenant: string }).tenant);
+        const result = await deps.inbound.assign(id, tenant, iso(clock.now()));
+        if (result.outcome !== 'assigned') {
+          throw result.outcome === 'not_found'
+            ? new ApiError('NOT_FOUND', `id: no inbound message '${id.slice(0, 64)}'`)
+            : new ApiError('CONFLICT', `id: inbound message '${id.slice(0, 64)}' is already routed`);
+        }
+        deps.announce(result.events);
+        sendSuccess(res, 200, { ...toUnrouted(result.record), tenantId: tenant });
       },
     },
     {
