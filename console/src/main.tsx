@@ -391,6 +391,7 @@ function MessagesPanel() {
       if (!value) continue;
       query.set(key, key === 'from' || key === 'to' ? new Date(value).toISOString() : value);
     }
+    setSelected(undefined);
     try {
       setResults((await get<Message[]>(`/v1/admin/console/messages?${query.toString()}`)).data ?? []);
       setError(undefined);
@@ -611,7 +612,8 @@ function DeadLettersPanel(props: { tenants: string[] }) {
               <td>{d.type}</td>
               <td class="num">{d.attempts}</td>
               <td>{d.lastStatus ?? d.lastError ?? ''}</td>
-              <td class="actions">
+              <td>
+                <div class="actions">
                 <button
                   type="button"
                   class="secondary inspect"
@@ -630,6 +632,7 @@ function DeadLettersPanel(props: { tenants: string[] }) {
                 >
                   Replay
                 </button>
+                </div>
               </td>
             </tr>
           ))}
@@ -673,7 +676,8 @@ function DeadLettersPanel(props: { tenants: string[] }) {
               <td class="num">{u.from}</td>
               <td>{u.text}</td>
               <td>{u.routedBy}</td>
-              <td class="actions">
+              <td>
+                <div class="actions">
                 <select value={assignTo[u.id] ?? props.tenants[0] ?? ''} onChange={(e) => setAssignTo({ ...assignTo, [u.id]: (e.target as HTMLSelectElement).value })}>
                   {props.tenants.map((t) => (
                     <option key={t} value={t}>
@@ -692,6 +696,7 @@ function DeadLettersPanel(props: { tenants: string[] }) {
                 >
                   Assign
                 </button>
+                </div>
               </td>
             </tr>
           ))}
@@ -744,4 +749,6 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById('app') as HTMLElement);
+const root = document.getElementById('app') as HTMLElement;
+root.textContent = ''; // the static "Loading…" line
+render(<App />, root);
