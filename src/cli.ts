@@ -44,9 +44,8 @@ async function main(args: string[]): Promise<number> {
       case 'messages':
       case 'usage':
       case 'tail': {
-        const { messagesCommand, sendCommand, tailCommand, usageCommand } = await import(
-          './operator/commands.js'
-        );
+        const { messagesCommand, sendCommand, tailCommand, usageCommand } =
+          await import('./operator/commands.js');
         if (command === 'tail') {
           const stop = new AbortController();
           process.once('SIGINT', () => stop.abort());

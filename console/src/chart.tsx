@@ -11,7 +11,13 @@ export interface ChartSeries {
 }
 
 /** A uPlot line chart over epoch-second x values; redrawn when the data changes. */
-export function Chart(props: { title: string; x: number[]; series: ChartSeries[]; height?: number; id?: string }) {
+export function Chart(props: {
+  title: string;
+  x: number[];
+  series: ChartSeries[];
+  height?: number;
+  id?: string;
+}) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;

@@ -138,15 +138,17 @@ function SignIn(props: { onSignedIn: () => void }) {
       const answer = await post<{ token: string }>('/console/sandbox-token');
       if (answer.data) await tryToken(answer.data.token);
     } catch (e) {
-      setError(e instanceof ApiFailure && e.status === 404 ? 'Not in sandbox mode: paste a token.' : errorText(e));
+      setError(
+        e instanceof ApiFailure && e.status === 404 ? 'Not in sandbox mode: paste a token.' : errorText(e),
+      );
     }
   };
   return (
     <section class="signin">
       <h1>smsgate console</h1>
       <p class="muted">
-        Sign in with an <code>admin</code> token. It is kept in this page's memory only: closing the tab
-        signs you out.
+        Sign in with an <code>admin</code> token. It is kept in this page's memory only: closing the tab signs
+        you out.
       </p>
       <form
         onSubmit={(e) => {
@@ -173,7 +175,11 @@ function SignIn(props: { onSignedIn: () => void }) {
           </button>
         </div>
       </form>
-      {error && <p class="error" id="signin-error">{error}</p>}
+      {error && (
+        <p class="error" id="signin-error">
+          {error}
+        </p>
+      )}
     </section>
   );
 }
@@ -190,7 +196,11 @@ function Stat(props: { label: string; value: string | number; id?: string; warn?
 function findBalance(body: unknown): number | string | undefined {
   if (!body || typeof body !== 'object') return undefined;
   const o = body as Record<string, unknown>;
-  for (const candidate of [o.balance, (o.data as Record<string, unknown> | undefined)?.balance, (o.account as Record<string, unknown> | undefined)?.balance]) {
+  for (const candidate of [
+    o.balance,
+    (o.data as Record<string, unknown> | undefined)?.balance,
+    (o.account as Record<string, unknown> | undefined)?.balance,
+  ]) {
     if (typeof candidate === 'number' || typeof candidate === 'string') return candidate;
     if (candidate && typeof candidate === 'object') {
       const inner = candidate as Record<string, unknown>;
@@ -214,7 +224,12 @@ function AccountPanel() {
         <Stat id="stat-cap" label="cap, calls per second" value={a.callsPerSecond} />
         <Stat id="stat-queue" label="queued for a slot now" value={a.queueDepth} />
         <Stat id="stat-wait" label="longest wait, last 5 min (ms)" value={Math.round(a.last5Min.maxWaitMs)} />
-        <Stat id="stat-429" label="provider 429s, last 5 min" value={a.last5Min.provider429} warn={a.last5Min.provider429 > 0} />
+        <Stat
+          id="stat-429"
+          label="provider 429s, last 5 min"
+          value={a.last5Min.provider429}
+          warn={a.last5Min.provider429 > 0}
+        />
         <Stat
           id="stat-balance"
           label="provider balance"
@@ -226,7 +241,12 @@ function AccountPanel() {
         title="Provider calls per second against the cap (last 5 minutes)"
         x={x}
         series={[
-          { label: 'calls/s', values: a.live.map((s) => s.providerCalls), stroke: '#2563eb', fill: 'rgba(37,99,235,0.12)' },
+          {
+            label: 'calls/s',
+            values: a.live.map((s) => s.providerCalls),
+            stroke: '#2563eb',
+            fill: 'rgba(37,99,235,0.12)',
+          },
           { label: 'cap', values: a.live.map(() => a.callsPerSecond), stroke: '#dc2626', dash: [6, 4] },
           { label: '429s', values: a.live.map((s) => s.provider429), stroke: '#f59e0b' },
         ]}
@@ -274,7 +294,9 @@ function seriesOf(series: Series) {
 function TenantCard(props: { t: TenantSummary; range: '24h' | '30d' }) {
   const { t, range } = props;
   const series = usePoll(
-    async () => (await get<Series>(`/v1/admin/console/tenants/${encodeURIComponent(t.tenant)}/series?range=${range}`)).data,
+    async () =>
+      (await get<Series>(`/v1/admin/console/tenants/${encodeURIComponent(t.tenant)}/series?range=${range}`))
+        .data,
     15_000,
     [range, t.tenant],
   );
@@ -295,7 +317,13 @@ function TenantCard(props: { t: TenantSummary; range: '24h' | '30d' }) {
         ))}
         <div class="meter">
           <span>requests this window</span>
-          <meter min={0} max={t.rateLimit.requests} value={t.rateLimit.used ?? 0} high={t.rateLimit.requests * 0.8} optimum={0} />
+          <meter
+            min={0}
+            max={t.rateLimit.requests}
+            value={t.rateLimit.used ?? 0}
+            high={t.rateLimit.requests * 0.8}
+            optimum={0}
+          />
           <span class="num">
             {t.rateLimit.used ?? '?'} / {t.rateLimit.requests} per {t.rateLimit.windowSec}s
           </span>
@@ -326,7 +354,9 @@ function TenantCard(props: { t: TenantSummary; range: '24h' | '30d' }) {
               <dt>dead letters</dt>
               <dd class={t.webhook.deadLetters > 0 ? 'bad' : ''}>{t.webhook.deadLetters}</dd>
               <dt>state</dt>
-              <dd class={t.webhook.disabledAt ? 'bad' : 'good'}>{t.webhook.disabledAt ? 'disabled (410)' : 'enabled'}</dd>
+              <dd class={t.webhook.disabledAt ? 'bad' : 'good'}>
+                {t.webhook.disabledAt ? 'disabled (410)' : 'enabled'}
+              </dd>
             </dl>
           ) : (
             <p class="muted">no webhook configured</p>
@@ -353,7 +383,13 @@ function TenantsPanel() {
       <div class="row toolbar">
         <span>Charts over</span>
         {(['24h', '30d'] as const).map((r) => (
-          <button key={r} type="button" class={r === range ? '' : 'secondary'} id={`range-${r}`} onClick={() => setRange(r)}>
+          <button
+            key={r}
+            type="button"
+            class={r === range ? '' : 'secondary'}
+            id={`range-${r}`}
+            onClick={() => setRange(r)}
+          >
             {r === '24h' ? '24 hours' : '30 days'}
           </button>
         ))}
@@ -373,16 +409,30 @@ function MessagesPanel() {
   const [results, setResults] = useState<Message[] | undefined>();
   const [selected, setSelected] = useState<Message | undefined>();
   const [error, setError] = useState<string | undefined>();
-  const field = (name: keyof typeof form, label: string, type = 'text', placeholder = '') => (
+  const field = (
+    name: keyof typeof form,
+    label: string,
+    type: 'text' | 'datetime-local' = 'text',
+    placeholder = '',
+  ) => (
     <label>
       {label}
-      <input
-        name={name}
-        type={type}
-        placeholder={placeholder}
-        value={form[name]}
-        onInput={(e) => setForm({ ...form, [name]: (e.target as HTMLInputElement).value })}
-      />
+      {type === 'text' ? (
+        <input
+          name={name}
+          type="text"
+          placeholder={placeholder}
+          value={form[name]}
+          onInput={(e) => setForm({ ...form, [name]: (e.target as HTMLInputElement).value })}
+        />
+      ) : (
+        <input
+          name={name}
+          type="datetime-local"
+          value={form[name]}
+          onInput={(e) => setForm({ ...form, [name]: (e.target as HTMLInputElement).value })}
+        />
+      )}
     </label>
   );
   const search = async () => {
@@ -418,9 +468,25 @@ function MessagesPanel() {
         {field('tenant', 'Tenant')}
         <label>
           Status
-          <select name="status" value={form.status} onChange={(e) => setForm({ ...form, status: (e.target as HTMLSelectElement).value })}>
+          <select
+            name="status"
+            value={form.status}
+            onChange={(e) => setForm({ ...form, status: (e.target as HTMLSelectElement).value })}
+          >
             <option value="">any</option>
-            {['queued', 'scheduled', 'unknown', 'sent', 'dispatched', 'delivered', 'failed', 'rejected', 'expired', 'aborted', 'delivery_unknown'].map((s) => (
+            {[
+              'queued',
+              'scheduled',
+              'unknown',
+              'sent',
+              'dispatched',
+              'delivered',
+              'failed',
+              'rejected',
+              'expired',
+              'aborted',
+              'delivery_unknown',
+            ].map((s) => (
               <option key={s} value={s}>
                 {s}
               </option>
@@ -508,7 +574,9 @@ function LivePanel() {
       stream('/v1/admin/console/events', (type, data) => {
         const parsed = JSON.parse(data) as { tenant: string; body: { data?: Record<string, unknown> } };
         const d = parsed.body.data ?? {};
-        const summary = [d.status, d.to ?? d.from, d.reference].filter((v) => v !== undefined && v !== null).join(' · ');
+        const summary = [d.status, d.to ?? d.from, d.reference]
+          .filter((v) => v !== undefined && v !== null)
+          .join(' · ');
         const event = { key: (seq.current += 1), type, tenant: parsed.tenant, summary };
         if (pausedRef.current) {
           held.current.push(event);
@@ -565,9 +633,15 @@ function LivePanel() {
 }
 
 function DeadLettersPanel(props: { tenants: string[] }) {
-  const dead = usePoll(async () => (await get<DeadLetter[]>('/v1/admin/webhooks/dead-letters')).data ?? [], 5000);
+  const dead = usePoll(
+    async () => (await get<DeadLetter[]>('/v1/admin/webhooks/dead-letters')).data ?? [],
+    5000,
+  );
   const hooks = usePoll(async () => (await get<Webhook[]>('/v1/admin/console/webhooks')).data ?? [], 5000);
-  const unrouted = usePoll(async () => (await get<Unrouted[]>('/v1/admin/console/inbound/unrouted')).data ?? [], 5000);
+  const unrouted = usePoll(
+    async () => (await get<Unrouted[]>('/v1/admin/console/inbound/unrouted')).data ?? [],
+    5000,
+  );
   const [inspected, setInspected] = useState<{ id: number; payload: string } | undefined>();
   const [note, setNote] = useState<string | undefined>();
   const [assignTo, setAssignTo] = useState<Record<string, string>>({});
@@ -584,7 +658,11 @@ function DeadLettersPanel(props: { tenants: string[] }) {
   };
   return (
     <section id="panel-dead">
-      {note && <p class="note" id="dead-note">{note}</p>}
+      {note && (
+        <p class="note" id="dead-note">
+          {note}
+        </p>
+      )}
       <h3>Dead letters</h3>
       <table id="dead-letters">
         <thead>
@@ -614,24 +692,29 @@ function DeadLettersPanel(props: { tenants: string[] }) {
               <td>{d.lastStatus ?? d.lastError ?? ''}</td>
               <td>
                 <div class="actions">
-                <button
-                  type="button"
-                  class="secondary inspect"
-                  onClick={() =>
-                    void get<{ payload: string }>(`/v1/admin/console/dead-letters/${d.id}`).then((r) =>
-                      setInspected({ id: d.id, payload: r.data?.payload ?? '' }),
-                    )
-                  }
-                >
-                  Inspect
-                </button>
-                <button
-                  type="button"
-                  class="replay"
-                  onClick={() => void act(() => post(`/v1/admin/webhooks/dead-letters/${d.id}/replay`), `Dead letter ${d.id} is queued again.`)}
-                >
-                  Replay
-                </button>
+                  <button
+                    type="button"
+                    class="secondary inspect"
+                    onClick={() =>
+                      void get<{ payload: string }>(`/v1/admin/console/dead-letters/${d.id}`).then((r) =>
+                        setInspected({ id: d.id, payload: r.data?.payload ?? '' }),
+                      )
+                    }
+                  >
+                    Inspect
+                  </button>
+                  <button
+                    type="button"
+                    class="replay"
+                    onClick={() =>
+                      void act(
+                        () => post(`/v1/admin/webhooks/dead-letters/${d.id}/replay`),
+                        `Dead letter ${d.id} is queued again.`,
+                      )
+                    }
+                  >
+                    Replay
+                  </button>
                 </div>
               </td>
             </tr>
@@ -650,10 +733,20 @@ function DeadLettersPanel(props: { tenants: string[] }) {
             <tr key={w.tenant}>
               <td>{w.tenant}</td>
               <td>{w.host}</td>
-              <td class={w.disabledAt ? 'bad' : 'good'}>{w.disabledAt ? `disabled ${time(w.disabledAt)} (${w.reason ?? ''})` : 'enabled'}</td>
+              <td class={w.disabledAt ? 'bad' : 'good'}>
+                {w.disabledAt ? `disabled ${time(w.disabledAt)} (${w.reason ?? ''})` : 'enabled'}
+              </td>
               <td>
                 {w.disabledAt && (
-                  <button type="button" onClick={() => void act(() => post(`/v1/admin/webhooks/${encodeURIComponent(w.tenant)}/enable`), `Webhook of ${w.tenant} re-enabled.`)}>
+                  <button
+                    type="button"
+                    onClick={() =>
+                      void act(
+                        () => post(`/v1/admin/webhooks/${encodeURIComponent(w.tenant)}/enable`),
+                        `Webhook of ${w.tenant} re-enabled.`,
+                      )
+                    }
+                  >
                     Re-enable
                   </button>
                 )}
@@ -678,24 +771,32 @@ function DeadLettersPanel(props: { tenants: string[] }) {
               <td>{u.routedBy}</td>
               <td>
                 <div class="actions">
-                <select value={assignTo[u.id] ?? props.tenants[0] ?? ''} onChange={(e) => setAssignTo({ ...assignTo, [u.id]: (e.target as HTMLSelectElement).value })}>
-                  {props.tenants.map((t) => (
-                    <option key={t} value={t}>
-                      {t}
-                    </option>
-                  ))}
-                </select>
-                <button
-                  type="button"
-                  onClick={() =>
-                    void act(
-                      () => post(`/v1/admin/console/inbound/${encodeURIComponent(u.id)}/assign`, { tenant: assignTo[u.id] ?? props.tenants[0] }),
-                      'Assigned.',
-                    )
-                  }
-                >
-                  Assign
-                </button>
+                  <select
+                    value={assignTo[u.id] ?? props.tenants[0] ?? ''}
+                    onChange={(e) =>
+                      setAssignTo({ ...assignTo, [u.id]: (e.target as HTMLSelectElement).value })
+                    }
+                  >
+                    {props.tenants.map((t) => (
+                      <option key={t} value={t}>
+                        {t}
+                      </option>
+                    ))}
+                  </select>
+                  <button
+                    type="button"
+                    onClick={() =>
+                      void act(
+                        () =>
+                          post(`/v1/admin/console/inbound/${encodeURIComponent(u.id)}/assign`, {
+                            tenant: assignTo[u.id] ?? props.tenants[0],
+                          }),
+                        'Assigned.',
+                      )
+                    }
+                  >
+                    Assign
+                  </button>
                 </div>
               </td>
             </tr>
@@ -712,7 +813,9 @@ function App() {
   const [tenants, setTenants] = useState<string[]>([]);
   useEffect(() => {
     if (!signed) return;
-    void get<TenantSummary[]>('/v1/admin/console/tenants').then((r) => setTenants((r.data ?? []).map((t) => t.tenant)));
+    void get<TenantSummary[]>('/v1/admin/console/tenants').then((r) =>
+      setTenants((r.data ?? []).map((t) => t.tenant)),
+    );
   }, [signed]);
   if (!signed) return <SignIn onSignedIn={() => setSigned(true)} />;
   return (
@@ -721,7 +824,13 @@ function App() {
         <strong>smsgate console</strong>
         <nav>
           {PANELS.map(([id, label]) => (
-            <button key={id} type="button" id={`tab-${id}`} class={id === panel ? 'tab active' : 'tab'} onClick={() => setPanel(id)}>
+            <button
+              key={id}
+              type="button"
+              id={`tab-${id}`}
+              class={id === panel ? 'tab active' : 'tab'}
+              onClick={() => setPanel(id)}
+            >
               {label}
             </button>
           ))}

@@ -58,7 +58,9 @@ export interface ConsoleDeps {
   inbound: InboundRepository;
   hub: EventHub;
   quotaStatus: (tenantId: string) => Promise<unknown[]>;
-  rateLimitStatus: (tenantId: string) => Promise<{ requests: number; windowSec: number; used: number | null } | undefined>;
+  rateLimitStatus: (
+    tenantId: string,
+  ) => Promise<{ requests: number; windowSec: number; used: number | null } | undefined>;
   queueDepth: () => number;
   /** Publishes stored events live and wakes the webhook worker (an assigned reply is an event). */
   announce: (events: StoredEvent[]) => void;
@@ -90,7 +92,9 @@ const maskedMessageSchema = z
   })
   .meta({ id: 'ConsoleMessage' });
 
-const historySchema = z.array(z.object({ status: z.string(), detail: z.string().nullable(), at: z.string() }));
+const historySchema = z.array(
+  z.object({ status: z.string(), detail: z.string().nullable(), at: z.string() }),
+);
 
 const liveSecondSchema = z.object({
   at: z.number().int(),
@@ -104,8 +108,14 @@ const accountSchema = z
   .object({
     callsPerSecond: z.number().int().meta({ description: "The account's cap on provider calls per second" }),
     queueDepth: z.number().int(),
-    live: z.array(liveSecondSchema).meta({ description: "The last 5 minutes, per second (this replica's calls)" }),
-    last5Min: z.object({ providerCalls: z.number().int(), provider429: z.number().int(), maxWaitMs: z.number() }),
+    live: z
+      .array(liveSecondSchema)
+      .meta({ description: "The last 5 minutes, per second (this replica's calls)" }),
+    last5Min: z.object({
+      providerCalls: z.number().int(),
+      provider429: z.number().int(),
+      maxWaitMs: z.number(),
+    }),
   })
   .meta({ id: 'ConsoleAccount' });
 
@@ -113,9 +123,19 @@ const tenantSummarySchema = z
   .object({
     tenant: z.string(),
     quotas: z.array(
-      z.object({ name: z.string(), limit: z.number(), used: z.number(), remaining: z.number(), resetsAt: z.string() }),
+      z.object({
+        name: z.string(),
+        limit: z.number(),
+        used: z.number(),
+        remaining: z.number(),
+        resetsAt: z.string(),
+      }),
     ),
-    rateLimit: z.object({ requests: z.number().int(), windowSec: z.number().int(), used: z.number().int().nullable() }),
+    rateLimit: z.object({
+      requests: z.number().int(),
+      windowSec: z.number().int(),
+      used: z.number().int().nullable(),
+    }),
     statusToday: z.record(z.string(), z.number().int()),
     webhook: z.object({
       configured: z.boolean(),
@@ -278,7 +298,12 @@ export function consoleRoutes(deps: ConsoleDeps): ConsoleRoutes {
         }
         if (!adminTenant) throw new ApiError('NOT_FOUND', 'console: no tenant has the admin scope');
         const ttlSec = Math.min(900, config.auth.maxTokenTtlSec);
-        const token = mintToken(config, { tenantId: adminTenant, scopes: ['admin'], ttlSec, subject: 'console' });
+        const token = mintToken(config, {
+          tenantId: adminTenant,
+          scopes: ['admin'],
+          ttlSec,
+          subject: 'console',
+        });
         sendSuccess(res, 201, { token, tenant: adminTenant, expiresAt: iso(clock.now() + ttlSec * 1000) });
       },
     });
@@ -397,7 +422,7 @@ export function consoleRoutes(deps: ConsoleDeps): ConsoleRoutes {
       method: 'get',
       path: '/v1/admin/console/messages/:id',
       access: 'admin',
-      summary: "One message and its history; number masked (admin)",
+      summary: 'One message and its history; number masked (admin)',
       tags: ['admin', 'console'],
       request: { params: z.object({ id: z.string().max(64) }) },
       responses: {
@@ -409,7 +434,10 @@ export function consoleRoutes(deps: ConsoleDeps): ConsoleRoutes {
         if (!message) throw new ApiError('NOT_FOUND', `id: no message '${id.slice(0, 64)}'`);
         sendSuccess(res, 200, {
           ...toMasked(message),
-          history: message.history.map((h) => ({ ...h, detail: h.detail === null ? null : maskJson(JSON.stringify(h.detail)).slice(1, -1) })),
+          history: message.history.map((h) => ({
+            ...h,
+            detail: h.detail === null ? null : maskJson(JSON.stringify(h.detail)).slice(1, -1),
+          })),
         });
       },
     },
@@ -443,7 +471,9 @@ export function consoleRoutes(deps: ConsoleDeps): ConsoleRoutes {
           const url = settings.webhook?.url;
           if (!url) return [];
           const off = disabled.find((d) => d.tenantId === tenant && d.url === url);
-          return [{ tenant, host: urlHost(url), disabledAt: off?.disabledAt ?? null, reason: off?.reason ?? null }];
+          return [
+            { tenant, host: urlHost(url), disabledAt: off?.disabledAt ?? null, reason: off?.reason ?? null },
+          ];
         });
         sendSuccess(res, 200, states);
       },
@@ -459,12 +489,7 @@ export function consoleRoutes(deps: ConsoleDeps): ConsoleRoutes {
       handler: async (req, res) => {
         const page = parsePage(req.query.page);
         const { items, total } = await deps.inbound.listUnrouted(page);
-        sendSuccess(
-          res,
-          200,
-          items.map(toUnrouted),
-          pageBlock(page, total),
-        );
+        sendSuccess(res, 200, items.map(toUnrouted), pageBlock(page, total));
       },
     },
     {
@@ -511,7 +536,10 @@ export function consoleRoutes(deps: ConsoleDeps): ConsoleRoutes {
         const send = (event: StoredEvent) => {
           // A console that stops reading loses events rather than holding memory: it is a live view.
           if (res.writableNeedDrain) return;
-          const data = JSON.stringify({ tenant: event.tenantId, body: JSON.parse(maskJson(event.payload)) as unknown });
+          const data = JSON.stringify({
+            tenant: event.tenantId,
+            body: JSON.parse(maskJson(event.payload)) as unknown,
+          });
           res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${data}\n\n`);
         };
         const unsubscribes = Object.keys(config.tenants).map((tenant) => hub.subscribe(tenant, send));

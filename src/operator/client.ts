@@ -8,7 +8,10 @@ export interface Connection {
 
 export class CommandError extends Error {}
 
-export function connectionOf(values: { url?: string | undefined; token?: string | undefined }, env: NodeJS.ProcessEnv): Connection {
+export function connectionOf(
+  values: { url?: string | undefined; token?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): Connection {
   const url = (values.url ?? env.SMSGATE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   const token = values.token ?? env.SMSGATE_TOKEN;
   if (!token) {
@@ -69,7 +72,9 @@ export async function readEvents(
   });
   if (!response.ok || !response.body) {
     const envelope = (await response.json().catch(() => ({}))) as Envelope;
-    throw new CommandError(`${response.status} ${envelope.error?.code ?? ''}: ${envelope.error?.description ?? ''}`);
+    throw new CommandError(
+      `${response.status} ${envelope.error?.code ?? ''}: ${envelope.error?.description ?? ''}`,
+    );
   }
   const decoder = new TextDecoder();
   let buffer = '';

@@ -71,7 +71,11 @@ export async function messagesCommand(args: string[], env: NodeJS.ProcessEnv, ou
   }[];
   if (messages.length === 0) return out('no message matches');
   for (const m of messages) {
-    out([m.createdAt, m.tenantId.padEnd(12), m.to.padEnd(14), m.status.padEnd(16), m.id, m.reference ?? ''].join('  ').trimEnd());
+    out(
+      [m.createdAt, m.tenantId.padEnd(12), m.to.padEnd(14), m.status.padEnd(16), m.id, m.reference ?? '']
+        .join('  ')
+        .trimEnd(),
+    );
   }
   if (answer.page && answer.page.count > answer.page.number) {
     out(`(page ${answer.page.number} of ${answer.page.count}: --page ${answer.page.number + 1} for more)`);
@@ -85,18 +89,25 @@ export async function tailCommand(
   out: Out,
   signal?: AbortSignal,
 ): Promise<void> {
-  const { values } = parseArgs({ args, options: { ...connectionOptions, tenant: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { ...connectionOptions, tenant: { type: 'string' } },
+    strict: true,
+  });
   const connection = connectionOf(values, env);
   await readEvents(
     connection,
     '/v1/admin/console/events',
     (type, data) => {
-      const event = JSON.parse(data) as { tenant: string; body: { timestamp?: string; data?: Record<string, unknown> } };
+      const event = JSON.parse(data) as {
+        tenant: string;
+        body: { timestamp?: string; data?: Record<string, unknown> };
+      };
       if (values.tenant && event.tenant !== values.tenant) return;
       if (values.json) return out(data);
       const d = event.body.data ?? {};
       const details = [d.status, d.to ?? d.from, d.messageId ?? d.id, d.reference]
-        .filter((v) => v !== undefined && v !== null)
+        .filter((v): v is string | number => typeof v === 'string' || typeof v === 'number')
         .join('  ');
       out(`${event.body.timestamp ?? ''}  ${event.tenant.padEnd(12)}  ${type.padEnd(16)}  ${details}`);
     },
@@ -123,6 +134,8 @@ export async function usageCommand(args: string[], env: NodeJS.ProcessEnv, out: 
   }[];
   for (const row of rows) {
     const quotas = row.quotas.map((q) => `${q.name} ${q.used}/${q.limit}`).join('  ') || 'no quota';
-    out(`${row.tenant.padEnd(12)}  requests ${row.rateLimit.used ?? '?'}/${row.rateLimit.requests} per ${row.rateLimit.windowSec}s  ${quotas}`);
+    out(
+      `${row.tenant.padEnd(12)}  requests ${row.rateLimit.used ?? '?'}/${row.rateLimit.requests} per ${row.rateLimit.windowSec}s  ${quotas}`,
+    );
   }
 }

@@ -65,7 +65,9 @@ export interface ConsoleRepository {
   ): Promise<{ items: ConsoleMessage[]; total: number }>;
   findMessage(
     id: string,
-  ): Promise<(ConsoleMessage & { history: { status: string; detail: string | null; at: string }[] }) | undefined>;
+  ): Promise<
+    (ConsoleMessage & { history: { status: string; detail: string | null; at: string }[] }) | undefined
+  >;
   /** The tenant's messages created since `since`, counted by their status now. */
   statusCounts(tenantId: string, since: string): Promise<Record<string, number>>;
   webhookHealth(tenantId: string): Promise<WebhookHealth>;
@@ -147,14 +149,18 @@ export function createConsoleRepository(db: Db): ConsoleRepository {
         .where('tenant_id', '=', tenantId)
         .executeTakeFirstOrThrow();
       return {
-        lastSuccessAt: (row.last_success as string | null) ?? null,
+        lastSuccessAt: row.last_success ?? null,
         retrying: Number(row.retrying ?? 0),
         deadLetters: Number(row.dead ?? 0),
       };
     },
 
     async disabledEndpoints() {
-      const rows = await db.selectFrom('webhook_endpoints').selectAll().orderBy('disabled_at', 'desc').execute();
+      const rows = await db
+        .selectFrom('webhook_endpoints')
+        .selectAll()
+        .orderBy('disabled_at', 'desc')
+        .execute();
       return rows.map((row) => ({
         tenantId: row.tenant_id,
         url: row.url,

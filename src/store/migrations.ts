@@ -288,9 +288,9 @@ export const migrations: Record<string, Migration> = {
   },
   '0015_usage_rollups': {
     async up(db: Kysely<unknown>) {
-      // Per-minute counters (granularity `m`, bucket `YYYY-MM-DDTHH:MM`) compacted into hourly
-      // ones (`h`, bucket `YYYY-MM-DDTHH:00`) once old enough, then pruned: the console's charts.
-      // Tenant `*` holds the account's own counters (provider calls, 429s).
+      // The console's counters, each written twice: per minute (granularity `m`, bucket
+      // `YYYY-MM-DDTHH:MM`), pruned after a few days, and per hour (`h`, `YYYY-MM-DDTHH:00`), pruned
+      // after months. Tenant `*` holds the account's own counters (provider calls, 429s).
       await db.schema
         .createTable('usage_rollups')
         .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
@@ -298,7 +298,7 @@ export const migrations: Record<string, Migration> = {
         .addColumn('granularity', 'varchar(1)', (col) => col.notNull())
         .addColumn('metric', 'varchar(40)', (col) => col.notNull())
         .addColumn('value', 'bigint', (col) => col.notNull())
-        .addPrimaryKeyConstraint('usage_rollups_pk', ['tenant_id', 'bucket', 'granularity', 'metric'])
+        .addPrimaryKeyConstraint('usage_rollups_pk', ['tenant_id', 'granularity', 'bucket', 'metric'])
         .execute();
       await db.schema
         .createIndex('usage_rollups_age')

@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
 import type { Db } from './database';
-import { isPostgres } from './dialect';
 
 /** One counter increment for one tenant (`*`: the account) and minute (`YYYY-MM-DDTHH:MM`, UTC). */
 export interface RollupIncrement {
@@ -22,16 +21,18 @@ export type RollupResolution = 'hour' | 'tenMinutes' | 'minute';
 const PREFIX: Record<RollupResolution, number> = { hour: 13, tenMinutes: 15, minute: 16 };
 
 export interface CompactionResult {
-  /** Minute rows folded into hourly rows (and deleted). */
+  /** Minute rows deleted (their counts live on in the hourly rows). */
   compacted: number;
   /** Hourly rows deleted for age. */
   pruned: number;
 }
 
 /**
- * The console's counters: written per minute, folded into hours once older than the minute
- * retention, deleted once older than the hour retention, so the table stays bounded whatever the
- * traffic (tenants × metrics × (minutes kept + hours kept) rows at most).
+ * The console's counters: each increment is added to its minute's row and its hour's row in one
+ * statement, so a 30-day chart reads 720 hourly rows per metric, never tens of thousands of minute
+ * rows. Minute rows are deleted once older than the minute retention and hourly rows once older
+ * than the hour retention, so the table stays bounded whatever the traffic (tenants × metrics ×
+ * (minutes kept + hours kept) rows at most).
  */
 export interface RollupRepository {
   /** Adds the increments (several replicas may add to the same minute: the upsert sums). */
@@ -43,7 +44,7 @@ export interface RollupRepository {
     resolution: RollupResolution,
     metrics?: string[],
   ): Promise<RollupPoint[]>;
-  /** Folds minute rows before `minutesBefore` into hours; deletes hour rows before `hoursBefore`. */
+  /** Deletes minute rows before `minutesBefore` and hour rows before `hoursBefore`. */
   compact(minutesBefore: string, hoursBefore: string): Promise<CompactionResult>;
   /** Rows held per granularity (for tests and the bench). */
   size(): Promise<{ minute: number; hour: number }>;
@@ -60,7 +61,7 @@ export function createRollupRepository(db: Db): RollupRepository {
           .values(rows.slice(i, i + 150))
           .onConflict((oc) =>
             oc
-              .columns(['tenant_id', 'bucket', 'granularity', 'metric'])
+              .columns(['tenant_id', 'granularity', 'bucket', 'metric'])
               .doUpdateSet((eb) => ({ value: eb('usage_rollups.value', '+', eb.ref('excluded.value')) })),
           )
           .execute();
@@ -74,6 +75,7 @@ export function createRollupRepository(db: Db): RollupRepository {
         .selectFrom('usage_rollups')
         .select([bucket.as('b'), 'metric', (eb) => eb.fn.sum<number | string>('value').as('v')])
         .where('tenant_id', '=', tenantId)
+        .where('granularity', '=', resolution === 'hour' ? 'h' : 'm')
         .where('bucket', '>=', fromBucket)
         .$if(metrics !== undefined && metrics.length > 0, (q) => q.where('metric', 'in', metrics ?? []))
         .groupBy([bucket, 'metric'])
@@ -83,29 +85,17 @@ export function createRollupRepository(db: Db): RollupRepository {
     },
 
     async compact(minutesBefore, hoursBefore) {
-      return db.transaction().execute(async (trx) => {
-        // Replicas sharing PostgreSQL compact one at a time: the second then finds nothing to fold.
-        if (isPostgres(db)) await sql`select pg_advisory_xact_lock(7316001)`.execute(trx);
-        await sql`
-          insert into usage_rollups (tenant_id, bucket, granularity, metric, value)
-          select tenant_id, substr(bucket, 1, 13) || ':00', 'h', metric, sum(value)
-          from usage_rollups
-          where granularity = 'm' and bucket < ${minutesBefore}
-          group by tenant_id, substr(bucket, 1, 13), metric
-          on conflict (tenant_id, bucket, granularity, metric)
-          do update set value = usage_rollups.value + excluded.value`.execute(trx);
-        const folded = await trx
-          .deleteFrom('usage_rollups')
-          .where('granularity', '=', 'm')
-          .where('bucket', '<', minutesBefore)
-          .executeTakeFirst();
-        const pruned = await trx
-          .deleteFrom('usage_rollups')
-          .where('granularity', '=', 'h')
-          .where('bucket', '<', hoursBefore)
-          .executeTakeFirst();
-        return { compacted: Number(folded.numDeletedRows), pruned: Number(pruned.numDeletedRows) };
-      });
+      const folded = await db
+        .deleteFrom('usage_rollups')
+        .where('granularity', '=', 'm')
+        .where('bucket', '<', minutesBefore)
+        .executeTakeFirst();
+      const pruned = await db
+        .deleteFrom('usage_rollups')
+        .where('granularity', '=', 'h')
+        .where('bucket', '<', hoursBefore)
+        .executeTakeFirst();
+      return { compacted: Number(folded.numDeletedRows), pruned: Number(pruned.numDeletedRows) };
     },
 
     async size() {
@@ -120,22 +110,33 @@ export function createRollupRepository(db: Db): RollupRepository {
   };
 }
 
-/** One row per (tenant, minute, metric), so one statement never names the same key twice. */
+/**
+ * One row per (tenant, minute, metric) and per (tenant, hour, metric), so one statement never names
+ * the same key twice.
+ */
 function mergeIncrements(increments: RollupIncrement[]) {
-  const merged = new Map<string, { tenant_id: string; bucket: string; granularity: string; metric: string; value: number }>();
+  const merged = new Map<
+    string,
+    { tenant_id: string; bucket: string; granularity: string; metric: string; value: number }
+  >();
   for (const inc of increments) {
     if (inc.value === 0) continue;
-    const key = `${inc.tenantId}\u0000${inc.minute}\u0000${inc.metric}`;
-    const row = merged.get(key);
-    if (row) row.value += inc.value;
-    else
-      merged.set(key, {
-        tenant_id: inc.tenantId,
-        bucket: inc.minute,
-        granularity: 'm',
-        metric: inc.metric,
-        value: inc.value,
-      });
+    for (const [granularity, bucket] of [
+      ['m', inc.minute],
+      ['h', `${inc.minute.slice(0, 13)}:00`],
+    ] as const) {
+      const key = `${inc.tenantId}\u0000${granularity}${bucket}\u0000${inc.metric}`;
+      const row = merged.get(key);
+      if (row) row.value += inc.value;
+      else
+        merged.set(key, {
+          tenant_id: inc.tenantId,
+          bucket,
+          granularity,
+          metric: inc.metric,
+          value: inc.value,
+        });
+    }
   }
   return [...merged.values()];
 }

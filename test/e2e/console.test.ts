@@ -2,7 +2,12 @@ import { buildConsole } from '../support/console-build';
 import request from 'supertest';
 import type { RunningServer } from '../../src/server';
 import { CONSOLE_CSP } from '../../src/console';
-import { TEST_APPKEY, TEST_CALLBACK_TOKEN, TEST_JWT_SECRET, TEST_WEBHOOK_SECRETS } from '../support/constants';
+import {
+  TEST_APPKEY,
+  TEST_CALLBACK_TOKEN,
+  TEST_JWT_SECRET,
+  TEST_WEBHOOK_SECRETS,
+} from '../support/constants';
 import { seedConsoleLedger } from '../support/console-seed';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
@@ -32,7 +37,9 @@ describe('the console: admin only, strict CSP, nothing secret and no full number
     buildConsole();
     hook = await startWebhookReceiver();
     gw = await startTestGateway({
-      tenants: { alpha: { webhook: { url: `${hook.url}?token=hook-path-secret`, secret: TEST_WEBHOOK_SECRETS.alpha } } },
+      tenants: {
+        alpha: { webhook: { url: `${hook.url}?token=hook-path-secret`, secret: TEST_WEBHOOK_SECRETS.alpha } },
+      },
       webhooks: { allowPrivateTargets: [`127.0.0.1:${hook.port}`] },
     });
     await seedConsoleLedger(gw, Date.now());
@@ -60,11 +67,17 @@ describe('the console: admin only, strict CSP, nothing secret and no full number
   }
 
   it('a token without the admin scope gets nothing from any console data route', async () => {
-    for (const token of [tokenFor('alpha', { scope: 'sms:send sms:read' }), tokenFor('ops', { scope: 'sms:read' })]) {
+    for (const token of [
+      tokenFor('alpha', { scope: 'sms:send sms:read' }),
+      tokenFor('ops', { scope: 'sms:read' }),
+    ]) {
       for (const path of DATA_ROUTES) {
         const { status, text } = await read(path, token);
         expect({ path, status }).toEqual({ path, status: 403 });
-        expect(JSON.parse(text)).toEqual({ error: { code: 'FORBIDDEN', description: expect.any(String) }, data: {} });
+        expect(JSON.parse(text)).toEqual({
+          error: { code: 'FORBIDDEN', description: expect.any(String) },
+          data: {},
+        });
       }
     }
     for (const path of DATA_ROUTES) expect((await fetch(`${gw.url}${path}`)).status).toBe(401);
@@ -90,7 +103,10 @@ describe('the console: admin only, strict CSP, nothing secret and no full number
       ['seed0004', '+********004'],
     ]);
     const unrouted = await request(gw.url).get('/v1/admin/console/inbound/unrouted').set(bearer(admin));
-    expect(unrouted.body.data[0]).toMatchObject({ from: '+********876', text: 'STOP please, call me on *******876' });
+    expect(unrouted.body.data[0]).toMatchObject({
+      from: '+********876',
+      text: 'STOP please, call me on *******876',
+    });
     const hooks = await request(gw.url).get('/v1/admin/console/webhooks').set(bearer(admin));
     expect(hooks.body.data).toEqual([
       { tenant: 'alpha', host: `http://127.0.0.1:${hook.port}`, disabledAt: null, reason: null },

@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
 import type { RunningServer } from '../../src/server';
-import { TEST_APPKEY, TEST_CALLBACK_TOKEN, TEST_JWT_SECRET, TEST_WEBHOOK_SECRETS } from '../support/constants';
+import {
+  TEST_APPKEY,
+  TEST_CALLBACK_TOKEN,
+  TEST_JWT_SECRET,
+  TEST_WEBHOOK_SECRETS,
+} from '../support/constants';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
 import { waitFor } from '../support/wait';
 
@@ -18,7 +23,10 @@ function clean(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -54,7 +62,9 @@ describe('smsgate send, messages, tail, usage and config check', () => {
     expect(found.stdout).toMatch(/alpha\s+\+\*{8}123\s+sent\s+\S+\s+cli-1\n$/);
     expect(found.stdout).not.toMatch(FULL_NUMBER);
     const json = await run(['messages', '--tenant', 'alpha', '--reference', 'cli-1', '--json'], env);
-    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ to: '+********123', reference: 'cli-1' })]);
+    expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({ to: '+********123', reference: 'cli-1' }),
+    ]);
     const none = await run(['messages', '--last', '999999'], env);
     expect(none.stdout).toBe('no message matches\n');
   });
@@ -126,17 +136,29 @@ describe('smsgate send, messages, tail, usage and config check', () => {
         `  tokens: [${TEST_CALLBACK_TOKEN}]`,
       ].join('\n'),
     );
-    const checked = await run(['config', 'check', file], clean({ SMSGATE_APPKEY: TEST_APPKEY, SMSGATE_JWT_SECRET: TEST_JWT_SECRET }));
+    const checked = await run(
+      ['config', 'check', file],
+      clean({ SMSGATE_APPKEY: TEST_APPKEY, SMSGATE_JWT_SECRET: TEST_JWT_SECRET }),
+    );
     expect(checked).toMatchObject({ code: 0, stderr: '' });
     expect(checked.stdout).toContain(`# smsgate config check: ${file} is valid (production mode, 1 tenants)`);
     expect(checked.stdout).toMatch(/appKey: "?\[secret\]"?/);
     expect(checked.stdout).toContain('url: redis://:[secret]@redis.internal:6379');
     expect(checked.stdout).toContain('url: https://hooks.example.com/sms');
-    for (const secret of [TEST_APPKEY, TEST_JWT_SECRET, TEST_WEBHOOK_SECRETS.alpha, TEST_CALLBACK_TOKEN, 's3cret-redis-pass']) {
+    for (const secret of [
+      TEST_APPKEY,
+      TEST_JWT_SECRET,
+      TEST_WEBHOOK_SECRETS.alpha,
+      TEST_CALLBACK_TOKEN,
+      's3cret-redis-pass',
+    ]) {
       expect(checked.stdout).not.toContain(secret);
     }
     writeFileSync(file, 'mode: production\ntenants:\n  website:\n    scopes: [sms:shout]\n');
-    const invalid = await run(['config', 'check', file], clean({ SMSGATE_APPKEY: TEST_APPKEY, SMSGATE_JWT_SECRET: TEST_JWT_SECRET }));
+    const invalid = await run(
+      ['config', 'check', file],
+      clean({ SMSGATE_APPKEY: TEST_APPKEY, SMSGATE_JWT_SECRET: TEST_JWT_SECRET }),
+    );
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toContain('tenants.website.scopes.0');
     expect(invalid.stdout).toBe('');

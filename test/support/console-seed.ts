@@ -42,11 +42,12 @@ export async function seedConsoleLedger(gw: RunningServer, now: number): Promise
     )
     .execute();
 
-  // 30 days of counters: hourly rows beyond 48 h, minute rows (one every 10 minutes) within.
+  // 30 days of counters as the gateway writes them: hourly rows for the month, and minute rows
+  // (one every 10 minutes here) for the last 48 h.
   const rows = [];
   for (const tenant of ['alpha', 'beta']) {
     const scale = tenant === 'alpha' ? 1 : 0.5;
-    for (let h = 30 * 24; h > 48; h--) {
+    for (let h = 30 * 24; h > 0; h--) {
       const bucket = `${new Date(now - h * 3_600_000).toISOString().slice(0, 13)}:00`;
       const wave = Math.round((40 + 30 * Math.sin(h / 9)) * scale);
       rows.push({ tenant_id: tenant, bucket, granularity: 'h', metric: 'messages', value: wave });
@@ -60,11 +61,20 @@ export async function seedConsoleLedger(gw: RunningServer, now: number): Promise
       rows.push({ tenant_id: tenant, bucket, granularity: 'm', metric: 'messages', value: wave });
       rows.push({ tenant_id: tenant, bucket, granularity: 'm', metric: 'segments', value: wave * 2 });
       rows.push({ tenant_id: tenant, bucket, granularity: 'm', metric: 'requests', value: wave + 2 });
-      rows.push({ tenant_id: tenant, bucket, granularity: 'm', metric: 'status:delivered', value: Math.max(0, wave - 1) });
+      rows.push({
+        tenant_id: tenant,
+        bucket,
+        granularity: 'm',
+        metric: 'status:delivered',
+        value: Math.max(0, wave - 1),
+      });
     }
   }
   for (let i = 0; i < rows.length; i += 150) {
-    await gw.db.insertInto('usage_rollups').values(rows.slice(i, i + 150)).execute();
+    await gw.db
+      .insertInto('usage_rollups')
+      .values(rows.slice(i, i + 150))
+      .execute();
   }
 
   // A dead letter for alpha: an event whose webhook gave up.
@@ -77,7 +87,13 @@ export async function seedConsoleLedger(gw: RunningServer, now: number): Promise
   });
   const [event] = await gw.db
     .insertInto('events')
-    .values({ event_id: 'evt_seeded_dead', tenant_id: 'alpha', type: 'message.status', payload, created_at: at })
+    .values({
+      event_id: 'evt_seeded_dead',
+      tenant_id: 'alpha',
+      type: 'message.status',
+      payload,
+      created_at: at,
+    })
     .returning('id')
     .execute();
   const [dead] = await gw.db
