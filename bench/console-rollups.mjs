@@ -1,7 +1,8 @@
 // The console's 30-day chart on a big store: a 1M-message ledger over 30 days for 50 tenants,
-// with the counters a gateway keeps after those 30 days (hourly rows beyond 48 h, minute rows
-// within), on a SQLite file. Times the reads the console makes (30 days per hour, 24 h per ten
-// minutes) and the hourly maintenance (folding an hour of minute rows, pruning).
+// with the counters a gateway keeps after those 30 days (hourly rows for the month, minute rows
+// for the last 48 h), on a SQLite file. Times the reads the console makes (30 days per hour, 24 h
+// per ten minutes) and the hourly maintenance (pruning an hour of minute rows).
+// Target: the 30-day read under 50 ms at the median; exits non-zero otherwise.
 // `npm run bench:console` (builds first). Writes bench/results/console-rollups.json.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,7 +54,7 @@ const metrics = sql.join(
   sql` union all `,
 );
 await sql`
-  with recursive h(i) as (select 48 union all select i + 1 from h where i < ${30 * 24 - 1}),
+  with recursive h(i) as (select 0 union all select i + 1 from h where i < ${30 * 24 - 1}),
   t(k) as (select 0 union all select k + 1 from t where k < ${TENANTS - 1}),
   m as (${metrics})
   insert into usage_rollups (tenant_id, bucket, granularity, metric, value)
@@ -119,8 +120,10 @@ const result = {
   chart30dMs: { ...chart30d, points: points30 },
   chart24hMs: { ...chart24h, points: points24 },
   hourlyMaintenance: { ...compaction, ms: compactMs },
+  verdict: chart30d.median < 50 ? 'PASS' : 'FAIL',
 };
 console.log(JSON.stringify(result, null, 2));
 writeFileSync(join(root, 'bench/results/console-rollups.json'), `${JSON.stringify(result, null, 2)}\n`);
 await db.destroy();
 rmSync(dir, { recursive: true, force: true });
+if (result.verdict !== 'PASS') process.exitCode = 1;
