@@ -646,6 +646,7 @@ function DeadLettersPanel(props: { tenants: string[] }) {
   const [note, setNote] = useState<string | undefined>();
   const [assignTo, setAssignTo] = useState<Record<string, string>>({});
   const act = async (what: () => Promise<unknown>, done: string) => {
+    setInspected(undefined);
     try {
       await what();
       setNote(done);
