@@ -31,4 +31,10 @@ const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
   cwd: root,
   stdio: 'inherit',
 });
-process.exit(build.status ?? 1);
+if (build.status !== 0) process.exit(build.status ?? 1);
+// The operator console's page, script and styles (esbuild is a devDependency, like typescript).
+const bundle = spawnSync(process.execPath, [join(root, 'scripts', 'build-console.mjs')], {
+  cwd: root,
+  stdio: 'inherit',
+});
+process.exit(bundle.status ?? 1);

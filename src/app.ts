@@ -1,6 +1,7 @@
-import type { Express } from 'express';
+import type { Express, RequestHandler } from 'express';
 import { upstreamPassThroughRoutes } from './admin';
-import { clientCredentialsRoutes, requireAccess } from './auth';
+import { clientCredentialsRoutes, identityOf, requireAccess } from './auth';
+import { consoleRoutes } from './console';
 import { callbackRoutes, inboundAdminRoutes, inboundRoutes } from './callbacks';
 import type { Config } from './config';
 import { eventDefinitions, webhookAdminRoutes } from './delivery';
@@ -32,6 +33,20 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   let draining = false;
   const stores = createStores(runtime.db, (tenant) => config.tenants[tenant]?.webhook !== undefined);
   const s = createServices(config, stores, runtime);
+  const operatorConsole = consoleRoutes({
+    config,
+    clock: runtime.clock,
+    recorder: s.recorder,
+    rollups: stores.rollups,
+    reads: stores.console,
+    inbound: stores.inbound,
+    hub: s.events,
+    quotaStatus: (tenant) => s.quotas.status(tenant),
+    rateLimitStatus: s.rateLimit.status,
+    queueDepth: () => s.budget.queueLength(),
+    announce: s.announce,
+  });
+  const consoleOn = config.console.enabled;
   // Anyone may call these; each guards itself (a token in the path, origins and CAPTCHA, …).
   const publicRoutes: RouteDefinition[] = [
     ...healthRoutes([{ name: 'store', check: stores.ping }], () => draining),
@@ -42,6 +57,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     ...s.streams.streamRoutes, // authenticates itself (bearer or ?ticket=), then needs sms:read
     ...clientCredentialsRoutes(config),
     ...(config.mode === 'sandbox' ? demoPageRoutes() : []),
+    ...(consoleOn ? operatorConsole.publicRoutes : []),
   ];
   // Behind bearer authentication and the tenant's rate limit; each route names its scope.
   const tenantRoutes: RouteDefinition[] = [
@@ -53,12 +69,18 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     ...inboundAdminRoutes(config, stores.inbound, runtime.clock, s.announce),
     ...webhookAdminRoutes(config, stores.outbox, runtime.clock, s.webhooks.notify),
     ...upstreamPassThroughRoutes(s.budget, s.upstream),
+    ...(consoleOn ? operatorConsole.adminRoutes : []),
   ];
   const document = openApiDocument([...publicRoutes, ...tenantRoutes], eventDefinitions);
+  // Each authenticated request is counted for the console's request-rate chart, then rate limited.
+  const countAndLimit: RequestHandler = (req, res, next) => {
+    s.recorder.count(identityOf(req).tenantId, 'requests');
+    s.rateLimit.middleware(req, res, next);
+  };
   const guards = {
     authenticate: s.authenticate,
     inFlight: boundInFlight(config.http.maxInFlightPerTenant),
-    rateLimit: s.rateLimit.middleware,
+    rateLimit: countAndLimit,
     requireAccess,
   };
   const app = createHttpApp(
@@ -75,6 +97,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     beginShutdown() {
       draining = true;
       streams.closeAll();
+      operatorConsole.closeAll();
     },
     async close() {
       draining = true;

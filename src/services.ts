@@ -38,7 +38,8 @@ import {
   type SlotSource,
   type UpstreamBudget,
 } from './scheduler';
-import type { Db, StoredEvent, Stores } from './store';
+import type { Db, MessageRepository, StoredEvent, Stores } from './store';
+import { createConsoleRecorder, type ConsoleRecorder } from './console';
 import { createUpstreamClient, type UpstreamClient } from './upstream';
 import type { RequestHandler } from 'express';
 
@@ -76,6 +77,8 @@ export interface Services {
   announce: (events: StoredEvent[]) => void;
   messages: MessagesRoutesDeps;
   forms: FormsDeps;
+  /** The console's usage counters (per tenant and minute) and live account view. */
+  recorder: ConsoleRecorder;
   /** In the order they are started; stopped in reverse. */
   resources: Resource[];
 }
@@ -86,12 +89,24 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
   if (!config.upstream.appKey) throw new Error('upstream.appKey is required');
   const exclusiveStore = runtime.exclusiveStore ?? true;
   const metrics = createMetrics();
+  const recorder = createConsoleRecorder({
+    rollups: stores.rollups,
+    clock,
+    logger,
+    queueDepth: () => budget.queueLength(),
+    flushIntervalMs: config.console.flushIntervalMs,
+    minuteRetentionHours: config.console.minuteRetentionHours,
+    hourRetentionDays: config.console.hourRetentionDays,
+  });
   const upstream = createUpstreamClient({
     baseUrl: config.upstream.baseUrl,
     authMode: config.upstream.authMode,
     appKey: config.upstream.appKey,
     timeoutMs: config.upstream.timeoutMs,
-    onCall: metrics.providerCall,
+    onCall: (endpoint, outcome, seconds) => {
+      metrics.providerCall(endpoint, outcome, seconds);
+      recorder.providerCall(outcome);
+    },
   });
   const budget = createUpstreamBudget({
     slots: createSlotSource(config, clock, logger),
@@ -101,7 +116,10 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     maxQueueLength: config.upstream.maxQueueLength,
     clock,
     writeWithinMs: config.upstream.windowMarginMs,
-    onAdmitted: metrics.budgetAdmitted,
+    onAdmitted: (tenantId, waitedMs) => {
+      metrics.budgetAdmitted(tenantId, waitedMs);
+      recorder.admitted(tenantId, waitedMs);
+    },
   });
   const quotas = createQuotaService(config, stores.quotas, clock);
   const sendThroughBudget = createSendCoalescer({
@@ -138,18 +156,23 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     clock,
     logger,
     exclusiveStore,
-    onAttempt: metrics.webhookAttempt,
+    onAttempt: (outcome, tenantId) => {
+      metrics.webhookAttempt(outcome);
+      recorder.count(tenantId, `webhook_${outcome}`);
+    },
   });
   const onEvents = (events: StoredEvent[]) => {
     if (events.length === 0) return;
+    for (const event of events) countEvent(recorder, event);
     hub.publish(events);
     webhooks.notify();
   };
+  const ledger = countingLedger(stores.messages, recorder);
   // Durable sends (Prefer: respond-async): committed with their messages, sent by this worker.
   const sendWorker = createSendWorker({
     config,
     jobs: stores.sendJobs,
-    repository: stores.messages,
+    repository: ledger,
     sendThroughBudget,
     quotas,
     clock,
@@ -160,7 +183,7 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
   });
   const sendMessages = createMessageSender({
     config,
-    repository: stores.messages,
+    repository: ledger,
     sendThroughBudget,
     quotas,
     clock,
@@ -231,7 +254,7 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     },
     messages: {
       sendMessages,
-      repository: stores.messages,
+      repository: ledger,
       idempotent: idempotent((req) => identityOf(req).tenantId),
     },
     forms: {
@@ -243,7 +266,9 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
       logger,
       idempotent: idempotent((req) => `form:${String(req.params.formId)}`),
     },
+    recorder,
     resources: [
+      { name: 'console counters', start: () => recorder.start(), stop: () => recorder.stop() },
       { name: 'form limiter stores', stop: () => formStores.close() },
       { name: 'tenant rate limit', stop: () => rateLimit.close() },
       { name: 'provider client', stop: () => upstream.close() },
@@ -286,4 +311,30 @@ function createSlotSource(config: Config, clock: Clock, logger: Logger): SlotSou
     clock,
     logger,
   });
+}
+
+/** The ledger, counting what it records for the console: messages and segments per tenant and minute. */
+function countingLedger(messages: MessageRepository, recorder: ConsoleRecorder): MessageRepository {
+  return {
+    ...messages,
+    async insertBatch(batch, job) {
+      await messages.insertBatch(batch, job);
+      for (const message of batch) {
+        recorder.count(message.tenantId, 'messages');
+        recorder.count(message.tenantId, 'segments', message.segments);
+      }
+    },
+  };
+}
+
+/** An event for a tenant, counted by type (and a message's new status). */
+function countEvent(recorder: ConsoleRecorder, event: StoredEvent): void {
+  recorder.count(event.tenantId, `event:${event.type}`);
+  if (event.type !== 'message.status') return;
+  try {
+    const body = JSON.parse(event.payload) as { data?: { status?: unknown } };
+    if (typeof body.data?.status === 'string') recorder.count(event.tenantId, `status:${body.data.status}`);
+  } catch {
+    // An event body is ours and always JSON; a counter is not worth a failure.
+  }
 }

@@ -479,6 +479,23 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
+  console: z
+    .strictObject({
+      /** Serves the operator console at /console and its data routes under /v1/admin/console. */
+      enabled: z.boolean().default(true),
+      /** Per-minute counters are written to the store this often (and before every console read). */
+      flushIntervalMs: z.number().int().min(100).max(60_000).default(5_000),
+      /** Per-minute counters older than this are folded into hourly ones (the 24 h charts read minutes). */
+      minuteRetentionHours: z
+        .number()
+        .int()
+        .min(24)
+        .max(24 * 14)
+        .default(48),
+      /** Hourly counters older than this are deleted (the 30-day charts read hours). */
+      hourRetentionDays: z.number().int().min(30).max(800).default(90),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -15,7 +15,7 @@ export interface WebhookWorkerOptions {
   exclusiveStore: boolean;
   random?: () => number;
   /** Told the outcome of every attempt. */
-  onAttempt?: (outcome: 'delivered' | 'failed' | 'gone' | 'dead') => void;
+  onAttempt?: (outcome: 'delivered' | 'failed' | 'gone' | 'dead', tenantId: string) => void;
 }
 
 export interface WebhookWorker {
@@ -75,7 +75,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
       attempt: attempts,
       status: outcome.status,
     };
-    options.onAttempt?.(outcome.kind === 'gone' ? 'gone' : outcome.kind);
+    options.onAttempt?.(outcome.kind === 'gone' ? 'gone' : outcome.kind, delivery.tenantId);
     if (outcome.kind === 'delivered') {
       await outbox.markDelivered(delivery.id, record);
       logger.debug(log, 'webhook delivered');
@@ -98,7 +98,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
           outcome.kind === 'failed' ? outcome.retryAfterMs : undefined,
         );
     if (delay === null) {
-      options.onAttempt?.('dead');
+      options.onAttempt?.('dead', delivery.tenantId);
       await outbox.markDead(delivery.id, record);
       logger.warn({ ...log, error: record.error }, 'webhook dead-lettered');
     } else {

@@ -181,6 +181,17 @@ export interface SendJobsTable {
   updated_at: string;
 }
 
+/** The console's counters per tenant and minute (or hour, once compacted). */
+export interface UsageRollupsTable {
+  tenant_id: string;
+  /** `YYYY-MM-DDTHH:MM` (UTC); an hourly row's is `YYYY-MM-DDTHH:00`. */
+  bucket: string;
+  /** `m` (per minute) or `h` (per hour). */
+  granularity: string;
+  metric: string;
+  value: number;
+}
+
 export interface Database {
   messages: MessagesTable;
   message_events: MessageEventsTable;
@@ -196,6 +207,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   send_jobs: SendJobsTable;
   tenant_message_counts: TenantMessageCountsTable;
+  usage_rollups: UsageRollupsTable;
 }
 
 export type Db = Kysely<Database>;

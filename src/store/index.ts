@@ -60,3 +60,21 @@ export {
 export { createSendJobRepository, type SendJobRepository, type SendJob } from './send-job-repository';
 export { createStores, type Stores } from './stores';
 export { createGroupCommit, type GroupWriter } from './group-commit';
+export {
+  createRollupRepository,
+  minuteBucket,
+  type RollupRepository,
+  type RollupIncrement,
+  type RollupPoint,
+  type RollupResolution,
+  type CompactionResult,
+} from './rollup-repository';
+export {
+  createConsoleRepository,
+  type ConsoleRepository,
+  type ConsoleMessage,
+  type ConsoleMessageQuery,
+  type DeadLetterDetail,
+  type DisabledEndpoint,
+  type WebhookHealth,
+} from './console-repository';

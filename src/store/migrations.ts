@@ -317,4 +317,28 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table tenant_message_counts`.execute(db);
     },
   },
+  '0015_usage_rollups': {
+    async up(db: Kysely<unknown>) {
+      // The console's counters, each written twice: per minute (granularity `m`, bucket
+      // `YYYY-MM-DDTHH:MM`), pruned after a few days, and per hour (`h`, `YYYY-MM-DDTHH:00`), pruned
+      // after months. Tenant `*` holds the account's own counters (provider calls, 429s).
+      await db.schema
+        .createTable('usage_rollups')
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('bucket', 'varchar(16)', (col) => col.notNull())
+        .addColumn('granularity', 'varchar(1)', (col) => col.notNull())
+        .addColumn('metric', 'varchar(40)', (col) => col.notNull())
+        .addColumn('value', 'bigint', (col) => col.notNull())
+        .addPrimaryKeyConstraint('usage_rollups_pk', ['tenant_id', 'granularity', 'bucket', 'metric'])
+        .execute();
+      await db.schema
+        .createIndex('usage_rollups_age')
+        .on('usage_rollups')
+        .columns(['granularity', 'bucket'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table usage_rollups`.execute(db);
+    },
+  },
 };

@@ -9,6 +9,8 @@ import { createMessageRepository, type MessageRepository } from './message-repos
 import { createOutboxRepository, type OutboxRepository } from './outbox-repository';
 import { createQuotaRepository, type QuotaRepository } from './quota-repository';
 import { createSendJobRepository, type SendJobRepository } from './send-job-repository';
+import { createConsoleRepository, type ConsoleRepository } from './console-repository';
+import { createRollupRepository, type RollupRepository } from './rollup-repository';
 
 /** Every repository of the gateway, over one database. */
 export interface Stores {
@@ -21,6 +23,9 @@ export interface Stores {
   outbox: OutboxRepository;
   formReplies: FormReplyRepository;
   idempotencyKeys: IdempotencyRepository;
+  /** The console's per-minute counters and its cross-tenant reads. */
+  rollups: RollupRepository;
+  console: ConsoleRepository;
   /** Resolves when the database answers (readiness). A property: the readiness check holds it. */
   ping: () => Promise<void>;
 }
@@ -37,6 +42,8 @@ export function createStores(db: Db, hasWebhook: WebhookTenants): Stores {
     outbox: createOutboxRepository(db),
     formReplies: createFormReplyRepository(db),
     idempotencyKeys: createIdempotencyRepository(db),
+    rollups: createRollupRepository(db),
+    console: createConsoleRepository(db),
     async ping() {
       await sql`select 1`.execute(db);
     },
