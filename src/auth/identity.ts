@@ -32,11 +32,11 @@ export function readsWholeTenant(identity: Identity): boolean {
 export interface ReadScope {
   tenantId: string;
   /** undefined: the whole tenant; otherwise rows whose subject is this (null: rows without one). */
-  subject?: string | null;
+  subject: string | null | undefined;
 }
 
 export function readScopeOf(identity: Identity): ReadScope {
   return readsWholeTenant(identity)
-    ? { tenantId: identity.tenantId }
+    ? { tenantId: identity.tenantId, subject: undefined }
     : { tenantId: identity.tenantId, subject: identity.subject ?? null };
 }
