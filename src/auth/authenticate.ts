@@ -99,10 +99,12 @@ function claimsProblem(
   // sms:read:all includes sms:read: routes that read name sms:read and narrow by subject without :all.
   if (scopes.includes('sms:read:all') && !scopes.includes('sms:read')) scopes.push('sms:read');
   const phone = claimAt(payload, auth.phoneNumberClaim);
+  const subject = typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : undefined;
   return {
     tenantId,
     scopes,
-    subject: typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : undefined,
+    subject,
+    endUser: scopes.includes('sms:read:all') ? undefined : subject,
     phoneNumber: typeof phone === 'string' ? phone : undefined,
     phoneNumberVerified: claimAt(payload, auth.phoneNumberVerifiedClaim) === true,
   };

@@ -12,6 +12,11 @@ export interface Identity {
   phoneNumber?: string | undefined;
   /** True only when the phone-number-verified claim is the boolean true. */
   phoneNumberVerified?: boolean;
+  /**
+   * Set for an end user's token (a `sub` and no sms:read:all): the subject its tenant's perUser
+   * limits count against. Backends' tokens (sms:read:all) and forms have none.
+   */
+  endUser?: string | undefined;
 }
 
 export function identityOf(req: Request): Identity {

@@ -97,6 +97,7 @@ export function createEventStreams(options: {
       tenantId: owner.tenantId,
       scopes: owner.readAll ? ['sms:read', 'sms:read:all'] : ['sms:read'],
       subject: owner.subject ?? undefined,
+      endUser: owner.readAll ? undefined : (owner.subject ?? undefined),
     };
     req.user = identity;
     next();

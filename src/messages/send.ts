@@ -90,6 +90,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     const reservation = await quotas.reserve(
       identity.tenantId,
       draft.recipients.length * draft.measure.segments,
+      identity.endUser,
     );
     const batch = buildBatch(draft);
     const provider = providerRequest(draft, batch[0]?.batchId ?? '');
