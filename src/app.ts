@@ -1,6 +1,6 @@
 import type { Express, RequestHandler } from 'express';
 import { upstreamPassThroughRoutes } from './admin';
-import { clientCredentialsRoutes, identityOf, requireAccess } from './auth';
+import { apiCors, clientCredentialsRoutes, identityOf, requireAccess } from './auth';
 import { consoleRoutes } from './console';
 import { callbackRoutes, inboundAdminRoutes, inboundRoutes } from './callbacks';
 import type { Config } from './config';
@@ -85,7 +85,13 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   };
   const app = createHttpApp(
     config,
-    { logger: runtime.logger, httpMetrics: s.metrics.httpMetrics, isDraining: () => draining, guards },
+    {
+      logger: runtime.logger,
+      httpMetrics: s.metrics.httpMetrics,
+      isDraining: () => draining,
+      guards,
+      cors: apiCors(config.tenants),
+    },
     { publicRoutes, tenantRoutes },
   );
   const { metrics, webhooks, sends, backstop, events, streams } = s;

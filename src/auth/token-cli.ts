@@ -1,4 +1,4 @@
-// `smsgate token --tenant ID [--scope "sms:send sms:read"] [--ttl 15m] [--sub SUBJECT]`: one JWT.
+// `smsgate token --tenant ID [--scope "sms:send sms:read:all"] [--ttl 15m] [--sub SUBJECT]`: one JWT.
 // It needs the JWT secret and the tenants only; the provider APPKEY is neither read nor required,
 // so whoever mints tokens need not hold the key the gateway keeps hidden.
 import { parseArgs } from 'node:util';
@@ -11,7 +11,7 @@ export function mintFromCommandLine(args: string[], env: NodeJS.ProcessEnv = pro
     args,
     options: {
       tenant: { type: 'string' },
-      scope: { type: 'string', default: 'sms:send sms:read' },
+      scope: { type: 'string', default: 'sms:send sms:read:all' },
       ttl: { type: 'string', default: '15m' },
       sub: { type: 'string' },
     },
@@ -20,7 +20,7 @@ export function mintFromCommandLine(args: string[], env: NodeJS.ProcessEnv = pro
   if (!values.tenant) throw new Error('--tenant: required (one of the tenants in config)');
   const scopes = scopeSchema.array().safeParse(values.scope.split(/[\s,]+/).filter(Boolean));
   if (!scopes.success)
-    throw new Error(`--scope: expected scopes from sms:send, sms:read, admin, got '${values.scope}'`);
+    throw new Error(`--scope: expected scopes from ${scopeSchema.options.join(', ')}, got '${values.scope}'`);
   const config = loadConfig(env, {}, { purpose: 'minting' });
   return mintToken(config, {
     tenantId: values.tenant,

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { rateLimit, type RateLimitRequestHandler } from 'express-rate-limit';
 import type { Identity } from '../auth';
 import type { Config } from '../config';
@@ -27,8 +27,11 @@ export interface RateLimitStatus {
 
 export interface TenantRateLimit {
   middleware: RequestHandler;
-  /** A property, not a method: /v1/usage holds it as a callback. */
-  status: (tenantId: string) => Promise<RateLimitStatus | undefined>;
+  /**
+   * A property, not a method: /v1/usage holds it as a callback. With `endUser`, that user's own
+   * limit inside the tenant (tenants.<id>.perUser.rateLimit; undefined when there is none).
+   */
+  status: (tenantId: string, endUser?: string) => Promise<RateLimitStatus | undefined>;
   close(): void;
 }
 
@@ -48,51 +51,84 @@ export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRa
     whileDown: 'requests are let through, not counted,',
   });
 
+  const limiterOf = (
+    { requests, windowSec }: { requests: number; windowSec: number },
+    prefix: string,
+    keyOf: (req: Request) => string,
+    who: string,
+  ) => {
+    const store = stores.storeFor(prefix);
+    return rateLimit({
+      windowMs: windowSec * 1000,
+      limit: requests,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      keyGenerator: keyOf,
+      passOnStoreError: true,
+      logger: stores.rateLimitLogger,
+      // Keyed by tenant or user, not by IP: the IP-oriented start-up checks do not apply.
+      validate: { ip: false, keyGeneratorIpFallback: false, trustProxy: false, xForwardedForHeader: false },
+      ...(store ? { store } : {}),
+      handler: (_req, _res, next) =>
+        next(
+          new ApiError(
+            'OVER_LIMIT',
+            `rate limit: ${who} may make ${requests} requests per ${windowSec} s; retry after the Retry-After delay`,
+          ),
+        ),
+    });
+  };
   const limiters = new Map<string, RateLimitRequestHandler>();
+  const userLimiters = new Map<string, RateLimitRequestHandler>();
   for (const [tenantId, tenant] of Object.entries(options.tenants)) {
-    const { requests, windowSec } = tenant.rateLimit;
-    const store = stores.storeFor(`rate:${tenantId}:`);
     limiters.set(
       tenantId,
-      rateLimit({
-        windowMs: windowSec * 1000,
-        limit: requests,
-        standardHeaders: 'draft-8',
-        legacyHeaders: false,
-        keyGenerator: () => tenantId,
-        passOnStoreError: true,
-        logger: stores.rateLimitLogger,
-        // Keyed by tenant, not by IP: the IP-oriented start-up checks do not apply.
-        validate: { ip: false, keyGeneratorIpFallback: false, trustProxy: false, xForwardedForHeader: false },
-        ...(store ? { store } : {}),
-        handler: (_req, _res, next) =>
-          next(
-            new ApiError(
-              'OVER_LIMIT',
-              `rate limit: this tenant may make ${requests} requests per ${windowSec} s; retry after the Retry-After delay`,
-            ),
-          ),
-      }),
+      limiterOf(tenant.rateLimit, `rate:${tenantId}:`, () => tenantId, 'this tenant'),
     );
+    const perUser = tenant.perUser.rateLimit;
+    if (perUser) {
+      // Keyed by the token's sub (in Redis under a prefix of its own, so no sub can be a tenant's key).
+      const userOf = (req: Request) => (req.user as Identity | undefined)?.endUser ?? '';
+      userLimiters.set(
+        tenantId,
+        limiterOf(perUser, `rate-user:${tenantId}:`, userOf, 'each user of this tenant'),
+      );
+    }
   }
+  const run = (limiter: RateLimitRequestHandler, req: Request, res: Response) =>
+    new Promise<unknown>((resolve) => void limiter(req, res, (error?: unknown) => resolve(error)));
 
   return {
+    // An end user's own limit first: a request it refuses costs the tenant's budget nothing, so
+    // one user cannot spend the tenant's rate. Then the tenant's (whose headers the answer shows).
     middleware: (req, res, next) => {
-      const tenantId = (req.user as Identity | undefined)?.tenantId;
-      const limiter = tenantId ? limiters.get(tenantId) : undefined;
-      if (limiter) void limiter(req, res, next);
-      else next();
+      const identity = req.user as Identity | undefined;
+      const limiter = identity ? limiters.get(identity.tenantId) : undefined;
+      const userLimiter = identity?.endUser ? userLimiters.get(identity.tenantId) : undefined;
+      if (!limiter) {
+        next();
+        return;
+      }
+      if (!userLimiter) {
+        void limiter(req, res, next);
+        return;
+      }
+      void run(userLimiter, req, res).then((refused) => {
+        if (refused !== undefined) next(refused);
+        else void limiter(req, res, next);
+      });
     },
 
-    async status(tenantId) {
+    async status(tenantId, endUser) {
       const tenant = Object.hasOwn(options.tenants, tenantId) ? options.tenants[tenantId] : undefined;
-      const limiter = limiters.get(tenantId);
-      if (!tenant || !limiter) return undefined;
-      const { requests, windowSec } = tenant.rateLimit;
+      const limiter = endUser === undefined ? limiters.get(tenantId) : userLimiters.get(tenantId);
+      const limits = endUser === undefined ? tenant?.rateLimit : tenant?.perUser.rateLimit;
+      if (!tenant || !limiter || !limits) return undefined;
+      const { requests, windowSec } = limits;
       let counter: Awaited<ReturnType<RateLimitRequestHandler['getKey']>>;
       try {
         // The store's own count (in Redis: the one every replica shares), read without counting.
-        counter = await limiter.getKey(tenantId);
+        counter = await limiter.getKey(endUser ?? tenantId);
       } catch (error) {
         stores.storeFailed(error);
         return { requests, windowSec, used: null, remaining: null, resetsAt: null };

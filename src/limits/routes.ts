@@ -5,34 +5,54 @@ import { jsonResponse, sendSuccess, successSchema, type RouteDefinition } from '
 import type { QuotaService } from './quota';
 import type { TenantRateLimit } from './rate-limit';
 
+const rateLimitSchema = z.object({
+  requests: z.number().int().meta({ description: 'Requests allowed per window, over all /v1 routes' }),
+  windowSec: z.number().int(),
+  used: z
+    .number()
+    .int()
+    .min(0)
+    .nullable()
+    .meta({ description: 'Requests counted in the current window (null while Redis is unreachable)' }),
+  remaining: z.number().int().min(0).nullable(),
+  resetsAt: z.string().nullable().meta({
+    description: 'When the current window ends (null when no window is open or Redis is unreachable)',
+  }),
+});
+
+const quotasSchema = z.array(
+  z.object({
+    name: z.enum(['segmentsPerDay', 'segmentsPerMonth']),
+    limit: z.number(),
+    used: z.number(),
+    remaining: z.number(),
+    resetsAt: z.string(),
+  }),
+);
+
 const usageSchema = z
   .object({
     tenant: z.string(),
-    rateLimit: z.object({
-      requests: z.number().int().meta({ description: 'Requests allowed per window, over all /v1 routes' }),
-      windowSec: z.number().int(),
-      used: z
-        .number()
-        .int()
-        .min(0)
-        .nullable()
-        .meta({ description: 'Requests counted in the current window (null while Redis is unreachable)' }),
-      remaining: z.number().int().min(0).nullable(),
-      resetsAt: z.string().nullable().meta({
-        description: 'When the current window ends (null when no window is open or Redis is unreachable)',
-      }),
-    }),
-    quotas: z.array(
-      z.object({
-        name: z.enum(['segmentsPerDay', 'segmentsPerMonth']),
-        limit: z.number(),
-        used: z.number(),
-        remaining: z.number(),
-        resetsAt: z.string(),
-      }),
-    ),
+    rateLimit: rateLimitSchema,
+    quotas: quotasSchema,
   })
   .meta({ id: 'Usage' });
+
+const ownUsageSchema = usageSchema
+  .extend({
+    user: z
+      .object({
+        subject: z.string(),
+        rateLimit: rateLimitSchema.nullable().meta({ description: 'null: no per-user rate limit' }),
+        quotas: quotasSchema,
+      })
+      .nullable()
+      .meta({
+        description:
+          "An end user's own limits inside the tenant's (tenants.<id>.perUser); null for a token without sub or with sms:read:all",
+      }),
+  })
+  .meta({ id: 'OwnUsage' });
 
 type RateLimitStatusOf = TenantRateLimit['status'];
 
@@ -52,11 +72,21 @@ export function usageRoutes(
       method: 'get',
       path: '/v1/usage',
       access: 'authenticated',
-      summary: "This tenant's rate limit and quotas",
+      summary: "This tenant's rate limit and quotas, and the calling end user's own",
       tags: ['limits'],
-      responses: { 200: jsonResponse(successSchema(usageSchema)) },
+      responses: { 200: jsonResponse(successSchema(ownUsageSchema)) },
       handler: async (req, res) => {
-        sendSuccess(res, 200, await usageOf(quotas, rateLimitOf, identityOf(req).tenantId));
+        const { tenantId, endUser } = identityOf(req);
+        const tenant = await usageOf(quotas, rateLimitOf, tenantId);
+        const user =
+          endUser === undefined
+            ? null
+            : {
+                subject: endUser,
+                rateLimit: (await rateLimitOf(tenantId, endUser)) ?? null,
+                quotas: await quotas.status(tenantId, endUser),
+              };
+        sendSuccess(res, 200, { ...tenant, user });
       },
     },
     {

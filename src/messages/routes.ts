@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { identityOf, type Identity } from '../auth';
+import { identityOf, readScopeOf, type Identity } from '../auth';
 import {
   ApiError,
   jsonResponse,
@@ -17,6 +17,7 @@ import {
 import type { MessageRepository } from '../store';
 import { messageDetailSchema, publicMessageSchema, sendHeadersSchema, sendResultSchema } from './contract';
 import { toPublicMessage, type SendResult } from './send';
+import { SENDING_SCOPES } from './send-rules';
 import { parseSendRequest, sendRequestSchema } from './validation';
 
 /**
@@ -38,6 +39,14 @@ export interface MessagesRoutesDeps {
   idempotent: RequestHandler;
 }
 
+/** The route needs one of the sending scopes; what each one allows is decided in the send use case. */
+const requireSendingScope: RequestHandler = (req, _res, next) => {
+  const { scopes } = identityOf(req);
+  if (!SENDING_SCOPES.some((scope) => scopes.includes(scope)))
+    throw new ApiError('FORBIDDEN', `scope: this route needs one of '${SENDING_SCOPES.join("', '")}'`);
+  next();
+};
+
 export function messageRoutes({
   sendMessages,
   repository,
@@ -47,7 +56,8 @@ export function messageRoutes({
     {
       method: 'post',
       path: '/v1/messages',
-      access: 'sms:send',
+      // sms:send, or sms:send:self (own verified number only): checked by recipientProblem.
+      access: 'authenticated',
       summary: 'Send one text to 1–1000 recipients (Idempotency-Key honoured; Prefer: respond-async → 202)',
       tags: ['messages'],
       request: {
@@ -58,7 +68,7 @@ export function messageRoutes({
         201: jsonResponse(successSchema(sendResultSchema), 'Sent'),
         202: jsonResponse(successSchema(sendResultSchema), 'Queued durably'),
       },
-      middleware: [requireJson, idempotent],
+      middleware: [requireSendingScope, requireJson, idempotent],
       handler: async (req, res) => {
         // RFC 7240: `Prefer: respond-async` → 202 once the send is committed to the durable queue.
         const async = /(^|[,\s])respond-async([,;\s]|$)/i.test(req.get('prefer') ?? '');
@@ -71,23 +81,24 @@ export function messageRoutes({
       method: 'get',
       path: '/v1/messages',
       access: 'sms:read',
-      summary: "This tenant's messages, newest first (?page=N, or ?after=<id> to read on past a message)",
+      summary:
+        "The caller's messages (sms:read: its own; sms:read:all: the tenant's), newest first (?page=N, or ?after=<id> to read on past a message)",
       tags: ['messages'],
       request: { query: listQuery },
       responses: { 200: jsonResponse(successSchema(z.array(publicMessageSchema), true)) },
       handler: async (req, res) => {
-        const tenantId = identityOf(req).tenantId;
+        const { tenantId, subject } = readScopeOf(identityOf(req));
         const { after } = parseWith(listQuery, { page: req.query.page, after: req.query.after });
         if (after === undefined) {
           const page = parsePage(req.query.page);
-          const { items, total } = await repository.listForTenant(tenantId, page);
+          const { items, total } = await repository.listForTenant(tenantId, page, subject);
           sendSuccess(res, 200, items.map(toPublicMessage), pageBlock(page, total));
           return;
         }
         if (req.query.page !== undefined) {
           throw new ApiError('FIELD_INVALID', 'page: give either page or after, not both');
         }
-        const found = await repository.listAfter(tenantId, after, PAGE_SIZE);
+        const found = await repository.listAfter(tenantId, after, PAGE_SIZE, subject);
         if (!found) throw new ApiError('NOT_FOUND', `after: no message '${after.slice(0, 64)}'`);
         // The page block numbers the page the first item is on, as ?page= would have.
         const number = Math.floor(found.newer / PAGE_SIZE) + 1;
@@ -107,7 +118,8 @@ export function messageRoutes({
       responses: { 200: jsonResponse(successSchema(messageDetailSchema)) },
       handler: async (req, res) => {
         const id = String(req.params.id);
-        const message = await repository.findForTenant(identityOf(req).tenantId, id);
+        const { tenantId, subject } = readScopeOf(identityOf(req));
+        const message = await repository.findForTenant(tenantId, id, subject);
         if (!message) throw new ApiError('NOT_FOUND', `message '${id.slice(0, 64)}' not found`);
         sendSuccess(res, 200, {
           ...toPublicMessage(message),

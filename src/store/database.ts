@@ -26,6 +26,8 @@ export interface MessagesTable {
   updated_at: string;
   /** The message's place in its tenant's ledger: 1, 2, 3 … in commit order (lists page by it). */
   tenant_seq: number | null;
+  /** The sending token's `sub` (an end user inside the tenant); null when it had none. */
+  subject: string | null;
 }
 
 /** Each tenant's number of messages, kept with every insert (the page block's count). */
@@ -85,6 +87,8 @@ export interface InboundMessagesTable {
   /** The provider's id of the message it replies to, and the custom_string it echoed (our batch id). */
   original_message_id: string | null;
   custom_string: string | null;
+  /** A reply's owner: the subject of the message it replies to (null for texts that are no reply). */
+  subject: string | null;
 }
 
 /** What happened for a tenant, in order: the source for webhooks and for SSE replay. */
@@ -98,6 +102,8 @@ export interface EventsTable {
   /** The JSON body exactly as delivered (signatures are over these bytes). */
   payload: string;
   created_at: string;
+  /** Whose event: the subject of the message it is about (null: no end user). */
+  subject: string | null;
 }
 
 /** The outbox: one row per event for a tenant with a webhook, written with the event. */
@@ -132,6 +138,9 @@ export interface EventTicketsTable {
   tenant_id: string;
   expires_at: string;
   used_at: string | null;
+  /** What the stream it opens may show: the issuing token's subject, and 1 for the whole tenant. */
+  subject: string | null;
+  read_all: number;
 }
 
 export interface FormRepliesTable {

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Transaction } from 'kysely';
 import type { Database, Db, MessagesTable } from './database';
 import { appendEvents, type StoredEvent, type WebhookTenants } from './event-repository';
 import { createGroupCommit } from './group-commit';
@@ -22,6 +22,8 @@ export interface MessageRecord {
   scheduledAt: string | null;
   createdAt: string;
   updatedAt: string;
+  /** The sending token's `sub`; null when it had none (backends, forms' replies aside). */
+  subject?: string | null;
 }
 
 export interface StatusChange {
@@ -71,9 +73,11 @@ export interface MessageRepository {
   ): Promise<RecordedOutcomes>;
   /** The messages of one batch, in recipient order. */
   findBatch(batchId: string): Promise<MessageRecord[]>;
+  /** `subject`: only a message with this subject (null: none); undefined: any of the tenant's. */
   findForTenant(
     tenantId: string,
     id: string,
+    subject?: string | null,
   ): Promise<(MessageRecord & { history: StatusChange[] }) | undefined>;
   /**
    * A tenant's messages, newest first (in the order the ledger recorded them), `size` from
@@ -83,6 +87,7 @@ export interface MessageRepository {
   listForTenant(
     tenantId: string,
     page: { offset: number; size: number },
+    subject?: string | null,
   ): Promise<{ items: MessageRecord[]; total: number }>;
   /**
    * The next `size` messages older than message `after` (a keyset cursor); `newer` is how many
@@ -93,6 +98,7 @@ export interface MessageRepository {
     tenantId: string,
     after: string,
     size: number,
+    subject?: string | null,
   ): Promise<{ items: MessageRecord[]; total: number; newer: number } | undefined>;
   /** Every tenant's messages (for operators), optionally by status and tenant, newest first. */
   listAll(
@@ -143,12 +149,13 @@ export function createMessageRepository(db: Db): MessageRepository {
       return rows.map(fromRow);
     },
 
-    async findForTenant(tenantId, id) {
+    async findForTenant(tenantId, id, subject) {
       const row = await db
         .selectFrom('messages')
         .select(MESSAGE_COLUMNS)
         .where('tenant_id', '=', tenantId)
         .where('id', '=', id)
+        .$if(subject !== undefined, (q) => q.where(ownedBy(subject)))
         .executeTakeFirst();
       if (!row) return undefined;
       const history = await db
@@ -160,7 +167,8 @@ export function createMessageRepository(db: Db): MessageRepository {
       return { ...fromRow(row), history };
     },
 
-    async listForTenant(tenantId, page) {
+    async listForTenant(tenantId, page, subject) {
+      if (subject !== undefined) return listForSubject(db, tenantId, subject, page);
       const total = await countOf(db, tenantId);
       // Positions are dense (1 … total, in commit order), so page N starts at a known one.
       const from = total - page.offset;
@@ -176,25 +184,40 @@ export function createMessageRepository(db: Db): MessageRepository {
       return { items: rows.map(fromRow), total };
     },
 
-    async listAfter(tenantId, after, size) {
+    async listAfter(tenantId, after, size, subject) {
       const cursor = await db
         .selectFrom('messages')
         .select('tenant_seq')
         .where('tenant_id', '=', tenantId)
         .where('id', '=', after)
+        .$if(subject !== undefined, (q) => q.where(ownedBy(subject)))
         .executeTakeFirst();
       if (cursor?.tenant_seq == null) return undefined;
       const position = Number(cursor.tenant_seq);
-      const total = await countOf(db, tenantId);
       const rows = await db
         .selectFrom('messages')
         .select(MESSAGE_COLUMNS)
         .where('tenant_id', '=', tenantId)
         .where('tenant_seq', '<', position)
+        .$if(subject !== undefined, (q) => q.where(ownedBy(subject)))
         .orderBy('tenant_seq', 'desc')
         .limit(size)
         .execute();
-      return { items: rows.map(fromRow), total, newer: total - position + 1 };
+      if (subject === undefined) {
+        const total = await countOf(db, tenantId);
+        return { items: rows.map(fromRow), total, newer: total - position + 1 };
+      }
+      // One end user's rows: counted over that user's rows alone (see listForSubject).
+      const counts = await db
+        .selectFrom('messages')
+        .select((eb) => [
+          eb.fn.countAll<number | string>().as('total'),
+          eb.fn.sum<number | string>(eb.case().when('tenant_seq', '>=', position).then(1).else(0).end()).as('newer'),
+        ])
+        .where('tenant_id', '=', tenantId)
+        .where(ownedBy(subject))
+        .executeTakeFirstOrThrow();
+      return { items: rows.map(fromRow), total: Number(counts.total), newer: Number(counts.newer ?? 0) };
     },
 
     async listAll(filter, page) {
@@ -234,6 +257,7 @@ const MESSAGE_COLUMNS = [
   'scheduled_at',
   'created_at',
   'updated_at',
+  'subject',
 ] as const satisfies readonly (keyof MessagesTable)[];
 
 const INSERT_COLUMNS = [...MESSAGE_COLUMNS, 'tenant_seq'] as const;
@@ -252,8 +276,37 @@ const JOB_COLUMNS = [
   'updated_at',
 ] as const;
 
-/** Rows per multi-row statement: 200 x 16 parameters, far under both dialects' limits. */
+/** Rows per multi-row statement: 200 x 17 parameters, far under both dialects' limits. */
 const ROWS_PER_STATEMENT = 200;
+
+/**
+ * One end user's messages (a token with `sms:read`): counted and paged over that user's rows alone
+ * (index on tenant and subject), in the tenant's ledger order. An end user's share of a tenant is
+ * small, so the count and offset stay cheap where the tenant-wide list needs the counter.
+ */
+async function listForSubject(
+  db: Db,
+  tenantId: string,
+  subject: string | null,
+  page: { offset: number; size: number },
+): Promise<{ items: MessageRecord[]; total: number }> {
+  const { total } = await db
+    .selectFrom('messages')
+    .select((eb) => eb.fn.countAll<number | string>().as('total'))
+    .where('tenant_id', '=', tenantId)
+    .where(ownedBy(subject))
+    .executeTakeFirstOrThrow();
+  const rows = await db
+    .selectFrom('messages')
+    .select(MESSAGE_COLUMNS)
+    .where('tenant_id', '=', tenantId)
+    .where(ownedBy(subject))
+    .orderBy('tenant_seq', 'desc')
+    .limit(page.size)
+    .offset(page.offset)
+    .execute();
+  return { items: rows.map(fromRow), total: Number(total) };
+}
 
 async function countOf(db: Db, tenantId: string): Promise<number> {
   const row = await db
@@ -390,7 +443,9 @@ async function writeOutcomes(trx: Transaction<Database>, jobs: OutcomeJob[]): Pr
         error: o.error ?? null,
         at: job.at,
       };
-      return [{ tenantId: message.tenantId, type: 'message.status' as const, data }];
+      return [
+        { tenantId: message.tenantId, subject: message.subject ?? null, type: 'message.status' as const, data },
+      ];
     });
     results.push({ applied: ids, events: await appendEvents(trx, events, job.at, job.announce.hasWebhook) });
   }
@@ -447,6 +502,12 @@ async function applyOutcomes(
   return rows.map((row) => row.id);
 }
 
+/** Rows of one subject: `subject = ?`, or `subject is null` for a token without one. */
+export function ownedBy(subject: string | null | undefined) {
+  return (eb: ExpressionBuilder<Database, 'messages' | 'events' | 'inbound_messages'>) =>
+    subject === null || subject === undefined ? eb('subject', 'is', null) : eb('subject', '=', subject);
+}
+
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -471,6 +532,7 @@ function rowValues(m: MessageRecord): unknown[] {
     m.scheduledAt,
     m.createdAt,
     m.updatedAt,
+    m.subject ?? null,
   ];
 }
 
@@ -491,5 +553,6 @@ function fromRow(row: Omit<MessagesTable, 'tenant_seq'>): MessageRecord {
     scheduledAt: row.scheduled_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    subject: row.subject ?? null,
   };
 }

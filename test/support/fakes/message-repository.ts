@@ -29,9 +29,9 @@ export function createFakeMessageRepository(
   const positions = new Map<string, number>();
   const counters = new Map<string, number>();
   let nextEventId = 1;
-  const newestFirst = (tenantId: string) =>
+  const newestFirst = (tenantId: string, subject?: string | null) =>
     [...messages.values()]
-      .filter((m) => m.tenantId === tenantId)
+      .filter((m) => m.tenantId === tenantId && ownedBy(m, subject))
       .sort((a, b) => (positions.get(b.id) ?? 0) - (positions.get(a.id) ?? 0));
 
   return {
@@ -43,7 +43,7 @@ export function createFakeMessageRepository(
       }
       if (job) options.onJob?.(first.batchId, job, first.createdAt);
       for (const message of batch) {
-        messages.set(message.id, { ...message });
+        messages.set(message.id, { ...message, subject: message.subject ?? null });
         const position = (counters.get(message.tenantId) ?? 0) + 1;
         counters.set(message.tenantId, position);
         positions.set(message.id, position);
@@ -96,19 +96,19 @@ export function createFakeMessageRepository(
         .map((m) => ({ ...m }));
     },
 
-    async findForTenant(tenantId, id) {
+    async findForTenant(tenantId, id, subject) {
       const message = messages.get(id);
-      if (!message || message.tenantId !== tenantId) return undefined;
+      if (!message || message.tenantId !== tenantId || !ownedBy(message, subject)) return undefined;
       return { ...message, history: [...(history.get(id) ?? [])] };
     },
 
-    async listForTenant(tenantId, page) {
-      const items = newestFirst(tenantId);
+    async listForTenant(tenantId, page, subject) {
+      const items = newestFirst(tenantId, subject);
       return { items: items.slice(page.offset, page.offset + page.size), total: items.length };
     },
 
-    async listAfter(tenantId, after, size) {
-      const items = newestFirst(tenantId);
+    async listAfter(tenantId, after, size, subject) {
+      const items = newestFirst(tenantId, subject);
       const index = items.findIndex((m) => m.id === after);
       if (index < 0) return undefined;
       return { items: items.slice(index + 1, index + 1 + size), total: items.length, newer: index + 1 };
@@ -127,4 +127,9 @@ export function createFakeMessageRepository(
     all: () => [...messages.values()].map((m) => ({ ...m })),
     historyOf: (id) => [...(history.get(id) ?? [])],
   };
+}
+
+/** As the SQL: undefined = any subject; null = rows without one; else rows with exactly this one. */
+function ownedBy(message: MessageRecord, subject: string | null | undefined): boolean {
+  return subject === undefined || (message.subject ?? null) === subject;
 }
