@@ -22,6 +22,8 @@ export interface MessagesTable {
   scheduled_at: string | null;
   created_at: string;
   updated_at: string;
+  /** `marketing` or `transactional`; null for messages sent before purposes existed. */
+  purpose?: string | null;
 }
 
 export interface MessageEventsTable {
@@ -171,6 +173,35 @@ export interface SendJobsTable {
   updated_at: string;
 }
 
+/** A number that must not get marketing texts: per tenant, or account-wide (`scope` '*'). */
+export interface SuppressionsTable {
+  scope: string;
+  number: string;
+  /** `reply` (an opt-out keyword), `admin` or `provider` (its own opt-out list). */
+  source: string;
+  reason: string | null;
+  created_at: string;
+}
+
+export interface OptoutAcksTable {
+  tenant_id: string;
+  number: string;
+  day: string;
+  created_at: string;
+}
+
+/** The provider balance as last read (one row, id `account`). */
+export interface AccountStateTable {
+  id: string;
+  sms_balance: number | null;
+  mms_balance: number | null;
+  checked_at: string | null;
+  /** 1 once the balance went below the threshold (announced), 0 again after a top-up. */
+  low: number;
+  /** The balance the provider's own low-credit alert stated, when it last sent one. */
+  alert_balance: number | null;
+}
+
 export interface Database {
   messages: MessagesTable;
   message_events: MessageEventsTable;
@@ -185,6 +216,9 @@ export interface Database {
   form_replies: FormRepliesTable;
   idempotency_keys: IdempotencyKeysTable;
   send_jobs: SendJobsTable;
+  suppressions: SuppressionsTable;
+  optout_acks: OptoutAcksTable;
+  account_state: AccountStateTable;
 }
 
 export type Db = Kysely<Database>;

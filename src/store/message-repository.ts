@@ -20,6 +20,8 @@ export interface MessageRecord {
   scheduledAt: string | null;
   createdAt: string;
   updatedAt: string;
+  /** `marketing` or `transactional` (null: sent before purposes existed). */
+  purpose?: string | null;
 }
 
 export interface StatusChange {
@@ -90,7 +92,7 @@ export function createMessageRepository(db: Db): MessageRepository {
       if (messages.length === 0) return;
       await db.transaction().execute(async (trx) => {
         if (job) await insertJob(trx, messages[0]!, job);
-        // SQLite caps bound parameters per statement; 15 columns x 60 rows stays well under it.
+        // SQLite caps bound parameters per statement; 16 columns x 60 rows stays well under it.
         for (const chunk of chunks(messages, 60)) {
           await trx.insertInto('messages').values(chunk.map(toRow)).execute();
           await trx
@@ -276,6 +278,7 @@ function toRow(m: MessageRecord): MessagesTable {
     scheduled_at: m.scheduledAt,
     created_at: m.createdAt,
     updated_at: m.updatedAt,
+    purpose: m.purpose ?? null,
   };
 }
 
@@ -296,6 +299,7 @@ function fromRow(row: MessagesTable): MessageRecord {
     scheduledAt: row.scheduled_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    purpose: row.purpose ?? null,
   };
 }
 
