@@ -96,22 +96,23 @@ export function createSendWorker(options: SendWorkerOptions): SendWorker {
       await settle(job, batch, all(batch, 'unknown', why), why);
       return;
     }
-    if (now >= Date.parse(job.expiresAt)) {
-      await quotas.release(queued.reservation);
-      await settle(job, batch, all(batch, 'expired', 'not sent before it expired'), 'expired');
-      return;
-    }
-    const attempts = job.attempts + 1;
     // A number that opted out while the job waited is not sent either: `suppressed`, segments back.
     const { provider, reservation, suppressedNow } = await withoutSuppressed(job, queued, batch);
     const toSend = batch.filter((m) => provider.numbers.includes(m.recipient));
     const suppressedOutcomes = batch
       .filter((m) => suppressedNow.has(m.recipient))
       .map((m) => ({ id: m.id, status: 'suppressed', error: SUPPRESSED_REASON }));
+    if (now >= Date.parse(job.expiresAt)) {
+      await quotas.release(reservation);
+      const expired = all(toSend, 'expired', 'not sent before it expired');
+      await settle(job, batch, [...suppressedOutcomes, ...expired], 'expired');
+      return;
+    }
     if (toSend.length === 0) {
       await settle(job, batch, suppressedOutcomes);
       return;
     }
+    const attempts = job.attempts + 1;
     try {
       // "sending" is stored once the slot is granted, right before the call: a job that was only
       // waiting for a slot when the process died is sent after the restart, not written off.

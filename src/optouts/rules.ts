@@ -1,9 +1,4 @@
-import {
-  DEFAULT_OPT_IN_KEYWORDS,
-  DEFAULT_OPT_OUT_KEYWORDS,
-  type Config,
-  type TenantConfig,
-} from '../config';
+import { DEFAULT_OPT_IN_KEYWORDS, DEFAULT_OPT_OUT_KEYWORDS, type Config } from '../config';
 import { ACCOUNT_SCOPE, type OptAction, type OptOutRules } from '../store';
 
 /** Case, spaces and punctuation ignored: `Stop.`, ` stop `, `STOP!` and `Opt-out` match `STOP` / `OPT OUT`. */
@@ -45,9 +40,4 @@ export function createOptOutRules(config: Config): OptOutRules {
       return scope === ACCOUNT_SCOPE ? Object.keys(config.tenants) : [scope];
     },
   };
-}
-
-/** Does a marketing text carry an opt-out instruction (the tenant's instructionPattern)? */
-export function hasOptOutInstruction(text: string, tenant: TenantConfig): boolean {
-  return new RegExp(tenant.optOut.instructionPattern, 'iu').test(text);
 }
