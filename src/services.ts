@@ -30,12 +30,7 @@ import {
   type SendWorker,
 } from './messages';
 import { createMetrics, type Logger, type Metrics } from './observability';
-import {
-  createAcknowledger,
-  createOptOutImporter,
-  type Acknowledger,
-  type OptOutImporter,
-} from './optouts';
+import { createAcknowledger, createOptOutImporter, type Acknowledger, type OptOutImporter } from './optouts';
 import { createAccountMonitor, type AccountMonitor } from './spend';
 import {
   createLocalSlotSource,

@@ -45,9 +45,12 @@ export const messageInboundEvent = eventSchema(
 
 const contactChange = z.object({
   number: z.string().meta({ description: 'E.164' }),
-  scope: z.enum(['tenant', 'account']).meta({ description: "This tenant's own list, or the account-wide one" }),
+  scope: z
+    .enum(['tenant', 'account'])
+    .meta({ description: "This tenant's own list, or the account-wide one" }),
   source: z.enum(['reply', 'admin', 'provider']).meta({
-    description: "`reply`: the number texted a keyword; `admin`: an operator; `provider`: the provider's opt-out list",
+    description:
+      "`reply`: the number texted a keyword; `admin`: an operator; `provider`: the provider's opt-out list",
   }),
   reason: z.string().nullable(),
   at: z.string(),
@@ -63,7 +66,8 @@ export const accountLowBalanceEvent = eventSchema(
     mmsBalance: z.number().nullable(),
     threshold: z.number().nullable().meta({ description: 'account.lowBalanceThreshold' }),
     source: z.enum(['balance', 'provider_alert']).meta({
-      description: "`balance`: a balance read below the threshold; `provider_alert`: the provider's own alert",
+      description:
+        "`balance`: a balance read below the threshold; `provider_alert`: the provider's own alert",
     }),
     message: z.string().optional().meta({ description: "The provider's alert text" }),
     at: z.string(),

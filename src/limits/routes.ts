@@ -50,7 +50,9 @@ const accountSchema = z
     smsBalance: z.number().nullable().meta({ description: 'Provider SMS credits (null until first read)' }),
     mmsBalance: z.number().nullable(),
     checkedAt: z.string().nullable(),
-    low: z.boolean().meta({ description: 'Below account.lowBalanceThreshold (announced), not yet topped up' }),
+    low: z
+      .boolean()
+      .meta({ description: 'Below account.lowBalanceThreshold (announced), not yet topped up' }),
     lowBalanceThreshold: z.number().nullable(),
   })
   .meta({ id: 'AccountBalance' });

@@ -14,7 +14,12 @@ import {
   textResponse,
   type RouteDefinition,
 } from '../http';
-import { ACCOUNT_SCOPE, type StoredEvent, type SuppressionRecord, type SuppressionRepository } from '../store';
+import {
+  ACCOUNT_SCOPE,
+  type StoredEvent,
+  type SuppressionRecord,
+  type SuppressionRepository,
+} from '../store';
 
 export const suppressionSchema = z
   .object({
@@ -50,10 +55,13 @@ function toPublic(record: SuppressionRecord) {
   };
 }
 
-/** One CSV field (RFC 4180), with a formula-looking value defused for spreadsheets. */
+/**
+ * One CSV field (RFC 4180). A value a spreadsheet would run as a formula is defused with a leading
+ * quote (a reason is free text); an E.164 number is left as it is.
+ */
 function csvField(value: string | null): string {
   const text = value ?? '';
-  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  const safe = /^[=+\-@\t\r]/.test(text) && !/^\+[0-9]{6,15}$/.test(text) ? `'${text}` : text;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
@@ -79,7 +87,10 @@ export function suppressionAdminRoutes(
   function scopeOf(raw: unknown, field: string): string {
     if (raw === undefined || raw === null || raw === ACCOUNT_SCOPE) return ACCOUNT_SCOPE;
     if (typeof raw !== 'string' || !Object.hasOwn(config.tenants, raw))
-      throw new ApiError('FIELD_INVALID', `${field}: '${String(raw).slice(0, 64)}' is not a configured tenant`);
+      throw new ApiError(
+        'FIELD_INVALID',
+        `${field}: '${String(raw).slice(0, 64)}' is not a configured tenant`,
+      );
     return raw;
   }
   function filterOf(query: Record<string, unknown>) {
@@ -167,12 +178,17 @@ export function suppressionAdminRoutes(
       request: {
         params: z.object({ number: z.string() }),
         query: z.object({
-          tenant: z.string().optional().meta({ description: 'The tenant whose list; omitted: the account list' }),
+          tenant: z
+            .string()
+            .optional()
+            .meta({ description: 'The tenant whose list; omitted: the account list' }),
         }),
       },
       responses: {
         200: jsonResponse(
-          successSchema(z.object({ number: z.string(), tenant: z.string().nullable(), removed: z.literal(true) })),
+          successSchema(
+            z.object({ number: z.string(), tenant: z.string().nullable(), removed: z.literal(true) }),
+          ),
         ),
       },
       handler: async (req, res) => {

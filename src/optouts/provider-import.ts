@@ -108,9 +108,7 @@ export function createOptOutImporter(options: {
       if (options.intervalMs <= 0) return;
       timer = setInterval(() => {
         running ??= importOnce()
-          .catch((error: unknown) =>
-            logger.warn({ err: error }, 'opt-out import failed; will try again'),
-          )
+          .catch((error: unknown) => logger.warn({ err: error }, 'opt-out import failed; will try again'))
           .finally(() => {
             running = undefined;
           });

@@ -74,7 +74,8 @@ export function createAccountMonitor(options: {
     seen = reading;
     const { crossed, events } = await account.recordBalance(reading, iso(), policy);
     onEvents(events);
-    if (crossed) logger.warn({ event: 'account.low_balance', balance: reading.sms }, 'provider balance is low');
+    if (crossed)
+      logger.warn({ event: 'account.low_balance', balance: reading.sms }, 'provider balance is low');
     const current = await account.current();
     knownLow = current.low;
     return current;

@@ -47,7 +47,10 @@ export interface SuppressionRepository {
   /** The numbers among these a tenant may not send marketing to: on its own list or the account's. */
   suppressedAmong(tenantId: string, numbers: string[]): Promise<Set<string>>;
   /** Applies changes in one transaction with their events; a change that changes nothing is skipped. */
-  apply(changes: SuppressionChange[], at: string): Promise<{ applied: AppliedChange[]; events: StoredEvent[] }>;
+  apply(
+    changes: SuppressionChange[],
+    at: string,
+  ): Promise<{ applied: AppliedChange[]; events: StoredEvent[] }>;
   /** One list (a tenant id or ACCOUNT_SCOPE) or all, optionally one number; newest first. */
   list(
     filter: { scope?: string | undefined; number?: string | undefined },
