@@ -99,6 +99,17 @@ const nextUlid = monotonicFactory();
 export function createMessageSender(deps: MessagesDeps): SendMessages {
   const { config, repository, sendThroughBudget, quotas, clock, logger } = deps;
 
+  // The provider adds its low-credit alert to every send once the balance is low; say it once
+  // every ten minutes, not once per message. Declared before the `return` below: a `let` after it
+  // is never initialised, and the first alert was a 500 (ReferenceError).
+  let lastLowBalanceWarning = -Infinity;
+  function warnLowBalance(alert: string): void {
+    deps.onLowBalanceAlert?.(alert);
+    if (clock.now() - lastLowBalanceWarning < 10 * 60_000) return;
+    lastLowBalanceWarning = clock.now();
+    logger.warn({ event: 'provider.low_balance' }, alert);
+  }
+
   /**
    * validate → reserve quota → record as queued → provider call within the upstream budget →
    * record the outcome. Async (`Prefer: respond-async`): the record and its send job are committed
@@ -153,16 +164,6 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
       config.credits,
     );
   };
-
-  // The provider adds its low-credit alert to every send once the balance is low; say it once
-  // every ten minutes, not once per message.
-  let lastLowBalanceWarning = -Infinity;
-  function warnLowBalance(alert: string): void {
-    deps.onLowBalanceAlert?.(alert);
-    if (clock.now() - lastLowBalanceWarning < 10 * 60_000) return;
-    lastLowBalanceWarning = clock.now();
-    logger.warn({ event: 'provider.low_balance' }, alert);
-  }
 
   function validateSend(tenantId: string, body: unknown): SendDraft {
     const tenant = config.tenants[tenantId] as TenantConfig;
