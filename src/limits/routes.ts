@@ -24,7 +24,9 @@ const usageSchema = z
     }),
     quotas: z.array(
       z.object({
-        name: z.enum(['segmentsPerDay', 'segmentsPerMonth']),
+        name: z.enum(['segmentsPerDay', 'segmentsPerMonth', 'creditsPerDay', 'creditsPerMonth']).meta({
+          description: 'Segment quotas count segments; credit quotas provider credits (to 0.01)',
+        }),
         limit: z.number(),
         used: z.number(),
         remaining: z.number(),

@@ -170,8 +170,19 @@ export function createSendWorker(options: SendWorkerOptions): SendWorker {
     const kept = numbers.filter((n) => !earlier.has(n) && !suppressedNow.has(n));
     return {
       provider: { ...queued.provider, numbers: kept },
-      reservation: { ...queued.reservation, amount: perNumber * kept.length },
+      reservation: shrunk(queued.reservation, kept.length, numbers.length),
       suppressedNow,
+    };
+  }
+
+  /** The part of a reservation that `kept` of `all` numbers hold (segments and credits alike). */
+  function shrunk(reservation: QueuedSend['reservation'], kept: number, all: number) {
+    if (kept === all || all === 0) return reservation;
+    const { centiCredits } = reservation;
+    return {
+      ...reservation,
+      amount: (reservation.amount * kept) / all,
+      ...(centiCredits !== undefined ? { centiCredits: Math.round((centiCredits * kept) / all) } : {}),
     };
   }
 

@@ -123,7 +123,15 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
         ? await deps.suppressions.suppressedAmong(identity.tenantId, draft.recipients)
         : new Set<string>();
     const sendable = draft.recipients.filter((n) => !suppressed.has(n));
-    const reservation = await quotas.reserve(identity.tenantId, sendable.length * draft.measure.segments);
+    const credits = sendable.reduce(
+      (sum, n) => sum + draft.measure.segments * creditsPerSegment(n, config.credits),
+      0,
+    );
+    const reservation = await quotas.reserve(
+      identity.tenantId,
+      sendable.length * draft.measure.segments,
+      credits,
+    );
     const batch = buildBatch(draft, suppressed);
     const toSend = batch.filter((m) => m.status === 'queued');
     const provider = providerRequest(draft, sendable, batch[0]?.batchId ?? '');
