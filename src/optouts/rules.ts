@@ -36,8 +36,6 @@ export function createOptOutRules(config: Config): OptOutRules {
       if (accountWide) return { action, scope: ACCOUNT_SCOPE };
       return tenantId === null ? null : { action, scope: tenantId };
     },
-    audience(scope) {
-      return scope === ACCOUNT_SCOPE ? Object.keys(config.tenants) : [scope];
-    },
+    audience: (scope) => (scope === ACCOUNT_SCOPE ? Object.keys(config.tenants) : [scope]),
   };
 }

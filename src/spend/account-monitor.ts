@@ -25,7 +25,7 @@ export interface AccountMonitor {
   /** The provider's low-credit alert from a send answer: a crossing too (announced once). */
   providerAlert: (alert: string) => void;
   /** The balance as last recorded by any replica. */
-  status(): Promise<AccountStatus>;
+  status: () => Promise<AccountStatus>;
   /** The last balance this replica saw (for the metrics), without a query. */
   lastSeen(): { sms: number | null; mms: number | null };
   /** Resolves when the alerts being recorded are. */
@@ -102,9 +102,7 @@ export function createAccountMonitor(options: {
           alerting = undefined;
         });
     },
-    async status() {
-      return { ...(await account.current()), lowBalanceThreshold: policy.threshold ?? null };
-    },
+    status: async () => ({ ...(await account.current()), lowBalanceThreshold: policy.threshold ?? null }),
     lastSeen: () => seen,
     async idle() {
       await alerting;

@@ -32,7 +32,7 @@ export interface OptOutRules {
   /** The change a reply's text makes (tenantId null: the reply was routed to nobody), or null. */
   changeOf(tenantId: string | null, text: string): { action: OptAction; scope: string } | null;
   /** Tenants told about a change to this list (`contact.opted_out` / `contact.opted_in`). */
-  audience(scope: string): string[];
+  audience: (scope: string) => string[];
 }
 
 /** A change that took effect (the number was not already in that state), for acknowledgements. */
