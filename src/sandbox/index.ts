@@ -1,6 +1,7 @@
 // The provider sandbox: a Cellcast v3 simulator served over real HTTP, used in-process by
 // `npm start` (sandbox mode), standalone by `npm run sandbox`, and by every e2e test.
-export { createSandbox, providerMessageId, type Sandbox } from './sandbox';
+export { createSandbox, type Sandbox } from './sandbox';
+export { providerMessageId } from './sending';
 export type {
   SandboxOptions,
   SandboxCall,
@@ -9,5 +10,8 @@ export type {
   DeliveryStatus,
   InboundMessage,
   SentMessage,
+  TemplateSeed,
+  ProviderTemplate,
+  OptedOutContact,
 } from './types';
 export { segmentCount, providerTextLength, normaliseNumber } from './provider-rules';

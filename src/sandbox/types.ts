@@ -20,9 +20,25 @@ export interface SandboxOptions {
   emptyInbox?: 'live' | 'doc';
   /** Final status a recipient's delivery report carries (default: Delivered). */
   finalStatusFor?: (recipient: string) => DeliveryStatus;
-  /** Opening SMS credit balance of the simulated account. */
+  /** Opening SMS credit balance of the simulated account (default 1 000 000). */
   balance?: number;
+  /** Opening MMS credit balance (default 0). */
+  mmsBalance?: number;
+  /** A send answer carries `low_sms_alert` while the SMS balance is below this (default 100). */
   lowBalanceThreshold?: number;
+  /**
+   * Credits one segment costs, by the recipient's country calling code (longest prefix wins;
+   * `*` for any other). Default: `{ '61': 1, '*': 2 }`.
+   */
+  creditsPerSegment?: Record<string, number>;
+  /** Extra share a send with its own sender id (`from`) costs: the provider's "+33%" (default 0.33). */
+  customSenderSurcharge?: number;
+  /** Numbers on the account's opt-out list at the start. */
+  optOuts?: string[];
+  /** Inbound texts that put the sender on the opt-out list (case and punctuation ignored). */
+  optOutKeywords?: string[];
+  /** Templates the account has at the start (listed by get-template). */
+  templates?: TemplateSeed[];
   timezone?: string;
   /** Most calls kept in the call record, and ten times that many sent messages (oldest dropped first). */
   maxRecords?: number;
@@ -104,4 +120,25 @@ export interface DeliveryReport {
   recipient: string;
   custom_string: string;
   source: string;
+}
+
+/** A template as a test or operator seeds it; the id is generated (32 hex) when not given. */
+export interface TemplateSeed {
+  templateId?: string;
+  title: string;
+  /** The text, with `{fname}`-style placeholders. */
+  message: string;
+}
+
+export interface ProviderTemplate {
+  templateId: string;
+  title: string;
+  message: string;
+  createdAt: number;
+}
+
+export interface OptedOutContact {
+  /** Digits without '+'. */
+  number: string;
+  optedOutAt: number;
 }
