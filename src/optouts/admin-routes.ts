@@ -89,7 +89,7 @@ export function suppressionAdminRoutes(
     if (typeof raw !== 'string' || !Object.hasOwn(config.tenants, raw))
       throw new ApiError(
         'FIELD_INVALID',
-        `${field}: '${String(raw).slice(0, 64)}' is not a configured tenant`,
+        `${field}: '${(typeof raw === 'string' ? raw : JSON.stringify(raw)).slice(0, 64)}' is not a configured tenant`,
       );
     return raw;
   }
