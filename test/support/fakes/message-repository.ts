@@ -36,7 +36,7 @@ export function createFakeMessageRepository(
       }
       if (job) options.onJob?.(first.batchId, job, first.createdAt);
       for (const message of batch) {
-        messages.set(message.id, { ...message });
+        messages.set(message.id, { ...message, purpose: message.purpose ?? null }); // as the ledger stores it
         history.set(message.id, [{ status: message.status, detail: null, at: message.createdAt }]);
       }
     },
