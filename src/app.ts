@@ -11,12 +11,13 @@ import { boundInFlight, usageRoutes } from './limits';
 import { messageAdminRoutes, messageRoutes } from './messages';
 import { metricsRoutes } from './observability';
 import { openApiDocument, openApiRoutes, type OpenApiDocument } from './openapi';
+import { createOptOutRules, suppressionAdminRoutes } from './optouts';
 import { createServices, type GatewayRuntime, type Services } from './services';
 import { createStores } from './store';
 
 export interface Gateway extends Pick<
   Services,
-  'metrics' | 'webhooks' | 'sends' | 'backstop' | 'events' | 'streams'
+  'metrics' | 'webhooks' | 'sends' | 'backstop' | 'events' | 'streams' | 'optOuts' | 'account'
 > {
   app: Express;
   /** The OpenAPI document served at /openapi.json: every route registered below, and the events. */
@@ -31,7 +32,11 @@ export interface Gateway extends Pick<
 /** The composition root: stores → services → the two route tables → the HTTP app. */
 export function createGateway(config: Config, runtime: GatewayRuntime): Gateway {
   let draining = false;
-  const stores = createStores(runtime.db, (tenant) => config.tenants[tenant]?.webhook !== undefined);
+  const stores = createStores(
+    runtime.db,
+    (tenant) => config.tenants[tenant]?.webhook !== undefined,
+    createOptOutRules(config),
+  );
   const s = createServices(config, stores, runtime);
   const operatorConsole = consoleRoutes({
     config,
@@ -64,12 +69,13 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     ...messageRoutes(s.messages),
     ...inboundRoutes(stores.inbound),
     ...s.streams.ticketRoutes,
-    ...usageRoutes(config, s.quotas, s.rateLimit.status),
+    ...usageRoutes(config, s.quotas, s.rateLimit.status, s.account.status),
     ...messageAdminRoutes(config, stores.messages),
     ...inboundAdminRoutes(config, stores.inbound, runtime.clock, s.announce),
     ...webhookAdminRoutes(config, stores.outbox, runtime.clock, s.webhooks.notify),
     ...upstreamPassThroughRoutes(s.budget, s.upstream),
     ...(consoleOn ? operatorConsole.adminRoutes : []),
+    ...suppressionAdminRoutes(config, stores.suppressions, runtime.clock, s.announce),
   ];
   const document = openApiDocument([...publicRoutes, ...tenantRoutes], eventDefinitions);
   // Each authenticated request is counted for the console's request-rate chart, then rate limited.
@@ -94,9 +100,9 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     },
     { publicRoutes, tenantRoutes },
   );
-  const { metrics, webhooks, sends, backstop, events, streams } = s;
+  const { metrics, webhooks, sends, backstop, events, streams, optOuts, account } = s;
   return {
-    ...{ app, document, metrics, webhooks, sends, backstop, events, streams },
+    ...{ app, document, metrics, webhooks, sends, backstop, events, streams, optOuts, account },
     async start() {
       for (const resource of s.resources) await resource.start?.();
     },

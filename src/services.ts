@@ -30,6 +30,8 @@ import {
   type SendWorker,
 } from './messages';
 import { createMetrics, type Logger, type Metrics } from './observability';
+import { createAcknowledger, createOptOutImporter, type Acknowledger, type OptOutImporter } from './optouts';
+import { createAccountMonitor, type AccountMonitor } from './spend';
 import {
   createLocalSlotSource,
   createRedisSlotSource,
@@ -79,6 +81,10 @@ export interface Services {
   forms: FormsDeps;
   /** The console's usage counters (per tenant and minute) and live account view. */
   recorder: ConsoleRecorder;
+  /** The provider opt-out list import and the tenants' acknowledgements of opt-outs. */
+  optOuts: { importer: OptOutImporter; acknowledger: Acknowledger };
+  /** The provider balance and the low-balance alarm. */
+  account: AccountMonitor;
   /** In the order they are started; stopped in reverse. */
   resources: Resource[];
 }
@@ -168,6 +174,15 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     webhooks.notify();
   };
   const ledger = countingLedger(stores.messages, recorder);
+  const account = createAccountMonitor({
+    config,
+    budget,
+    upstream,
+    account: stores.account,
+    clock,
+    logger,
+    onEvents,
+  });
   // Durable sends (Prefer: respond-async): committed with their messages, sent by this worker.
   const sendWorker = createSendWorker({
     config,
@@ -180,6 +195,8 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     hasWebhook,
     onEvents,
     exclusiveStore,
+    suppressions: stores.suppressions,
+    onLowBalanceAlert: account.providerAlert,
   });
   const sendMessages = createMessageSender({
     config,
@@ -189,6 +206,8 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     clock,
     logger,
     onQueued: sendWorker.notify,
+    suppressions: stores.suppressions,
+    onLowBalanceAlert: account.providerAlert,
   });
   const streams = createEventStreams({
     config,
@@ -199,7 +218,30 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     authenticate,
     rateLimit: rateLimit.middleware,
   });
-  const receiveInbound = createInboundIntake(config, stores.inbound, clock, onEvents);
+  const acknowledger = createAcknowledger({
+    config,
+    suppressions: stores.suppressions,
+    sendMessages,
+    clock,
+    logger,
+  });
+  const receiveInbound = createInboundIntake(
+    config,
+    stores.inbound,
+    clock,
+    onEvents,
+    acknowledger.acknowledge,
+  );
+  const optOutImporter = createOptOutImporter({
+    budget,
+    upstream,
+    suppressions: stores.suppressions,
+    defaultRegion: config.messages.defaultRegion,
+    intervalMs: config.optOuts.importIntervalMs,
+    clock,
+    logger,
+    onEvents,
+  });
   const backstop = createInboundBackstop({
     budget,
     upstream,
@@ -211,6 +253,7 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     queueDepth: () => budget.queueLength(),
     sseConnections: streams.open,
     quotaUsage: () => quotaUsage(config, quotas),
+    balance: () => account.lastSeen(),
   });
   const formStores = createLimiterStores({
     redisUrl: config.redis.url,
@@ -267,6 +310,8 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
       idempotent: idempotent((req) => `form:${String(req.params.formId)}`),
     },
     recorder,
+    optOuts: { importer: optOutImporter, acknowledger },
+    account,
     resources: [
       { name: 'console counters', start: () => recorder.start(), stop: () => recorder.stop() },
       { name: 'form limiter stores', stop: () => formStores.close() },
@@ -279,6 +324,9 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
       // refused (not sent) and their jobs stay queued for a restart.
       { name: 'upstream budget', stop: () => budget.stop() },
       { name: 'inbound backstop', start: () => backstop.start(), stop: () => backstop.stop() },
+      { name: 'opt-out import', start: () => optOutImporter.start(), stop: () => optOutImporter.stop() },
+      { name: 'balance poller', start: () => account.start(), stop: () => account.stop() },
+      { name: 'opt-out acknowledgements', stop: () => acknowledger.idle() },
       {
         name: 'idempotency sweeper',
         start: () => idempotencySweeper.start(),

@@ -2,7 +2,7 @@ import { monotonicFactory } from 'ulid';
 import { z } from 'zod';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
-import type { InboundCounts, InboundInput, InboundRepository, StoredEvent } from '../store';
+import type { AppliedChange, InboundCounts, InboundInput, InboundRepository, StoredEvent } from '../store';
 import { rejectedPayload, tooDeep } from './items';
 
 const inboundSchema = z.object({
@@ -31,6 +31,8 @@ export function createInboundIntake(
   repository: InboundRepository,
   clock: Clock,
   onEvents: (events: StoredEvent[]) => void,
+  /** Replies that changed a suppression list (opt-out / opt-in keywords), after the commit. */
+  onOptChanges?: (changes: AppliedChange[]) => void,
 ) {
   function fallbackRoute(text: string): InboundInput['fallback'] {
     const firstWord = text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
@@ -75,8 +77,13 @@ export function createInboundIntake(
         createdAt: new Date(now).toISOString(),
       });
     });
-    const { counts, events } = await repository.store(accepted, rejected, new Date(now).toISOString());
+    const { counts, events, optChanges } = await repository.store(
+      accepted,
+      rejected,
+      new Date(now).toISOString(),
+    );
     onEvents(events);
+    if (optChanges.length > 0) onOptChanges?.(optChanges);
     return counts;
   };
 }

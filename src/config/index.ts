@@ -6,6 +6,8 @@ export {
   configSchema,
   scopeSchema,
   NUMBER_TYPES,
+  DEFAULT_OPT_OUT_KEYWORDS,
+  DEFAULT_OPT_IN_KEYWORDS,
   type NumberType,
   type Config,
   type ConfigInput,

@@ -107,6 +107,7 @@ function checkConsistency(config: Config, requireAppKey: boolean): Config {
   for (const [key, tenantId] of [
     ['inbound.defaultTenant', config.inbound.defaultTenant],
     ...config.inbound.rules.map((rule, i) => [`inbound.rules.${i}.tenant`, rule.tenant]),
+    ...(config.account.notifyTenants ?? []).map((t, i) => [`account.notifyTenants.${i}`, t]),
   ] as [string, string | undefined][]) {
     if (tenantId !== undefined && !Object.hasOwn(config.tenants, tenantId))
       problems.push(`${key}: '${tenantId}' is not a configured tenant`);

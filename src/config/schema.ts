@@ -57,6 +57,18 @@ const segmentQuota = z.strictObject({
   segmentsPerMonth: z.number().int().positive().optional(),
 });
 
+export const DEFAULT_OPT_OUT_KEYWORDS = [
+  'STOP',
+  'STOP ALL',
+  'UNSUBSCRIBE',
+  'OPT OUT',
+  'OPTOUT',
+  'CANCEL',
+  'END',
+  'QUIT',
+] as const;
+export const DEFAULT_OPT_IN_KEYWORDS = ['START', 'UNSTOP'] as const;
+
 const tenant = z.strictObject({
   /**
    * Scopes a token of this tenant may carry; scopes outside this list are ignored. The default
@@ -79,7 +91,13 @@ const tenant = z.strictObject({
   /** Requests this tenant may make per window, over all /v1 routes. */
   rateLimit: requestRate.default({ requests: 300, windowSec: 60 }),
   /** Segments (recipients x segments per message) this tenant may send per period; unset = no quota. */
-  quota: segmentQuota.default({}),
+  quota: segmentQuota
+    .extend({
+      /** The same in provider credits (segments x the recipient country's cost, `credits`). */
+      creditsPerDay: z.number().positive().optional(),
+      creditsPerMonth: z.number().positive().optional(),
+    })
+    .default({}),
   /**
    * Team backends that may get tokens with POST /v1/auth/token (OAuth2 client credentials). Only
    * the SHA-256 of each secret is configured: `printf %s "$SECRET" | sha256sum`.
@@ -94,6 +112,45 @@ const tenant = z.strictObject({
       }),
     )
     .default([]),
+  /** What a send is when it does not say (`purpose`): marketing sends skip suppressed numbers. */
+  defaultPurpose: z.enum(['marketing', 'transactional']).default('marketing'),
+  /** Opt-outs (Spam Act): reply keywords, the opt-out instruction marketing texts carry, acknowledgements. */
+  optOut: z
+    .strictObject({
+      /** A reply that is one of these (case, spaces and punctuation ignored) suppresses the number. */
+      keywords: z
+        .array(z.string().min(1).max(40))
+        .min(1)
+        .default([...DEFAULT_OPT_OUT_KEYWORDS]),
+      /** A reply that is one of these takes the number off the list again. */
+      optInKeywords: z.array(z.string().min(1).max(40)).default([...DEFAULT_OPT_IN_KEYWORDS]),
+      /** What counts as an opt-out instruction in a marketing text (a case-insensitive regular expression). */
+      instructionPattern: z
+        .string()
+        .refine((value) => {
+          try {
+            new RegExp(value, 'iu');
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'expected a regular expression')
+        .default('\\b(STOP|UNSUBSCRIBE|OPT[ -]?OUT)\\b'),
+      /**
+       * Marketing texts must carry an opt-out instruction (matching instructionPattern):
+       * `off`, `refuse` (FIELD_INVALID without one) or `append` (the footer is added, and counted).
+       */
+      requireInstruction: z.enum(['off', 'refuse', 'append']).default('off'),
+      footer: z.string().min(1).max(160).default('Reply STOP to opt out'),
+      /** Texts sent back (through the budget, once per number per day) when a number opts out or in. */
+      acknowledgement: z
+        .strictObject({
+          optedOut: z.string().min(1).max(320).optional(),
+          optedIn: z.string().min(1).max(320).optional(),
+        })
+        .optional(),
+    })
+    .prefault({}),
   /** Where this tenant's events (message.status, message.inbound) are POSTed, signed per Standard Webhooks. */
   webhook: z
     .strictObject({
@@ -464,6 +521,34 @@ export const configSchema = z.strictObject({
         .min(1024)
         .max(64 * 1024 * 1024)
         .default(262_144),
+    })
+    .prefault({}),
+  optOuts: z
+    .strictObject({
+      /** `tenant`: an opt-out applies to the tenant whose message was answered; `account`: to every tenant. */
+      scope: z.enum(['tenant', 'account']).default('tenant'),
+      /**
+       * The provider's own opt-out list (get-optout, every page) is read this often, through the
+       * upstream budget, and stored as account-wide suppressions. 0 = off.
+       */
+      importIntervalMs: z.number().int().min(0).default(3_600_000),
+    })
+    .prefault({}),
+  account: z
+    .strictObject({
+      /** The provider balance (`account`) is read this often, through the upstream budget. 0 = off. */
+      pollIntervalMs: z.number().int().min(0).default(300_000),
+      /** Below this SMS balance, `account.low_balance` is emitted once (again only after a top-up). */
+      lowBalanceThreshold: z.number().min(0).optional(),
+      /** Tenants told about account.low_balance; default: every tenant allowed the `admin` scope. */
+      notifyTenants: z.array(z.string()).optional(),
+    })
+    .prefault({}),
+  /** Provider credits per SMS segment, by recipient country (international SMS costs more). */
+  credits: z
+    .strictObject({
+      default: z.number().positive().max(100).default(1),
+      countries: z.record(countryCode, z.number().positive().max(100)).default({}),
     })
     .prefault({}),
   metrics: z

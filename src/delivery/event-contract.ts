@@ -43,6 +43,38 @@ export const messageInboundEvent = eventSchema(
   'MessageInboundEvent',
 );
 
+const contactChange = z.object({
+  number: z.string().meta({ description: 'E.164' }),
+  scope: z
+    .enum(['tenant', 'account'])
+    .meta({ description: "This tenant's own list, or the account-wide one" }),
+  source: z.enum(['reply', 'admin', 'provider']).meta({
+    description:
+      "`reply`: the number texted a keyword; `admin`: an operator; `provider`: the provider's opt-out list",
+  }),
+  reason: z.string().nullable(),
+  at: z.string(),
+});
+
+export const contactOptedOutEvent = eventSchema('contact.opted_out', contactChange, 'ContactOptedOutEvent');
+export const contactOptedInEvent = eventSchema('contact.opted_in', contactChange, 'ContactOptedInEvent');
+
+export const accountLowBalanceEvent = eventSchema(
+  'account.low_balance',
+  z.object({
+    smsBalance: z.number().nullable().meta({ description: 'Provider SMS credits, when known' }),
+    mmsBalance: z.number().nullable(),
+    threshold: z.number().nullable().meta({ description: 'account.lowBalanceThreshold' }),
+    source: z.enum(['balance', 'provider_alert']).meta({
+      description:
+        "`balance`: a balance read below the threshold; `provider_alert`: the provider's own alert",
+    }),
+    message: z.string().optional().meta({ description: "The provider's alert text" }),
+    at: z.string(),
+  }),
+  'AccountLowBalanceEvent',
+);
+
 export const eventDefinitions = [
   {
     type: 'message.status',
@@ -53,5 +85,20 @@ export const eventDefinitions = [
     type: 'message.inbound',
     summary: 'A reply or inbound SMS for this tenant',
     payload: messageInboundEvent,
+  },
+  {
+    type: 'contact.opted_out',
+    summary: "A number went on this tenant's (or the account's) suppression list",
+    payload: contactOptedOutEvent,
+  },
+  {
+    type: 'contact.opted_in',
+    summary: 'A number came off a suppression list (START / UNSTOP, or an operator)',
+    payload: contactOptedInEvent,
+  },
+  {
+    type: 'account.low_balance',
+    summary: 'The provider balance went below the threshold (once per crossing)',
+    payload: accountLowBalanceEvent,
   },
 ];

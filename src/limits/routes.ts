@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { identityOf } from '../auth';
 import type { Config } from '../config';
-import { jsonResponse, sendSuccess, successSchema, type RouteDefinition } from '../http';
+import { jsonResponse, sendSuccess, success, successSchema, type RouteDefinition } from '../http';
 import type { QuotaService } from './quota';
 import type { TenantRateLimit } from './rate-limit';
 
@@ -22,7 +22,9 @@ const rateLimitSchema = z.object({
 
 const quotasSchema = z.array(
   z.object({
-    name: z.enum(['segmentsPerDay', 'segmentsPerMonth']),
+    name: z.enum(['segmentsPerDay', 'segmentsPerMonth', 'creditsPerDay', 'creditsPerMonth']).meta({
+      description: 'Segment quotas count segments; credit quotas provider credits (to 0.01)',
+    }),
     limit: z.number(),
     used: z.number(),
     remaining: z.number(),
@@ -56,6 +58,27 @@ const ownUsageSchema = usageSchema
 
 type RateLimitStatusOf = TenantRateLimit['status'];
 
+/** The provider account as last read (shown to admins beside every tenant's usage). */
+export interface AccountSummary {
+  smsBalance: number | null;
+  mmsBalance: number | null;
+  checkedAt: string | null;
+  low: boolean;
+  lowBalanceThreshold: number | null;
+}
+
+const accountSchema = z
+  .object({
+    smsBalance: z.number().nullable().meta({ description: 'Provider SMS credits (null until first read)' }),
+    mmsBalance: z.number().nullable(),
+    checkedAt: z.string().nullable(),
+    low: z
+      .boolean()
+      .meta({ description: 'Below account.lowBalanceThreshold (announced), not yet topped up' }),
+    lowBalanceThreshold: z.number().nullable(),
+  })
+  .meta({ id: 'AccountBalance' });
+
 async function usageOf(quotas: QuotaService, rateLimitOf: RateLimitStatusOf, tenantId: string) {
   const [rateLimit, quotaStatus] = await Promise.all([rateLimitOf(tenantId), quotas.status(tenantId)]);
   return { tenant: tenantId, rateLimit, quotas: quotaStatus };
@@ -66,6 +89,7 @@ export function usageRoutes(
   config: Config,
   quotas: QuotaService,
   rateLimitOf: RateLimitStatusOf,
+  accountOf?: () => Promise<AccountSummary>,
 ): RouteDefinition[] {
   return [
     {
@@ -93,15 +117,18 @@ export function usageRoutes(
       method: 'get',
       path: '/v1/admin/usage',
       access: 'admin',
-      summary: "Every tenant's usage (admin)",
+      summary: "Every tenant's usage, and the provider balance as `account` (admin)",
       tags: ['admin'],
-      responses: { 200: jsonResponse(successSchema(z.array(usageSchema))) },
+      responses: {
+        200: jsonResponse(successSchema(z.array(usageSchema)).extend({ account: accountSchema.optional() })),
+      },
       handler: async (_req, res) => {
-        sendSuccess(
-          res,
-          200,
-          await Promise.all(Object.keys(config.tenants).map((id) => usageOf(quotas, rateLimitOf, id))),
-        );
+        const [tenants, account] = await Promise.all([
+          Promise.all(Object.keys(config.tenants).map((id) => usageOf(quotas, rateLimitOf, id))),
+          accountOf?.(),
+        ]);
+        // Beside `data` (a list of tenants, unchanged): the account is not a tenant.
+        res.status(200).json({ ...success(tenants), ...(account ? { account } : {}) });
       },
     },
   ];

@@ -17,11 +17,20 @@ export const publicMessageSchema = z
     scheduledAt: nullableString,
     reference: nullableString,
     error: nullableString,
+    purpose: z
+      .enum(['marketing', 'transactional'])
+      .nullable()
+      .meta({ description: 'null for messages sent before purposes were recorded' }),
   })
   .meta({ id: 'Message' });
 
 export const sendResultSchema = z
-  .object({ messages: z.array(publicMessageSchema), total: z.number().int(), segments: z.number().int() })
+  .object({
+    messages: z.array(publicMessageSchema),
+    total: z.number().int(),
+    segments: z.number().int(),
+    credits: z.number().meta({ description: 'Provider credits of the messages not refused or suppressed' }),
+  })
   .meta({ id: 'SendResult' });
 
 export const messageDetailSchema = publicMessageSchema

@@ -7,6 +7,8 @@ export {
   type SendResult,
   type SendMessages,
   type QueuedSend,
+  type SuppressionCheck,
+  type Purpose,
   type PublicMessage,
 } from './send';
 export { messageRoutes, type MessagesRoutesDeps } from './routes';

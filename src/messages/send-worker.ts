@@ -14,7 +14,7 @@ import type {
   WebhookTenants,
 } from '../store';
 import { UpstreamError } from '../upstream';
-import { outcomesOfAnswer, type QueuedSend } from './send';
+import { outcomesOfAnswer, SUPPRESSED_REASON, type QueuedSend, type SuppressionCheck } from './send';
 
 export interface SendWorkerOptions {
   config: Config;
@@ -26,6 +26,9 @@ export interface SendWorkerOptions {
   logger: Logger;
   hasWebhook: WebhookTenants;
   onEvents: (events: StoredEvent[]) => void;
+  /** Marketing jobs skip numbers suppressed since they were queued; without it nothing is suppressed. */
+  suppressions?: SuppressionCheck;
+  onLowBalanceAlert?: (alert: string) => void;
   /** Jobs in flight at once (they still queue for provider slots, fairly, in the budget). */
   concurrency?: number;
   pollIntervalMs?: number;
@@ -93,39 +96,94 @@ export function createSendWorker(options: SendWorkerOptions): SendWorker {
       await settle(job, batch, all(batch, 'unknown', why), why);
       return;
     }
+    // A number that opted out while the job waited is not sent either: `suppressed`, segments back.
+    const { provider, reservation, suppressedNow } = await withoutSuppressed(job, queued, batch);
+    const toSend = batch.filter((m) => provider.numbers.includes(m.recipient));
+    const suppressedOutcomes = batch
+      .filter((m) => suppressedNow.has(m.recipient))
+      .map((m) => ({ id: m.id, status: 'suppressed', error: SUPPRESSED_REASON }));
     if (now >= Date.parse(job.expiresAt)) {
-      await quotas.release(queued.reservation);
-      await settle(job, batch, all(batch, 'expired', 'not sent before it expired'), 'expired');
+      await quotas.release(reservation);
+      const expired = all(toSend, 'expired', 'not sent before it expired');
+      await settle(job, batch, [...suppressedOutcomes, ...expired], 'expired');
+      return;
+    }
+    if (toSend.length === 0) {
+      await settle(job, batch, suppressedOutcomes);
       return;
     }
     const attempts = job.attempts + 1;
     try {
       // "sending" is stored once the slot is granted, right before the call: a job that was only
       // waiting for a slot when the process died is sent after the restart, not written off.
-      const answer = await sendThroughBudget(job.tenantId, queued.provider, () =>
+      const answer = await sendThroughBudget(job.tenantId, provider, () =>
         jobs.markSending(job.id, attempts, iso(clock.now())),
       );
-      const outcomes = outcomesOfAnswer(batch, answer, queued.provider.scheduleTime !== undefined);
+      if (answer.lowBalanceAlert) options.onLowBalanceAlert?.(answer.lowBalanceAlert);
+      const outcomes = outcomesOfAnswer(toSend, answer, provider.scheduleTime !== undefined);
       const refused = outcomes.filter((o) => o.status === 'failed').length;
-      if (refused > 0) await quotas.release(queued.reservation, refused * (batch[0]?.segments ?? 0));
-      await settle(job, batch, outcomes);
+      if (refused > 0) await quotas.release(reservation, refused * (batch[0]?.segments ?? 0));
+      await settle(job, batch, [...suppressedOutcomes, ...outcomes]);
     } catch (error) {
       const reason = error instanceof Error ? error.message : 'send failed';
       if (notSent(error)) {
         // Backoff with jitter: 1 s, 2 s, 4 s … at most a minute, until the job expires.
         const delay = Math.min(60_000, 1000 * 2 ** Math.min(attempts - 1, 6)) * (0.8 + 0.4 * random());
+        if (suppressedNow.size > 0) {
+          const { events } = await repository.recordOutcomes(suppressedOutcomes, iso(clock.now()), {
+            messages: batch,
+            hasWebhook: options.hasWebhook,
+          });
+          options.onEvents(events);
+        }
         await jobs.retryLater(job.id, iso(clock.now() + delay), reason, iso(clock.now()));
         logger.info(
           { batchId: job.batchId, attempt: attempts, retryInMs: Math.round(delay) },
           'async send not sent; will retry',
         );
       } else if (error instanceof UpstreamError && error.kind === 'timeout') {
-        await settle(job, batch, all(batch, 'unknown', reason), reason);
+        await settle(job, batch, [...suppressedOutcomes, ...all(toSend, 'unknown', reason)], reason);
       } else {
-        await quotas.release(queued.reservation);
-        await settle(job, batch, all(batch, 'failed', reason), reason);
+        await quotas.release(reservation);
+        await settle(job, batch, [...suppressedOutcomes, ...all(toSend, 'failed', reason)], reason);
       }
     }
+  }
+
+  /**
+   * The job's provider request without the numbers suppressed since it was queued (marketing only),
+   * their segments given back once: a number an earlier attempt found suppressed is already
+   * `suppressed` in the ledger and its segments already returned. The stored job is left as it is.
+   */
+  async function withoutSuppressed(job: SendJob, queued: QueuedSend, batch: MessageRecord[]) {
+    const { numbers } = queued.provider;
+    const perNumber = numbers.length > 0 ? queued.reservation.amount / numbers.length : 0;
+    const earlier = new Set(batch.filter((m) => m.status === 'suppressed').map((m) => m.recipient));
+    const check = queued.purpose === 'marketing' ? options.suppressions : undefined;
+    const suppressedNow = check
+      ? await check.suppressedAmong(
+          job.tenantId,
+          numbers.filter((n) => !earlier.has(n)),
+        )
+      : new Set<string>();
+    if (suppressedNow.size > 0) await quotas.release(queued.reservation, perNumber * suppressedNow.size);
+    const kept = numbers.filter((n) => !earlier.has(n) && !suppressedNow.has(n));
+    return {
+      provider: { ...queued.provider, numbers: kept },
+      reservation: shrunk(queued.reservation, kept.length, numbers.length),
+      suppressedNow,
+    };
+  }
+
+  /** The part of a reservation that `kept` of `all` numbers hold (segments and credits alike). */
+  function shrunk(reservation: QueuedSend['reservation'], kept: number, all: number) {
+    if (kept === all || all === 0) return reservation;
+    const { centiCredits } = reservation;
+    return {
+      ...reservation,
+      amount: (reservation.amount * kept) / all,
+      ...(centiCredits !== undefined ? { centiCredits: Math.round((centiCredits * kept) / all) } : {}),
+    };
   }
 
   async function runPass(): Promise<Promise<void>[]> {

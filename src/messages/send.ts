@@ -10,7 +10,9 @@ import type { MessageOutcome, MessageRecord, MessageRepository } from '../store'
 import { UpstreamError, type ProviderSendRequest, type ProviderSendResult } from '../upstream';
 import {
   chooseSender,
+  creditsPerSegment,
   measureText,
+  withOptOutInstruction,
   normaliseRecipientsIncrementally,
   parseScheduleAt,
   parseSendRequest,
@@ -28,12 +30,28 @@ export interface MessagesDeps {
   logger: Logger;
   /** A durable send was queued: the worker may look now. */
   onQueued?: () => void;
+  /** Numbers marketing may not reach (suppression lists); without it nothing is suppressed. */
+  suppressions?: SuppressionCheck;
+  /** The provider's low-credit alert came with a send answer. */
+  onLowBalanceAlert?: (alert: string) => void;
 }
+
+/** The numbers among these a tenant may not send marketing to. */
+export interface SuppressionCheck {
+  suppressedAmong(tenantId: string, numbers: string[]): Promise<Set<string>>;
+}
+
+export type Purpose = 'marketing' | 'transactional';
+
+/** Why a suppressed message was not sent (its `error`). */
+export const SUPPRESSED_REASON = 'not sent: the recipient opted out of marketing (suppression list)';
 
 /** What a durable send job carries: the provider request and the quota it holds. */
 export interface QueuedSend {
   provider: ProviderSendRequest;
   reservation: QuotaReservation;
+  /** Marketing jobs are checked against the suppression lists again before the call. */
+  purpose?: Purpose;
 }
 
 export type SendMessages = (
@@ -53,12 +71,15 @@ interface SendDraft {
   measure: TextMeasure;
   scheduledAt: number | undefined;
   reference: string | null;
+  purpose: Purpose;
 }
 
 export interface SendResult {
   messages: PublicMessage[];
   total: number;
   segments: number;
+  /** Provider credits of the messages not refused or suppressed (`credits` config, by country). */
+  credits: number;
 }
 
 export interface PublicMessage {
@@ -72,6 +93,7 @@ export interface PublicMessage {
   scheduledAt: string | null;
   reference: string | null;
   error: string | null;
+  purpose: string | null;
 }
 
 // ULIDs sort by creation time (lists are newest first) and stay ordered within one millisecond.
@@ -80,6 +102,17 @@ const nextUlid = monotonicFactory();
 export function createMessageSender(deps: MessagesDeps): SendMessages {
   const { config, repository, sendThroughBudget, quotas, clock, logger } = deps;
 
+  // The provider adds its low-credit alert to every send once the balance is low; say it once
+  // every ten minutes, not once per message. Declared before the `return` below: a `let` after it
+  // is never initialised, and the first alert was a 500 (ReferenceError).
+  let lastLowBalanceWarning = -Infinity;
+  function warnLowBalance(alert: string): void {
+    deps.onLowBalanceAlert?.(alert);
+    if (clock.now() - lastLowBalanceWarning < 10 * 60_000) return;
+    lastLowBalanceWarning = clock.now();
+    logger.warn({ event: 'provider.low_balance' }, alert);
+  }
+
   /**
    * validate → reserve quota → record as queued → provider call within the upstream budget →
    * record the outcome. Async (`Prefer: respond-async`): the record and its send job are committed
@@ -87,20 +120,32 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
    */
   return async function sendMessages(identity, body, options = {}) {
     const draft = await validateSend(identity, body);
+    // Marketing never reaches a suppressed number: recorded `suppressed`, no quota, no provider call.
+    const suppressed =
+      draft.purpose === 'marketing' && deps.suppressions
+        ? await deps.suppressions.suppressedAmong(identity.tenantId, draft.recipients)
+        : new Set<string>();
+    const sendable = draft.recipients.filter((n) => !suppressed.has(n));
+    const credits = sendable.reduce(
+      (sum, n) => sum + draft.measure.segments * creditsPerSegment(n, config.credits),
+      0,
+    );
     const reservation = await quotas.reserve(
       identity.tenantId,
-      draft.recipients.length * draft.measure.segments,
-      identity.endUser,
+      sendable.length * draft.measure.segments,
+      { credits, ...(identity.endUser !== undefined ? { endUser: identity.endUser } : {}) },
     );
-    const batch = buildBatch(draft);
-    const provider = providerRequest(draft, batch[0]?.batchId ?? '');
-    const job = options.async
-      ? {
-          tenantId: identity.tenantId,
-          request: JSON.stringify({ provider, reservation } satisfies QueuedSend),
-          expiresAt: new Date(clock.now() + config.messages.asyncExpirySec * 1000).toISOString(),
-        }
-      : undefined;
+    const batch = buildBatch(draft, suppressed);
+    const toSend = batch.filter((m) => m.status === 'queued');
+    const provider = providerRequest(draft, sendable, batch[0]?.batchId ?? '');
+    const job =
+      options.async && toSend.length > 0
+        ? {
+            tenantId: identity.tenantId,
+            request: JSON.stringify({ provider, reservation, purpose: draft.purpose } satisfies QueuedSend),
+            expiresAt: new Date(clock.now() + config.messages.asyncExpirySec * 1000).toISOString(),
+          }
+        : undefined;
     // Recorded before the provider call, so a crash mid-call leaves evidence to reconcile.
     await repository.insertBatch(batch, job).catch(async (error: unknown) => {
       await quotas.release(reservation);
@@ -108,32 +153,28 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     });
     if (job) {
       deps.onQueued?.();
-      return present(batch);
+      return present(batch, config.credits);
     }
+    if (toSend.length === 0) return present(batch, config.credits);
     let answer: ProviderSendResult;
     try {
       answer = await sendThroughBudget(identity.tenantId, provider);
     } catch (error) {
-      const outcomeUnknown = await recordFailure(batch, error);
+      const outcomeUnknown = await recordFailure(toSend, error);
       // Not sent: give the segments back. Outcome unknown: it may have been sent, so keep them.
       if (!outcomeUnknown) await quotas.release(reservation);
       throw error;
     }
     // Past this point the provider has accepted the batch: if recording its answer fails, the
     // messages stay `queued` (to be reconciled from delivery reports), never marked failed.
-    const { recorded, refused } = await recordProviderAnswer(batch, answer, draft);
+    const { recorded, refused } = await recordProviderAnswer(toSend, answer, draft);
     if (refused > 0) await quotas.release(reservation, refused * draft.measure.segments);
-    return present(recorded);
+    const byId = new Map(recorded.map((m) => [m.id, m]));
+    return present(
+      batch.map((m) => byId.get(m.id) ?? m),
+      config.credits,
+    );
   };
-
-  // The provider adds its low-credit alert to every send once the balance is low; say it once
-  // every ten minutes, not once per message.
-  let lastLowBalanceWarning = -Infinity;
-  function warnLowBalance(alert: string): void {
-    if (clock.now() - lastLowBalanceWarning < 10 * 60_000) return;
-    lastLowBalanceWarning = clock.now();
-    logger.warn({ event: 'provider.low_balance' }, alert);
-  }
 
   async function validateSend(identity: Identity, body: unknown): Promise<SendDraft> {
     const tenantId = identity.tenantId;
@@ -149,26 +190,22 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     const refusal = recipientProblem(identity, recipients);
     if (refusal) throw new ApiError('FORBIDDEN', refusal);
     const sender = chooseSender(request.from, tenant);
-    // The provider wants CRLF line breaks; count the text as it will be sent.
-    const text = request.text.replace(/\r?\n/g, '\r\n');
+    const purpose = request.purpose ?? tenant.defaultPurpose;
+    const withInstruction =
+      purpose === 'marketing' ? withOptOutInstruction(request.text, tenant) : request.text;
+    // The provider wants CRLF line breaks; count the text as it will be sent (footer included).
+    const text = withInstruction.replace(/\r?\n/g, '\r\n');
     const measure = measureText(text);
     const scheduledAt = parseScheduleAt(request.scheduleAt, clock.now());
-    return {
-      tenantId,
-      subject: identity.subject ?? null,
-      recipients,
-      sender,
-      text,
-      measure,
-      scheduledAt,
-      reference: request.reference ?? null,
-    };
+    const reference = request.reference ?? null;
+    const subject = identity.subject ?? null;
+    return { tenantId, subject, recipients, sender, text, measure, scheduledAt, reference, purpose };
   }
 
-  function providerRequest(draft: SendDraft, batchId: string): ProviderSendRequest {
+  function providerRequest(draft: SendDraft, numbers: string[], batchId: string): ProviderSendRequest {
     return {
       text: draft.text,
-      numbers: draft.recipients,
+      numbers,
       from: draft.sender,
       customString: batchId,
       ...(draft.scheduledAt !== undefined
@@ -177,7 +214,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     };
   }
 
-  function buildBatch(draft: SendDraft): MessageRecord[] {
+  function buildBatch(draft: SendDraft, suppressed: Set<string>): MessageRecord[] {
     const now = new Date(clock.now()).toISOString();
     const batchId = `b-${nextUlid(clock.now())}`;
     return draft.recipients.map<MessageRecord>((recipient) => ({
@@ -189,14 +226,15 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
       text: draft.text,
       segments: draft.measure.segments,
       encoding: draft.measure.encoding,
-      status: 'queued',
+      status: suppressed.has(recipient) ? 'suppressed' : 'queued',
       reference: draft.reference,
       providerMessageId: null,
-      error: null,
+      error: suppressed.has(recipient) ? SUPPRESSED_REASON : null,
+      purpose: draft.purpose,
+      subject: draft.subject,
       scheduledAt: draft.scheduledAt !== undefined ? new Date(draft.scheduledAt).toISOString() : null,
       createdAt: now,
       updatedAt: now,
-      subject: draft.subject,
     }));
   }
 
@@ -268,10 +306,13 @@ export function outcomesOfAnswer(
   });
 }
 
-function present(batch: MessageRecord[]): SendResult {
+/** The answer: every message; segments and credits of those not refused or suppressed. */
+function present(batch: MessageRecord[], credits: Config['credits']): SendResult {
   const messages = batch.map(toPublicMessage);
-  const segments = batch.filter((m) => m.status !== 'failed').reduce((sum, m) => sum + m.segments, 0);
-  return { messages, total: messages.length, segments };
+  const counted = batch.filter((m) => m.status !== 'failed' && m.status !== 'suppressed');
+  const segments = counted.reduce((sum, m) => sum + m.segments, 0);
+  const cost = counted.reduce((sum, m) => sum + m.segments * creditsPerSegment(m.recipient, credits), 0);
+  return { messages, total: messages.length, segments, credits: Math.round(cost * 100) / 100 };
 }
 
 export function toPublicMessage(message: MessageRecord): PublicMessage {
@@ -286,5 +327,6 @@ export function toPublicMessage(message: MessageRecord): PublicMessage {
     scheduledAt: message.scheduledAt,
     reference: message.reference,
     error: message.error,
+    purpose: message.purpose ?? null,
   };
 }

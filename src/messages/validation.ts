@@ -1,7 +1,7 @@
 import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
 import { SegmentedMessage } from 'sms-segments-calculator';
 import { z } from 'zod';
-import type { NumberType, TenantConfig } from '../config';
+import type { Config, NumberType, TenantConfig } from '../config';
 import { ApiError, parseWith } from '../http';
 
 /** The provider's maximum text (docs/provider.md, "Conventions"): six parts, at most these lengths. */
@@ -19,6 +19,10 @@ export const sendRequestSchema = z
     from: z.string().optional(),
     scheduleAt: z.string().optional(),
     reference: z.string().max(128).optional(),
+    purpose: z.enum(['marketing', 'transactional']).optional().meta({
+      description:
+        "Marketing sends skip numbers on a suppression list (status `suppressed`); default: the tenant's defaultPurpose",
+    }),
   })
   .meta({ id: 'SendRequest' });
 export type SendRequest = z.infer<typeof sendRequestSchema>;
@@ -215,4 +219,24 @@ export function parseScheduleAt(value: string | undefined, now: number): number 
   if (at <= now) throw new ApiError('FIELD_INVALID', 'scheduleAt: must be in the future');
   if (at > now + 365 * 86_400_000) throw new ApiError('FIELD_INVALID', 'scheduleAt: at most one year ahead');
   return at;
+}
+
+/**
+ * A marketing text under the tenant's `optOut.requireInstruction`: as it is when it carries an
+ * opt-out instruction (or none is required), with the footer appended (`append`), or refused.
+ */
+export function withOptOutInstruction(text: string, tenant: TenantConfig): string {
+  const { requireInstruction, instructionPattern, footer } = tenant.optOut;
+  if (requireInstruction === 'off' || new RegExp(instructionPattern, 'iu').test(text)) return text;
+  if (requireInstruction === 'append') return `${text}\n${footer}`;
+  throw new ApiError(
+    'FIELD_INVALID',
+    `text: a marketing text must carry an opt-out instruction, such as '${footer}' (or send it with purpose 'transactional')`,
+  );
+}
+
+/** Provider credits one segment to this E.164 number costs (`credits`, by country). */
+export function creditsPerSegment(number: string, credits: Config['credits']): number {
+  const country = parsePhoneNumberFromString(number)?.country;
+  return (country !== undefined ? credits.countries[country] : undefined) ?? credits.default;
 }

@@ -8,6 +8,8 @@ export interface MetricSources {
   sseConnections: () => number;
   /** Segments used and the limit, per tenant and quota. */
   quotaUsage: () => Promise<{ tenant: string; quota: string; used: number; limit: number }[]>;
+  /** The provider balance this replica last read (null until it has). */
+  balance?: () => { sms: number | null; mms: number | null };
 }
 
 export interface Metrics {
@@ -98,6 +100,18 @@ export function createMetrics(): Metrics {
       },
     });
   }
+
+  new Gauge({
+    name: 'smsgate_provider_balance_credits',
+    help: 'Provider account balance in credits, as last read (account poll or low-credit alert), by kind',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const balance = sources?.balance?.();
+      if (balance?.sms !== null && balance?.sms !== undefined) this.set({ kind: 'sms' }, balance.sms);
+      if (balance?.mms !== null && balance?.mms !== undefined) this.set({ kind: 'mms' }, balance.mms);
+    },
+  });
 
   const routeOf = (req: Request): string => {
     const route = (req.route as { path?: unknown } | undefined)?.path;

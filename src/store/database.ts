@@ -28,6 +28,8 @@ export interface MessagesTable {
   tenant_seq: number | null;
   /** The sending token's `sub` (an end user inside the tenant); null when it had none. */
   subject: string | null;
+  /** `marketing` or `transactional`; null for messages sent before purposes existed. */
+  purpose?: string | null;
 }
 
 /** Each tenant's number of messages, kept with every insert (the page block's count). */
@@ -201,6 +203,35 @@ export interface UsageRollupsTable {
   value: number;
 }
 
+/** A number that must not get marketing texts: per tenant, or account-wide (`scope` '*'). */
+export interface SuppressionsTable {
+  scope: string;
+  number: string;
+  /** `reply` (an opt-out keyword), `admin` or `provider` (its own opt-out list). */
+  source: string;
+  reason: string | null;
+  created_at: string;
+}
+
+export interface OptoutAcksTable {
+  tenant_id: string;
+  number: string;
+  day: string;
+  created_at: string;
+}
+
+/** The provider balance as last read (one row, id `account`). */
+export interface AccountStateTable {
+  id: string;
+  sms_balance: number | null;
+  mms_balance: number | null;
+  checked_at: string | null;
+  /** 1 once the balance went below the threshold (announced), 0 again after a top-up. */
+  low: number;
+  /** The balance the provider's own low-credit alert stated, when it last sent one. */
+  alert_balance: number | null;
+}
+
 export interface Database {
   messages: MessagesTable;
   message_events: MessageEventsTable;
@@ -217,6 +248,9 @@ export interface Database {
   send_jobs: SendJobsTable;
   tenant_message_counts: TenantMessageCountsTable;
   usage_rollups: UsageRollupsTable;
+  suppressions: SuppressionsTable;
+  optout_acks: OptoutAcksTable;
+  account_state: AccountStateTable;
 }
 
 export type Db = Kysely<Database>;

@@ -3,7 +3,8 @@ import { monotonicFactory } from 'ulid';
 import type { Database, Db } from './database';
 import { isPostgres } from './dialect';
 
-export type EventType = 'message.status' | 'message.inbound';
+export type EventType =
+  'message.status' | 'message.inbound' | 'contact.opted_out' | 'contact.opted_in' | 'account.low_balance';
 
 export interface NewEvent {
   tenantId: string;

@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import type { Database, Db, InboundMessagesTable } from './database';
 import { appendEvents, type NewEvent, type StoredEvent, type WebhookTenants } from './event-repository';
+import { applySuppressionChanges, type AppliedChange, type OptOutRules } from './suppression-repository';
 
 export interface InboundInput {
   id: string;
@@ -34,7 +35,7 @@ export interface InboundRecord {
 
 /** An operator's assignment: done, or why not. */
 export type AssignResult =
-  | { outcome: 'assigned'; record: InboundRecord; events: StoredEvent[] }
+  | { outcome: 'assigned'; record: InboundRecord; events: StoredEvent[]; optChanges: AppliedChange[] }
   | { outcome: 'not_found' | 'already_routed'; events: [] };
 
 export interface InboundCounts {
@@ -49,7 +50,7 @@ export interface InboundRepository {
     items: InboundInput[],
     rejected: { reason: string; payload: string }[],
     at: string,
-  ): Promise<{ counts: InboundCounts; events: StoredEvent[] }>;
+  ): Promise<{ counts: InboundCounts; events: StoredEvent[]; optChanges: AppliedChange[] }>;
   /** With `subject` (null: none), only replies to that subject's messages. */
   listForTenant(
     tenantId: string,
@@ -135,8 +136,34 @@ function fromRow(row: InboundMessagesTable): InboundRecord {
   };
 }
 
-/** Each newly stored message routed to a tenant becomes a `message.inbound` event, in the same transaction. */
-export function createInboundRepository(db: Db, hasWebhook: WebhookTenants): InboundRepository {
+/**
+ * Each newly stored message routed to a tenant becomes a `message.inbound` event, in the same
+ * transaction; an opt-out or opt-in keyword changes the suppression list in it too (`optOuts`), so a
+ * send on any replica sees the change as soon as the provider has its 200.
+ */
+export function createInboundRepository(
+  db: Db,
+  hasWebhook: WebhookTenants,
+  optOuts?: OptOutRules,
+): InboundRepository {
+  async function optChangesOf(
+    trx: Transaction<Database>,
+    tenantId: string | null,
+    record: InboundRecord,
+    at: string,
+  ): Promise<{ applied: AppliedChange[]; events: NewEvent[] }> {
+    const change = optOuts?.changeOf(tenantId, record.text);
+    if (!optOuts || !change) return { applied: [], events: [] };
+    const reason = `reply '${record.text.slice(0, 40)}' (${record.id})`;
+    const { applied, events } = await applySuppressionChanges(
+      trx,
+      [{ ...change, number: record.sender, source: 'reply', reason }],
+      at,
+      optOuts.audience,
+    );
+    return { applied: applied.map((a) => ({ ...a, repliedTo: tenantId })), events };
+  }
+
   async function list(
     tenantId: string | null,
     page: { offset: number; size: number },
@@ -164,6 +191,7 @@ export function createInboundRepository(db: Db, hasWebhook: WebhookTenants): Inb
   return {
     async store(items, rejected, at) {
       const counts: InboundCounts = { stored: 0, duplicates: 0, rejected: rejected.length };
+      const optChanges: AppliedChange[] = [];
       const events = await db.transaction().execute(async (trx) => {
         const arrivals: NewEvent[] = [];
         for (const item of rejected) {
@@ -216,10 +244,13 @@ export function createInboundRepository(db: Db, hasWebhook: WebhookTenants): Inb
           }
           counts.stored += 1;
           if (record.tenantId !== null) arrivals.push(arrival(record.tenantId, record));
+          const opt = await optChangesOf(trx, record.tenantId, record, at);
+          optChanges.push(...opt.applied);
+          arrivals.push(...opt.events);
         }
         return appendEvents(trx, arrivals, at, hasWebhook);
       });
-      return { counts, events };
+      return { counts, events, optChanges };
     },
 
     listForTenant: (tenantId, page, subject) => list(tenantId, page, subject),
@@ -248,8 +279,11 @@ export function createInboundRepository(db: Db, hasWebhook: WebhookTenants): Inb
           .where('id', '=', id)
           .executeTakeFirstOrThrow();
         const record = fromRow(row);
-        const events = await appendEvents(trx, [arrival(tenantId, record)], at, hasWebhook);
-        return { outcome: 'assigned', record, events };
+        // A held STOP counts once an operator places it (an account-wide one already did).
+        // (Changes are idempotent: one an account-wide list already made adds nothing.)
+        const opt = await optChangesOf(trx, tenantId, record, at);
+        const events = await appendEvents(trx, [arrival(tenantId, record), ...opt.events], at, hasWebhook);
+        return { outcome: 'assigned', record, events, optChanges: opt.applied };
       });
     },
   };

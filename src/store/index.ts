@@ -59,6 +59,22 @@ export {
   type IdempotencyClaim,
 } from './idempotency-repository';
 export { createSendJobRepository, type SendJobRepository, type SendJob } from './send-job-repository';
+export {
+  createSuppressionRepository,
+  ACCOUNT_SCOPE,
+  type SuppressionRepository,
+  type SuppressionRecord,
+  type SuppressionChange,
+  type AppliedChange,
+  type OptOutRules,
+  type OptAction,
+} from './suppression-repository';
+export {
+  createAccountRepository,
+  type AccountRepository,
+  type AccountBalance,
+  type LowBalancePolicy,
+} from './account-repository';
 export { createStores, type Stores } from './stores';
 export { createGroupCommit, type GroupWriter } from './group-commit';
 export {

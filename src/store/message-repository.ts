@@ -24,6 +24,8 @@ export interface MessageRecord {
   updatedAt: string;
   /** The sending token's `sub`; null when it had none (backends, forms' replies aside). */
   subject?: string | null;
+  /** `marketing` or `transactional` (null: sent before purposes existed). */
+  purpose?: string | null;
 }
 
 export interface StatusChange {
@@ -258,6 +260,7 @@ const MESSAGE_COLUMNS = [
   'created_at',
   'updated_at',
   'subject',
+  'purpose',
 ] as const satisfies readonly (keyof MessagesTable)[];
 
 const INSERT_COLUMNS = [...MESSAGE_COLUMNS, 'tenant_seq'] as const;
@@ -276,7 +279,7 @@ const JOB_COLUMNS = [
   'updated_at',
 ] as const;
 
-/** Rows per multi-row statement: 200 x 17 parameters, far under both dialects' limits. */
+/** Rows per multi-row statement: 200 x 18 parameters, far under both dialects' limits. */
 const ROWS_PER_STATEMENT = 200;
 
 /**
@@ -533,6 +536,7 @@ function rowValues(m: MessageRecord): unknown[] {
     m.createdAt,
     m.updatedAt,
     m.subject ?? null,
+    m.purpose ?? null,
   ];
 }
 
@@ -554,5 +558,6 @@ function fromRow(row: Omit<MessagesTable, 'tenant_seq'>): MessageRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     subject: row.subject ?? null,
+    purpose: row.purpose ?? null,
   };
 }

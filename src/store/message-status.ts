@@ -19,6 +19,8 @@ const RANK: Record<string, number> = {
   expired: 5,
   aborted: 5,
   delivery_unknown: 5,
+  // Never sent: a marketing send to a number on a suppression list (final, from `queued`).
+  suppressed: 5,
 };
 
 export const MESSAGE_STATUSES = Object.keys(RANK);

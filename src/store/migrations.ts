@@ -319,6 +319,47 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('messages').dropColumn('subject').execute();
     },
   },
+  '0012_optouts_and_spend': {
+    async up(db: Kysely<unknown>) {
+      // One row per list and number: `scope` is a tenant id, or '*' for the whole account.
+      await db.schema
+        .createTable('suppressions')
+        .addColumn('scope', 'varchar(64)', (col) => col.notNull())
+        .addColumn('number', 'varchar(20)', (col) => col.notNull())
+        .addColumn('source', 'varchar(10)', (col) => col.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('created_at', 'varchar(32)', (col) => col.notNull())
+        .addPrimaryKeyConstraint('suppressions_pk', ['scope', 'number'])
+        .execute();
+      await db.schema.createIndex('suppressions_number').on('suppressions').column('number').execute();
+      // One acknowledgement per tenant, number and day: the primary key is the limit.
+      await db.schema
+        .createTable('optout_acks')
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('number', 'varchar(20)', (col) => col.notNull())
+        .addColumn('day', 'varchar(16)', (col) => col.notNull())
+        .addColumn('created_at', 'varchar(32)', (col) => col.notNull())
+        .addPrimaryKeyConstraint('optout_acks_pk', ['tenant_id', 'number', 'day'])
+        .execute();
+      // The provider balance as last read, shared by replicas so a low balance is announced once.
+      await db.schema
+        .createTable('account_state')
+        .addColumn('id', 'varchar(20)', (col) => col.primaryKey())
+        .addColumn('sms_balance', 'double precision')
+        .addColumn('mms_balance', 'double precision')
+        .addColumn('checked_at', 'varchar(32)')
+        .addColumn('low', 'integer', (col) => col.notNull().defaultTo(0))
+        .addColumn('alert_balance', 'double precision')
+        .execute();
+      await db.schema.alterTable('messages').addColumn('purpose', 'varchar(16)').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('messages').dropColumn('purpose').execute();
+      await sql`drop table account_state`.execute(db);
+      await sql`drop table optout_acks`.execute(db);
+      await sql`drop table suppressions`.execute(db);
+    },
+  },
   '0014_ledger_counters': {
     async up(db: Kysely<unknown>) {
       // Each tenant's message count, kept in the transaction that inserts messages (no COUNT(*) for

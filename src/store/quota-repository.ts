@@ -4,6 +4,8 @@ import type { Db } from './database';
 export interface QuotaDemand {
   period: string;
   limit: number;
+  /** This period's own amount (credit periods count hundredths of credits); default: the call's. */
+  amount?: number;
 }
 
 export interface QuotaRepository {
@@ -29,10 +31,11 @@ class QuotaExceeded extends Error {
 
 export function createQuotaRepository(db: Db): QuotaRepository {
   return {
-    async reserve(tenantId, demands, amount) {
+    async reserve(tenantId, demands, total) {
       try {
         await db.transaction().execute(async (trx) => {
-          for (const { period, limit } of demands) {
+          for (const { period, limit, amount: own } of demands) {
+            const amount = own ?? total;
             await trx
               .insertInto('quota_usage')
               .values({ tenant_id: tenantId, period, used: 0 })

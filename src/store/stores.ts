@@ -11,6 +11,12 @@ import { createQuotaRepository, type QuotaRepository } from './quota-repository'
 import { createSendJobRepository, type SendJobRepository } from './send-job-repository';
 import { createConsoleRepository, type ConsoleRepository } from './console-repository';
 import { createRollupRepository, type RollupRepository } from './rollup-repository';
+import { createAccountRepository, type AccountRepository } from './account-repository';
+import {
+  createSuppressionRepository,
+  type OptOutRules,
+  type SuppressionRepository,
+} from './suppression-repository';
 
 /** Every repository of the gateway, over one database. */
 export interface Stores {
@@ -26,24 +32,31 @@ export interface Stores {
   /** The console's per-minute counters and its cross-tenant reads. */
   rollups: RollupRepository;
   console: ConsoleRepository;
+  suppressions: SuppressionRepository;
+  account: AccountRepository;
   /** Resolves when the database answers (readiness). A property: the readiness check holds it. */
   ping: () => Promise<void>;
 }
 
-/** `hasWebhook`: the tenants whose events also get an outbox row (a webhook to deliver). */
-export function createStores(db: Db, hasWebhook: WebhookTenants): Stores {
+/**
+ * `hasWebhook`: the tenants whose events also get an outbox row (a webhook to deliver). `optOuts`:
+ * what replies do to the suppression lists (none without it).
+ */
+export function createStores(db: Db, hasWebhook: WebhookTenants, optOuts?: OptOutRules): Stores {
   return {
     messages: createMessageRepository(db),
     sendJobs: createSendJobRepository(db),
     quotas: createQuotaRepository(db),
     deliveryReports: createDeliveryReportRepository(db, hasWebhook),
-    inbound: createInboundRepository(db, hasWebhook),
+    inbound: createInboundRepository(db, hasWebhook, optOuts),
     events: createEventRepository(db),
     outbox: createOutboxRepository(db),
     formReplies: createFormReplyRepository(db),
     idempotencyKeys: createIdempotencyRepository(db),
     rollups: createRollupRepository(db),
     console: createConsoleRepository(db),
+    suppressions: createSuppressionRepository(db, hasWebhook, (scope) => optOuts?.audience(scope) ?? []),
+    account: createAccountRepository(db, hasWebhook),
     async ping() {
       await sql`select 1`.execute(db);
     },

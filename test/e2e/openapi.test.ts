@@ -42,14 +42,23 @@ describe('the events documented as webhooks', () => {
   beforeAll(async () => {
     gw = await startTestGateway({
       sandbox: { dlrDelayMs: 30 },
-      inbound: { rules: [{ keyword: 'alpha', tenant: 'alpha' }] },
+      inbound: { rules: [{ keyword: 'alpha', tenant: 'alpha' }], defaultTenant: 'alpha' },
+      // Opt-outs on the account list, so a STOP and a START that are no replies count (for alpha).
+      optOuts: { scope: 'account' },
+      account: { lowBalanceThreshold: 2_000_000, notifyTenants: ['alpha'] },
     });
   });
   afterAll(() => gw.stop());
 
   it('are what the gateway really sends', async () => {
     const document = (await request(gw.url).get('/openapi.json')).body;
-    expect(Object.keys(document.webhooks).sort()).toEqual(['message.inbound', 'message.status']);
+    expect(Object.keys(document.webhooks).sort()).toEqual([
+      'account.low_balance',
+      'contact.opted_in',
+      'contact.opted_out',
+      'message.inbound',
+      'message.status',
+    ]);
     const ajv = new Ajv2020({ strict: false });
     ajv.addSchema(document, 'openapi');
     const payloadOf = (type: string) =>
@@ -65,13 +74,24 @@ describe('the events documented as webhooks', () => {
       .post(`/v1/callbacks/cellcast/${TEST_CALLBACK_TOKEN}/inbound`)
       .send([{ message_id: `IN-${Date.now()}`, from: '61412345678', body: 'alpha hi' }])
       .expect(200);
+    for (const [i, body] of ['STOP', 'START'].entries()) {
+      await request(gw.url)
+        .post(`/v1/callbacks/cellcast/${TEST_CALLBACK_TOKEN}/inbound`)
+        .send([{ message_id: `IN-${Date.now()}-${i}`, from: '61412345670', body }])
+        .expect(200);
+    }
+    await gw.gateway.account.pollOnce(); // the sandbox's balance is below 2 000 000
     const events = await waitFor(
       () =>
-        stream.events.some((e) => e.event === 'message.status') &&
-        stream.events.some((e) => e.event === 'message.inbound') &&
-        stream.events,
+        [
+          'message.status',
+          'message.inbound',
+          'contact.opted_out',
+          'contact.opted_in',
+          'account.low_balance',
+        ].every((type) => stream.events.some((e) => e.event === type)) && stream.events,
       5000,
-      'a status and an inbound event',
+      'an event of every type',
     );
     stream.close();
     for (const event of events) {

@@ -12,10 +12,13 @@ export function createFakeQuotaRepository(): FakeQuotaRepository {
   const used = (tenantId: string, period: string) => usage.get(key(tenantId, period)) ?? 0;
 
   return {
-    async reserve(tenantId, demands, amount) {
-      const over = demands.find(({ period, limit }) => used(tenantId, period) + amount > limit);
+    async reserve(tenantId, demands, total) {
+      const over = demands.find(
+        ({ period, limit, amount }) => used(tenantId, period) + (amount ?? total) > limit,
+      );
       if (over) return { exceeded: over.period };
-      for (const { period } of demands) usage.set(key(tenantId, period), used(tenantId, period) + amount);
+      for (const { period, amount } of demands)
+        usage.set(key(tenantId, period), used(tenantId, period) + (amount ?? total));
       return { exceeded: undefined };
     },
 
