@@ -12,7 +12,7 @@ COPY scripts ./scripts
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build:gateway && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

@@ -4,7 +4,16 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/', '.build-test/', 'node_modules/', 'coverage/', 'data/', 'test/artifacts/', 'examples/'],
+    ignores: [
+      'dist/',
+      'client/dist/',
+      '.build-test/',
+      'node_modules/',
+      'coverage/',
+      'data/',
+      'test/artifacts/',
+      'examples/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
