@@ -53,7 +53,7 @@ export default tseslint.config(
   },
   {
     // supertest response bodies and jest matchers are typed `any`; tests may read them freely.
-    files: ['test/**/*.ts'],
+    files: ['test/**/*.ts', 'client/test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
