@@ -1,6 +1,6 @@
 import type { Express } from 'express';
 import { upstreamPassThroughRoutes } from './admin';
-import { clientCredentialsRoutes, requireAccess } from './auth';
+import { apiCors, clientCredentialsRoutes, requireAccess } from './auth';
 import { callbackRoutes, inboundAdminRoutes, inboundRoutes } from './callbacks';
 import type { Config } from './config';
 import { eventDefinitions, webhookAdminRoutes } from './delivery';
@@ -58,7 +58,13 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   const guards = { authenticate: s.authenticate, rateLimit: s.rateLimit.middleware, requireAccess };
   const app = createHttpApp(
     config,
-    { logger: runtime.logger, httpMetrics: s.metrics.httpMetrics, isDraining: () => draining, guards },
+    {
+      logger: runtime.logger,
+      httpMetrics: s.metrics.httpMetrics,
+      isDraining: () => draining,
+      guards,
+      cors: apiCors(config.tenants),
+    },
     { publicRoutes, tenantRoutes },
   );
   const { metrics, webhooks, sends, backstop, events, streams } = s;

@@ -5,6 +5,7 @@ import { Passport } from 'passport';
 import { ExtractJwt, Strategy as JwtStrategy, type StrategyOptionsWithoutRequest } from 'passport-jwt';
 import type { Config, Scope } from '../config';
 import { ApiError } from '../http';
+import { claimAt } from './claims';
 import type { Identity } from './identity';
 
 type AuthConfig = Config['auth'];
@@ -89,13 +90,22 @@ function claimsProblem(
   if (typeof payload.exp !== 'number') return 'token has no exp claim';
   const lifetime = lifetimeProblem(payload.exp, payload.iat, auth);
   if (lifetime) return lifetime;
-  const tenantId = payload[auth.tenantClaim];
+  const tenantId = claimAt(payload, auth.tenantClaim);
   if (typeof tenantId !== 'string' || tenantId === '') return `token has no ${auth.tenantClaim} claim`;
   const tenant = Object.hasOwn(tenants, tenantId) ? tenants[tenantId] : undefined;
   if (!tenant) return `unknown tenant '${tenantId.slice(0, 64)}'`;
   const requested = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
   const scopes = tenant.scopes.filter((scope: Scope) => requested.includes(scope));
-  return { tenantId, scopes, subject: typeof payload.sub === 'string' ? payload.sub : undefined };
+  // sms:read:all includes sms:read: routes that read name sms:read and narrow by subject without :all.
+  if (scopes.includes('sms:read:all') && !scopes.includes('sms:read')) scopes.push('sms:read');
+  const phone = claimAt(payload, auth.phoneNumberClaim);
+  return {
+    tenantId,
+    scopes,
+    subject: typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : undefined,
+    phoneNumber: typeof phone === 'string' ? phone : undefined,
+    phoneNumberVerified: claimAt(payload, auth.phoneNumberVerifiedClaim) === true,
+  };
 }
 
 /**

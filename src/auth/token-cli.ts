@@ -20,7 +20,7 @@ export function mintFromCommandLine(args: string[], env: NodeJS.ProcessEnv = pro
   if (!values.tenant) throw new Error('--tenant: required (one of the tenants in config)');
   const scopes = scopeSchema.array().safeParse(values.scope.split(/[\s,]+/).filter(Boolean));
   if (!scopes.success)
-    throw new Error(`--scope: expected scopes from sms:send, sms:read, admin, got '${values.scope}'`);
+    throw new Error(`--scope: expected scopes from ${scopeSchema.options.join(', ')}, got '${values.scope}'`);
   const config = loadConfig(env, {}, { purpose: 'minting' });
   return mintToken(config, {
     tenantId: values.tenant,

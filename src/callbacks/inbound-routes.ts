@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { identityOf } from '../auth';
+import { identityOf, readScopeOf } from '../auth';
 import {
   jsonResponse,
   pageBlock,
@@ -29,13 +29,14 @@ export function inboundRoutes(repository: InboundRepository): RouteDefinition[] 
       method: 'get',
       path: '/v1/inbound',
       access: 'sms:read',
-      summary: 'Replies and inbound SMS routed to this tenant',
+      summary: 'Replies and inbound SMS (sms:read: replies to own messages; sms:read:all: the tenant’s)',
       tags: ['inbound'],
       request: { query: pageQuery },
       responses: { 200: jsonResponse(successSchema(z.array(inboundItemSchema), true)) },
       handler: async (req, res) => {
         const page = parsePage(req.query.page);
-        const { items, total } = await repository.listForTenant(identityOf(req).tenantId, page);
+        const { tenantId, subject } = readScopeOf(identityOf(req));
+        const { items, total } = await repository.listForTenant(tenantId, page, subject);
         const data = items.map(({ id, sender, text, receivedAt, replyTo, createdAt }) => ({
           id,
           from: sender,

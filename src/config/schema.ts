@@ -4,7 +4,12 @@ import { isValidAllowEntry } from '../egress';
 // The single source of truth for configuration. Every key has a default that suits the embedded
 // sandbox mode, so `npm start` needs no file; production overrides come from SMSGATE_CONFIG and env.
 
-export const scopeSchema = z.enum(['sms:send', 'sms:read', 'admin']);
+/**
+ * `sms:send`: any allowed recipient; `sms:send:self`: only the token's own verified phone number.
+ * `sms:read`: what the token's `sub` sent (its messages, replies to them, their events);
+ * `sms:read:all`: the whole tenant (and implies `sms:read` for route access).
+ */
+export const scopeSchema = z.enum(['sms:send', 'sms:read', 'admin', 'sms:send:self', 'sms:read:all']);
 export type Scope = z.infer<typeof scopeSchema>;
 
 /** Sender ids as the provider accepts them: letters, digits, space and dash. */
@@ -37,9 +42,27 @@ const addressAllowEntry = z
   .string()
   .refine(isValidAllowEntry, 'expected an IP address, IP:port, [IPv6]:port or a CIDR range');
 
+/** A web origin (scheme://host[:port]) a browser app calls the API from. */
+const webOrigin = z
+  .url({ protocol: /^https?$/, error: 'expected an origin such as https://app.example.com' })
+  .refine((value) => new URL(value).origin === value, 'expected an origin: scheme://host[:port], no path');
+
+const requestRate = z.strictObject({
+  requests: z.number().int().positive(),
+  windowSec: z.number().int().positive().max(86_400),
+});
+
+const segmentQuota = z.strictObject({
+  segmentsPerDay: z.number().int().positive().optional(),
+  segmentsPerMonth: z.number().int().positive().optional(),
+});
+
 const tenant = z.strictObject({
-  /** Scopes a token of this tenant may carry; scopes outside this list are ignored. */
-  scopes: z.array(scopeSchema).min(1).default(['sms:send', 'sms:read']),
+  /**
+   * Scopes a token of this tenant may carry; scopes outside this list are ignored. The default
+   * includes sms:read:all, so a backend's token that asks for it keeps reading the whole tenant.
+   */
+  scopes: z.array(scopeSchema).min(1).default(['sms:send', 'sms:read', 'sms:read:all']),
   /** Sender id used when a request names none; '' means the provider's shared number. */
   defaultSender: senderId.default(''),
   /** When set, `from` must be one of these. */
@@ -54,19 +77,9 @@ const tenant = z.strictObject({
   /** Share of the upstream budget when several tenants wait (2 = twice a weight-1 tenant's share). */
   weight: z.number().positive().max(1000).default(1),
   /** Requests this tenant may make per window, over all /v1 routes. */
-  rateLimit: z
-    .strictObject({
-      requests: z.number().int().positive(),
-      windowSec: z.number().int().positive().max(86_400),
-    })
-    .default({ requests: 300, windowSec: 60 }),
+  rateLimit: requestRate.default({ requests: 300, windowSec: 60 }),
   /** Segments (recipients x segments per message) this tenant may send per period; unset = no quota. */
-  quota: z
-    .strictObject({
-      segmentsPerDay: z.number().int().positive().optional(),
-      segmentsPerMonth: z.number().int().positive().optional(),
-    })
-    .default({}),
+  quota: segmentQuota.default({}),
   /**
    * Team backends that may get tokens with POST /v1/auth/token (OAuth2 client credentials). Only
    * the SHA-256 of each secret is configured: `printf %s "$SECRET" | sha256sum`.
@@ -90,6 +103,28 @@ const tenant = z.strictObject({
       previousSecret: webhookSecret.optional(),
     })
     .optional(),
+  /**
+   * Browser apps on these origins may call the API and open the event stream (CORS). A preflight
+   * carries no token, so it is granted to an origin any tenant lists; the real request only when
+   * the token's own tenant lists it.
+   */
+  cors: z
+    .strictObject({
+      allowedOrigins: z.array(webOrigin).default([]),
+      /** How long a browser may cache a preflight answer. */
+      maxAgeSec: z.number().int().min(0).max(86_400).default(600),
+    })
+    .prefault({}),
+  /**
+   * Limits of each end user (each token `sub`) inside the tenant's own; unset = none. Tokens that
+   * hold sms:read:all (the tenant's backends) are limited by the tenant's limits alone.
+   */
+  perUser: z
+    .strictObject({
+      rateLimit: requestRate.optional(),
+      quota: segmentQuota.default({}),
+    })
+    .prefault({}),
 });
 export type TenantConfig = z.infer<typeof tenant>;
 
@@ -214,7 +249,15 @@ export const configSchema = z.strictObject({
       jwksUrl: z.url().optional(),
       issuer: z.string().min(1).optional(),
       audience: z.string().min(1).optional(),
+      /**
+       * Where the tenant id is in the token: a claim name, or a path into nested claims with dots
+       * (`app_metadata.tenant`, `https://example.com/claims.tenant`); at each level the longest
+       * key that matches is taken, so a namespaced claim name with dots in it needs no escaping.
+       */
       tenantClaim: z.string().min(1).default('tenant'),
+      /** The end user's phone number (E.164) and whether the identity provider verified it (sms:send:self). Paths as for tenantClaim. */
+      phoneNumberClaim: z.string().min(1).default('phone_number'),
+      phoneNumberVerifiedClaim: z.string().min(1).default('phone_number_verified'),
       clockToleranceSec: z.number().int().min(0).max(300).default(30),
       /**
        * Longest token lifetime (exp - iat) accepted, and the longest `npm run token` mints. 24 h:

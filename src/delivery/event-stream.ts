@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { identityOf, type Identity } from '../auth';
+import { identityOf, readScopeOf, readsWholeTenant, type Identity } from '../auth';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import {
@@ -88,11 +88,16 @@ export function createEventStreams(options: {
         'ticket: send either a ticket or an Authorization header, not both',
       );
     }
-    const tenantId = await events.redeemTicket(hashTicket(ticket), new Date(clock.now()).toISOString());
-    if (!tenantId || !config.tenants[tenantId]) {
+    const owner = await events.redeemTicket(hashTicket(ticket), new Date(clock.now()).toISOString());
+    if (!owner || !config.tenants[owner.tenantId]) {
       throw new ApiError('AUTH_FAILED', 'ticket: unknown, expired or already used');
     }
-    const identity: Identity = { tenantId, scopes: ['sms:read'], subject: undefined };
+    // The ticket stands in for the token that asked for it: the same tenant, subject and reach.
+    const identity: Identity = {
+      tenantId: owner.tenantId,
+      scopes: owner.readAll ? ['sms:read', 'sms:read:all'] : ['sms:read'],
+      subject: owner.subject ?? undefined,
+    };
     req.user = identity;
     next();
   };
@@ -133,7 +138,9 @@ export function createEventStreams(options: {
       // Counted like any /v1 request once the tenant is known, then at most N open per tenant.
       middleware: [options.rateLimit, withinStreamCap],
       handler: async (req, res) => {
-        const tenantId = identityOf(req).tenantId;
+        const { tenantId, subject } = readScopeOf(identityOf(req));
+        // sms:read: only events about the caller's own messages (and replies to them).
+        const visible = (event: StoredEvent) => subject === undefined || (event.subject ?? null) === subject;
         const lastEventId = parseLastEventId(req.get('last-event-id') ?? queryText(req.query.lastEventId));
         res.writeHead(200, {
           'Content-Type': 'text/event-stream; charset=utf-8',
@@ -160,6 +167,7 @@ export function createEventStreams(options: {
         let heldBytes = 0;
         const isNew = (event: StoredEvent) => !replayed.has(event.id) && event.id > (lastEventId ?? 0);
         const unsubscribe = hub.subscribe(tenantId, (event) => {
+          if (!visible(event)) return;
           if (!replaying) {
             if (isNew(event)) out.send(frameOf(event));
             return;
@@ -178,7 +186,8 @@ export function createEventStreams(options: {
           open.delete(res);
         });
         if (lastEventId !== undefined) {
-          for (const event of await events.listSince(tenantId, lastEventId, config.events.replayLimit)) {
+          const missed = await events.listSince(tenantId, lastEventId, config.events.replayLimit, subject);
+          for (const event of missed) {
             if (res.destroyed) return;
             // The replay is written at the client's pace: each write waits for the socket to drain.
             while (out.blocked() && !res.destroyed) await out.drained();
@@ -205,11 +214,16 @@ export function createEventStreams(options: {
         const ticket = randomBytes(32).toString('base64url');
         const now = clock.now();
         const expiresAt = new Date(now + config.events.ticketTtlSec * 1000).toISOString();
+        const identity = identityOf(req);
         await events.createTicket(
           hashTicket(ticket),
-          identityOf(req).tenantId,
+          identity.tenantId,
           expiresAt,
           new Date(now).toISOString(),
+          {
+            subject: identity.subject ?? null,
+            readAll: readsWholeTenant(identity),
+          },
         );
         sendSuccess(res, 201, { ticket, expiresAt, url: `/v1/events?ticket=${ticket}` });
       },

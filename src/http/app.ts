@@ -15,6 +15,8 @@ export interface HttpAppOptions {
   /** While draining, every answer asks its keep-alive client to reconnect (to another replica). */
   isDraining: () => boolean;
   guards: RouteGuards;
+  /** CORS of the authenticated API (preflights answered before authentication). */
+  cors?: RequestHandler;
 }
 
 /**
@@ -39,6 +41,7 @@ export function createHttpApp(config: Config, options: HttpAppOptions, routes: R
   app.use(express.json({ limit: config.http.bodyLimit, strict: true }));
   // Provider callback batches are checked item by item (src/callbacks), so one bad item costs nothing else.
   app.use(limitJsonDepth(MAX_JSON_DEPTH, { except: (req) => /^\/v1\/callbacks\//i.test(req.path) }));
+  if (options.cors) app.use(options.cors);
   const routers = buildRouters(routes, options.guards);
   app.use(routers.public);
   app.use(routers.tenant);

@@ -27,3 +27,4 @@ export {
   MAX_UCS2_UNITS,
 } from './validation';
 export { createSendWorker, type SendWorker } from './send-worker';
+export { recipientProblem, SENDING_SCOPES } from './send-rules';

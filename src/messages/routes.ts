@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { identityOf, type Identity } from '../auth';
+import { identityOf, readScopeOf, type Identity } from '../auth';
 import {
   ApiError,
   jsonResponse,
@@ -15,6 +15,7 @@ import {
 import type { MessageRepository } from '../store';
 import { messageDetailSchema, publicMessageSchema, sendHeadersSchema, sendResultSchema } from './contract';
 import { toPublicMessage, type SendResult } from './send';
+import { SENDING_SCOPES } from './send-rules';
 import { parseSendRequest, sendRequestSchema } from './validation';
 
 export interface MessagesRoutesDeps {
@@ -23,6 +24,14 @@ export interface MessagesRoutesDeps {
   /** Idempotency-Key handling for the send (see idempotency.ts). */
   idempotent: RequestHandler;
 }
+
+/** The route needs one of the sending scopes; what each one allows is decided in the send use case. */
+const requireSendingScope: RequestHandler = (req, _res, next) => {
+  const { scopes } = identityOf(req);
+  if (!SENDING_SCOPES.some((scope) => scopes.includes(scope)))
+    throw new ApiError('FORBIDDEN', `scope: this route needs one of '${SENDING_SCOPES.join("', '")}'`);
+  next();
+};
 
 export function messageRoutes({
   sendMessages,
@@ -33,7 +42,8 @@ export function messageRoutes({
     {
       method: 'post',
       path: '/v1/messages',
-      access: 'sms:send',
+      // sms:send, or sms:send:self (own verified number only): checked by recipientProblem.
+      access: 'authenticated',
       summary: 'Send one text to 1–1000 recipients (Idempotency-Key honoured; Prefer: respond-async → 202)',
       tags: ['messages'],
       request: {
@@ -44,7 +54,7 @@ export function messageRoutes({
         201: jsonResponse(successSchema(sendResultSchema), 'Sent'),
         202: jsonResponse(successSchema(sendResultSchema), 'Queued durably'),
       },
-      middleware: [requireJson, idempotent],
+      middleware: [requireSendingScope, requireJson, idempotent],
       handler: async (req, res) => {
         // RFC 7240: `Prefer: respond-async` → 202 once the send is committed to the durable queue.
         const async = /(^|[,\s])respond-async([,;\s]|$)/i.test(req.get('prefer') ?? '');
@@ -57,13 +67,14 @@ export function messageRoutes({
       method: 'get',
       path: '/v1/messages',
       access: 'sms:read',
-      summary: "This tenant's messages, newest first",
+      summary: "The caller's messages (sms:read: its own; sms:read:all: the tenant's), newest first",
       tags: ['messages'],
       request: { query: pageQuery },
       responses: { 200: jsonResponse(successSchema(z.array(publicMessageSchema), true)) },
       handler: async (req, res) => {
         const page = parsePage(req.query.page);
-        const { items, total } = await repository.listForTenant(identityOf(req).tenantId, page);
+        const { tenantId, subject } = readScopeOf(identityOf(req));
+        const { items, total } = await repository.listForTenant(tenantId, page, subject);
         sendSuccess(res, 200, items.map(toPublicMessage), pageBlock(page, total));
       },
     },
@@ -77,7 +88,8 @@ export function messageRoutes({
       responses: { 200: jsonResponse(successSchema(messageDetailSchema)) },
       handler: async (req, res) => {
         const id = String(req.params.id);
-        const message = await repository.findForTenant(identityOf(req).tenantId, id);
+        const { tenantId, subject } = readScopeOf(identityOf(req));
+        const message = await repository.findForTenant(tenantId, id, subject);
         if (!message) throw new ApiError('NOT_FOUND', `message '${id.slice(0, 64)}' not found`);
         sendSuccess(res, 200, {
           ...toPublicMessage(message),

@@ -16,6 +16,7 @@ import {
   parseSendRequest,
   type TextMeasure,
 } from './validation';
+import { recipientProblem } from './send-rules';
 
 export interface MessagesDeps {
   config: Config;
@@ -44,6 +45,8 @@ export type SendMessages = (
 /** A validated send: who, to whom, what, and how it will be counted and billed. */
 interface SendDraft {
   tenantId: string;
+  /** The sending token's `sub`, recorded on every message. */
+  subject: string | null;
   recipients: string[];
   sender: string;
   text: string;
@@ -83,7 +86,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
    * together and the answer is given; the send worker makes the call.
    */
   return async function sendMessages(identity, body, options = {}) {
-    const draft = validateSend(identity.tenantId, body);
+    const draft = validateSend(identity, body);
     const reservation = await quotas.reserve(
       identity.tenantId,
       draft.recipients.length * draft.measure.segments,
@@ -131,7 +134,8 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     logger.warn({ event: 'provider.low_balance' }, alert);
   }
 
-  function validateSend(tenantId: string, body: unknown): SendDraft {
+  function validateSend(identity: Identity, body: unknown): SendDraft {
+    const tenantId = identity.tenantId;
     const tenant = config.tenants[tenantId] as TenantConfig;
     const request = parseSendRequest(body);
     const recipients = normaliseRecipients(
@@ -140,12 +144,24 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
       config.messages.defaultRegion,
       config.messages.maxRecipients,
     );
+    // Who may receive, by the token's sending scopes: refused before anything is reserved or stored.
+    const refusal = recipientProblem(identity, recipients);
+    if (refusal) throw new ApiError('FORBIDDEN', refusal);
     const sender = chooseSender(request.from, tenant);
     // The provider wants CRLF line breaks; count the text as it will be sent.
     const text = request.text.replace(/\r?\n/g, '\r\n');
     const measure = measureText(text);
     const scheduledAt = parseScheduleAt(request.scheduleAt, clock.now());
-    return { tenantId, recipients, sender, text, measure, scheduledAt, reference: request.reference ?? null };
+    return {
+      tenantId,
+      subject: identity.subject ?? null,
+      recipients,
+      sender,
+      text,
+      measure,
+      scheduledAt,
+      reference: request.reference ?? null,
+    };
   }
 
   function providerRequest(draft: SendDraft, batchId: string): ProviderSendRequest {
@@ -179,6 +195,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
       scheduledAt: draft.scheduledAt !== undefined ? new Date(draft.scheduledAt).toISOString() : null,
       createdAt: now,
       updatedAt: now,
+      subject: draft.subject,
     }));
   }
 

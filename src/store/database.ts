@@ -22,6 +22,8 @@ export interface MessagesTable {
   scheduled_at: string | null;
   created_at: string;
   updated_at: string;
+  /** The sending token's `sub` (an end user inside the tenant); null when it had none. */
+  subject: string | null;
 }
 
 export interface MessageEventsTable {
@@ -75,6 +77,8 @@ export interface InboundMessagesTable {
   /** The provider's id of the message it replies to, and the custom_string it echoed (our batch id). */
   original_message_id: string | null;
   custom_string: string | null;
+  /** A reply's owner: the subject of the message it replies to (null for texts that are no reply). */
+  subject: string | null;
 }
 
 /** What happened for a tenant, in order: the source for webhooks and for SSE replay. */
@@ -88,6 +92,8 @@ export interface EventsTable {
   /** The JSON body exactly as delivered (signatures are over these bytes). */
   payload: string;
   created_at: string;
+  /** Whose event: the subject of the message it is about (null: no end user). */
+  subject: string | null;
 }
 
 /** The outbox: one row per event for a tenant with a webhook, written with the event. */
@@ -122,6 +128,9 @@ export interface EventTicketsTable {
   tenant_id: string;
   expires_at: string;
   used_at: string | null;
+  /** What the stream it opens may show: the issuing token's subject, and 1 for the whole tenant. */
+  subject: string | null;
+  read_all: number;
 }
 
 export interface FormRepliesTable {

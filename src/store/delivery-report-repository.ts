@@ -38,7 +38,7 @@ export interface DeliveryReportRepository {
  * stored with its outbox row in the same transaction as the report and the status change.
  */
 export function createDeliveryReportRepository(db: Db, hasWebhook: WebhookTenants): DeliveryReportRepository {
-  const columns = ['id', 'tenant_id', 'recipient', 'reference', 'batch_id'] as const;
+  const columns = ['id', 'tenant_id', 'recipient', 'reference', 'batch_id', 'subject'] as const;
   return {
     async store(reports, rejected, at) {
       const counts: IntakeCounts = { applied: 0, duplicates: 0, ignored: 0, rejected: rejected.length };
@@ -112,6 +112,7 @@ export function createDeliveryReportRepository(db: Db, hasWebhook: WebhookTenant
             counts.applied += 1;
             changes.push({
               tenantId: message.tenant_id,
+              subject: message.subject ?? null,
               type: 'message.status',
               data: {
                 messageId: message.id,

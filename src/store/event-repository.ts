@@ -7,6 +7,8 @@ export type EventType = 'message.status' | 'message.inbound';
 
 export interface NewEvent {
   tenantId: string;
+  /** Whose event inside the tenant (the subject of the message it is about); null or absent: none. */
+  subject?: string | null;
   type: EventType;
   data: Record<string, unknown>;
 }
@@ -17,6 +19,8 @@ export interface StoredEvent {
   /** The webhook-id. */
   eventId: string;
   tenantId: string;
+  /** See NewEvent; absent on events published by a replica from before subjects. */
+  subject?: string | null;
   type: EventType;
   /** `{"id","type","timestamp","data"}` as JSON, exactly as delivered. */
   payload: string;
@@ -48,7 +52,14 @@ export async function appendEvents(
     const payload = JSON.stringify({ id: eventId, type: event.type, timestamp: at, data: event.data });
     const row = await trx
       .insertInto('events')
-      .values({ event_id: eventId, tenant_id: event.tenantId, type: event.type, payload, created_at: at })
+      .values({
+        event_id: eventId,
+        tenant_id: event.tenantId,
+        type: event.type,
+        payload,
+        created_at: at,
+        subject: event.subject ?? null,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     if (hasWebhook(event.tenantId)) {
@@ -72,6 +83,7 @@ export async function appendEvents(
       id: Number(row.id),
       eventId,
       tenantId: event.tenantId,
+      subject: event.subject ?? null,
       type: event.type,
       payload,
       createdAt: at,
@@ -80,21 +92,47 @@ export async function appendEvents(
   return stored;
 }
 
+/** Who a ticket was issued to, and so what the stream it opens may show. */
+export interface TicketOwner {
+  tenantId: string;
+  subject: string | null;
+  /** The whole tenant's events (sms:read:all), or only `subject`'s. */
+  readAll: boolean;
+}
+
 export interface EventRepository {
-  /** This tenant's events after `afterId`, oldest first (SSE replay). */
-  listSince(tenantId: string, afterId: number, limit: number): Promise<StoredEvent[]>;
-  createTicket(ticketHash: string, tenantId: string, expiresAt: string, now: string): Promise<void>;
-  /** Uses a ticket up: the tenant it was issued to, or null if unknown, expired or already used. */
-  redeemTicket(ticketHash: string, now: string): Promise<string | null>;
+  /**
+   * This tenant's events after `afterId`, oldest first (SSE replay); with `subject` (null: none),
+   * only that subject's.
+   */
+  listSince(
+    tenantId: string,
+    afterId: number,
+    limit: number,
+    subject?: string | null,
+  ): Promise<StoredEvent[]>;
+  /** `owner` without subject and readAll: the whole tenant (as tickets were before subjects). */
+  createTicket(
+    ticketHash: string,
+    tenantId: string,
+    expiresAt: string,
+    now: string,
+    owner?: { subject: string | null; readAll: boolean },
+  ): Promise<void>;
+  /** Uses a ticket up: whom it was issued to, or null if unknown, expired or already used. */
+  redeemTicket(ticketHash: string, now: string): Promise<TicketOwner | null>;
 }
 
 export function createEventRepository(db: Db): EventRepository {
   return {
-    async listSince(tenantId, afterId, limit) {
+    async listSince(tenantId, afterId, limit, subject) {
       const rows = await db
         .selectFrom('events')
         .selectAll()
         .where('tenant_id', '=', tenantId)
+        .$if(subject !== undefined, (q) =>
+          q.where((eb) => (subject === null ? eb('subject', 'is', null) : eb('subject', '=', subject!))),
+        )
         .where('id', '>', afterId)
         .orderBy('id', 'asc')
         .limit(limit)
@@ -103,17 +141,25 @@ export function createEventRepository(db: Db): EventRepository {
         id: Number(row.id),
         eventId: row.event_id,
         tenantId: row.tenant_id,
+        subject: row.subject ?? null,
         type: row.type as EventType,
         payload: row.payload,
         createdAt: row.created_at,
       }));
     },
 
-    async createTicket(ticketHash, tenantId, expiresAt, now) {
+    async createTicket(ticketHash, tenantId, expiresAt, now, owner = { subject: null, readAll: true }) {
       await db.deleteFrom('event_tickets').where('expires_at', '<', now).execute();
       await db
         .insertInto('event_tickets')
-        .values({ ticket_hash: ticketHash, tenant_id: tenantId, expires_at: expiresAt, used_at: null })
+        .values({
+          ticket_hash: ticketHash,
+          tenant_id: tenantId,
+          expires_at: expiresAt,
+          used_at: null,
+          subject: owner.subject,
+          read_all: owner.readAll ? 1 : 0,
+        })
         .execute();
     },
 
@@ -129,10 +175,11 @@ export function createEventRepository(db: Db): EventRepository {
       if (Number(result.numUpdatedRows) !== 1) return null;
       const row = await db
         .selectFrom('event_tickets')
-        .select('tenant_id')
+        .select(['tenant_id', 'subject', 'read_all'])
         .where('ticket_hash', '=', ticketHash)
         .executeTakeFirst();
-      return row?.tenant_id ?? null;
+      if (!row) return null;
+      return { tenantId: row.tenant_id, subject: row.subject ?? null, readAll: Number(row.read_all) === 1 };
     },
   };
 }

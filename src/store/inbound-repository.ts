@@ -28,6 +28,8 @@ export interface InboundRecord {
   createdAt: string;
   originalMessageId: string | null;
   customString: string | null;
+  /** A reply's owner: the subject of the message it answers (null: no end user, or no reply). */
+  subject?: string | null;
 }
 
 /** An operator's assignment: done, or why not. */
@@ -48,9 +50,11 @@ export interface InboundRepository {
     rejected: { reason: string; payload: string }[],
     at: string,
   ): Promise<{ counts: InboundCounts; events: StoredEvent[] }>;
+  /** With `subject` (null: none), only replies to that subject's messages. */
   listForTenant(
     tenantId: string,
     page: { offset: number; size: number },
+    subject?: string | null,
   ): Promise<{ items: InboundRecord[]; total: number }>;
   /** Inbound messages no tenant has (held replies, and texts no rule routed), newest first. */
   listUnrouted(page: { offset: number; size: number }): Promise<{ items: InboundRecord[]; total: number }>;
@@ -68,11 +72,11 @@ export interface InboundRepository {
 async function routeOf(
   trx: Transaction<Database>,
   item: InboundInput,
-): Promise<{ tenantId: string | null; routedBy: string; replyTo: string | null }> {
+): Promise<{ tenantId: string | null; routedBy: string; replyTo: string | null; subject: string | null }> {
   const original = item.originalProviderMessageId
     ? await trx
         .selectFrom('messages')
-        .select(['id', 'tenant_id'])
+        .select(['id', 'tenant_id', 'subject'])
         .where('provider_message_id', '=', item.originalProviderMessageId)
         .executeTakeFirst()
     : undefined;
@@ -80,22 +84,29 @@ async function routeOf(
     !original && item.customString
       ? await trx
           .selectFrom('messages')
-          .select(['id', 'tenant_id'])
+          .select(['id', 'tenant_id', 'subject'])
           .where('batch_id', '=', item.customString)
           .where('recipient', '=', item.sender)
           .executeTakeFirst()
       : undefined;
   const replied = original ?? inBatch;
-  if (replied) return { tenantId: replied.tenant_id, routedBy: 'reply', replyTo: replied.id };
+  if (replied)
+    return {
+      tenantId: replied.tenant_id,
+      routedBy: 'reply',
+      replyTo: replied.id,
+      subject: replied.subject ?? null,
+    };
   if (item.originalProviderMessageId || item.customString) {
-    return { tenantId: null, routedBy: 'held', replyTo: null };
+    return { tenantId: null, routedBy: 'held', replyTo: null, subject: null };
   }
-  return { ...item.fallback, replyTo: null };
+  return { ...item.fallback, replyTo: null, subject: null };
 }
 
 function arrival(tenantId: string, record: InboundRecord): NewEvent {
   return {
     tenantId,
+    subject: record.subject ?? null,
     type: 'message.inbound',
     data: {
       id: record.id,
@@ -120,6 +131,7 @@ function fromRow(row: InboundMessagesTable): InboundRecord {
     createdAt: row.created_at,
     originalMessageId: row.original_message_id,
     customString: row.custom_string,
+    subject: row.subject ?? null,
   };
 }
 
@@ -128,10 +140,14 @@ export function createInboundRepository(db: Db, hasWebhook: WebhookTenants): Inb
   async function list(
     tenantId: string | null,
     page: { offset: number; size: number },
+    subject?: string | null,
   ): Promise<{ items: InboundRecord[]; total: number }> {
     const filtered = db
       .selectFrom('inbound_messages')
-      .where((eb) => (tenantId === null ? eb('tenant_id', 'is', null) : eb('tenant_id', '=', tenantId)));
+      .where((eb) => (tenantId === null ? eb('tenant_id', 'is', null) : eb('tenant_id', '=', tenantId)))
+      .$if(subject !== undefined, (q) =>
+        q.where((eb) => (subject === null ? eb('subject', 'is', null) : eb('subject', '=', subject!))),
+      );
     const { total } = await filtered
       .select((eb) => eb.fn.countAll<number | string>().as('total'))
       .executeTakeFirstOrThrow();
@@ -174,6 +190,7 @@ export function createInboundRepository(db: Db, hasWebhook: WebhookTenants): Inb
             createdAt: item.createdAt,
             originalMessageId: item.originalProviderMessageId,
             customString: item.customString,
+            subject: route.subject,
           };
           const result = await trx
             .insertInto('inbound_messages')
@@ -189,6 +206,7 @@ export function createInboundRepository(db: Db, hasWebhook: WebhookTenants): Inb
               created_at: record.createdAt,
               original_message_id: record.originalMessageId,
               custom_string: record.customString,
+              subject: route.subject,
             })
             .onConflict((oc) => oc.column('provider_message_id').doNothing())
             .executeTakeFirst();
@@ -204,7 +222,7 @@ export function createInboundRepository(db: Db, hasWebhook: WebhookTenants): Inb
       return { counts, events };
     },
 
-    listForTenant: (tenantId, page) => list(tenantId, page),
+    listForTenant: (tenantId, page, subject) => list(tenantId, page, subject),
     listUnrouted: (page) => list(null, page),
 
     async assign(id, tenantId, at) {

@@ -41,6 +41,7 @@ export {
   type EventRepository,
   type EventType,
   type StoredEvent,
+  type TicketOwner,
   type WebhookTenants,
 } from './event-repository';
 export {

@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Transaction } from 'kysely';
 import type { Database, Db, MessagesTable } from './database';
 import { appendEvents, type StoredEvent, type WebhookTenants } from './event-repository';
 import { movesForwardTo } from './message-status';
@@ -20,6 +20,8 @@ export interface MessageRecord {
   scheduledAt: string | null;
   createdAt: string;
   updatedAt: string;
+  /** The sending token's `sub`; null when it had none (backends, forms' replies aside). */
+  subject?: string | null;
 }
 
 export interface StatusChange {
@@ -69,13 +71,16 @@ export interface MessageRepository {
   ): Promise<RecordedOutcomes>;
   /** The messages of one batch, in recipient order. */
   findBatch(batchId: string): Promise<MessageRecord[]>;
+  /** `subject`: only a message with this subject (null: none); undefined: any of the tenant's. */
   findForTenant(
     tenantId: string,
     id: string,
+    subject?: string | null,
   ): Promise<(MessageRecord & { history: StatusChange[] }) | undefined>;
   listForTenant(
     tenantId: string,
     page: { offset: number; size: number },
+    subject?: string | null,
   ): Promise<{ items: MessageRecord[]; total: number }>;
   /** Every tenant's messages (for operators), optionally by status and tenant, newest first. */
   listAll(
@@ -130,7 +135,14 @@ export function createMessageRepository(db: Db): MessageRepository {
             error: o.error ?? null,
             at,
           };
-          return [{ tenantId: message.tenantId, type: 'message.status' as const, data }];
+          return [
+            {
+              tenantId: message.tenantId,
+              subject: message.subject ?? null,
+              type: 'message.status' as const,
+              data,
+            },
+          ];
         });
         return { applied: ids, events: await appendEvents(trx, events, at, announce.hasWebhook) };
       });
@@ -146,12 +158,13 @@ export function createMessageRepository(db: Db): MessageRepository {
       return rows.map(fromRow);
     },
 
-    async findForTenant(tenantId, id) {
+    async findForTenant(tenantId, id, subject) {
       const row = await db
         .selectFrom('messages')
         .selectAll()
         .where('tenant_id', '=', tenantId)
         .where('id', '=', id)
+        .$if(subject !== undefined, (q) => q.where(ownedBy(subject)))
         .executeTakeFirst();
       if (!row) return undefined;
       const history = await db
@@ -163,16 +176,18 @@ export function createMessageRepository(db: Db): MessageRepository {
       return { ...fromRow(row), history };
     },
 
-    async listForTenant(tenantId, page) {
+    async listForTenant(tenantId, page, subject) {
       const [{ total }] = (await db
         .selectFrom('messages')
         .select((eb) => eb.fn.countAll<number | string>().as('total'))
         .where('tenant_id', '=', tenantId)
+        .$if(subject !== undefined, (q) => q.where(ownedBy(subject)))
         .execute()) as [{ total: number | string }];
       const rows = await db
         .selectFrom('messages')
         .selectAll()
         .where('tenant_id', '=', tenantId)
+        .$if(subject !== undefined, (q) => q.where(ownedBy(subject)))
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
         .limit(page.size)
@@ -253,6 +268,12 @@ async function applyOutcomes(
   return rows.map((row) => row.id);
 }
 
+/** Rows of one subject: `subject = ?`, or `subject is null` for a token without one. */
+export function ownedBy(subject: string | null | undefined) {
+  return (eb: ExpressionBuilder<Database, 'messages' | 'events' | 'inbound_messages'>) =>
+    subject === null || subject === undefined ? eb('subject', 'is', null) : eb('subject', '=', subject);
+}
+
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -276,6 +297,7 @@ function toRow(m: MessageRecord): MessagesTable {
     scheduled_at: m.scheduledAt,
     created_at: m.createdAt,
     updated_at: m.updatedAt,
+    subject: m.subject ?? null,
   };
 }
 
@@ -296,6 +318,7 @@ function fromRow(row: MessagesTable): MessageRecord {
     scheduledAt: row.scheduled_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    subject: row.subject ?? null,
   };
 }
 

@@ -286,4 +286,37 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropIndex('idempotency_keys_expires_at').execute();
     },
   },
+  '0011_subjects': {
+    async up(db: Kysely<unknown>) {
+      // End users inside a tenant: who sent each message, whose each reply and event is, and what a
+      // stream ticket may show. Rows from before have no subject (a token without `sub` owns them).
+      await db.schema.alterTable('messages').addColumn('subject', 'varchar(255)').execute();
+      await db.schema.alterTable('inbound_messages').addColumn('subject', 'varchar(255)').execute();
+      await db.schema.alterTable('events').addColumn('subject', 'varchar(255)').execute();
+      await db.schema.alterTable('event_tickets').addColumn('subject', 'varchar(255)').execute();
+      await db.schema
+        .alterTable('event_tickets')
+        .addColumn('read_all', 'integer', (col) => col.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex('messages_tenant_subject_created')
+        .on('messages')
+        .columns(['tenant_id', 'subject', 'created_at', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('events_tenant_subject_id')
+        .on('events')
+        .columns(['tenant_id', 'subject', 'id'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('events_tenant_subject_id').execute();
+      await db.schema.dropIndex('messages_tenant_subject_created').execute();
+      await db.schema.alterTable('event_tickets').dropColumn('read_all').execute();
+      await db.schema.alterTable('event_tickets').dropColumn('subject').execute();
+      await db.schema.alterTable('events').dropColumn('subject').execute();
+      await db.schema.alterTable('inbound_messages').dropColumn('subject').execute();
+      await db.schema.alterTable('messages').dropColumn('subject').execute();
+    },
+  },
 };

@@ -5,6 +5,7 @@ import express, { type RequestHandler } from 'express';
 import request from 'supertest';
 import { z } from 'zod';
 import { requireAccess, type Identity } from '../../src/auth';
+import { scopeSchema } from '../../src/config';
 import {
   ApiError,
   buildRouters,
@@ -56,7 +57,7 @@ describe('the route table: every route states its access, and the table enforces
       handler: echo,
     };
     expect(() => build({ tenantRoutes: [missing] })).toThrow(
-      "route GET /v1/x: access must be one of public, authenticated, sms:send, sms:read, admin, got 'undefined'",
+      `route GET /v1/x: access must be one of public, authenticated, ${scopeSchema.options.join(', ')}, got 'undefined'`,
     );
     // @ts-expect-error: not a scope
     const unknown = route({ access: 'sms:write' });

@@ -148,7 +148,21 @@ describe.each(DIALECTS)('the store on %s', (dialect) => {
 
     await events.createTicket('hash-1', 'alpha', '2026-11-25T01:01:00.000Z', AT);
     const redeemed = await Promise.all(Array.from({ length: 10 }, () => events.redeemTicket('hash-1', AT)));
-    expect(redeemed.filter((tenant) => tenant === 'alpha')).toHaveLength(1);
+    expect(redeemed.filter((owner) => owner?.tenantId === 'alpha')).toHaveLength(1);
+    expect(redeemed.find((owner) => owner !== null)).toEqual({
+      tenantId: 'alpha',
+      subject: null,
+      readAll: true,
+    });
+    await events.createTicket('hash-3', 'alpha', '2026-11-25T01:01:00.000Z', AT, {
+      subject: 'user-1',
+      readAll: false,
+    });
+    expect(await events.redeemTicket('hash-3', AT)).toEqual({
+      tenantId: 'alpha',
+      subject: 'user-1',
+      readAll: false,
+    });
     await events.createTicket('hash-2', 'alpha', '2026-11-25T01:01:00.000Z', AT);
     expect(await events.redeemTicket('hash-2', '2026-11-25T01:02:00.000Z')).toBeNull(); // expired
   });

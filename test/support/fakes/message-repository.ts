@@ -36,7 +36,7 @@ export function createFakeMessageRepository(
       }
       if (job) options.onJob?.(first.batchId, job, first.createdAt);
       for (const message of batch) {
-        messages.set(message.id, { ...message });
+        messages.set(message.id, { ...message, subject: message.subject ?? null });
         history.set(message.id, [{ status: message.status, detail: null, at: message.createdAt }]);
       }
     },
@@ -86,15 +86,15 @@ export function createFakeMessageRepository(
         .map((m) => ({ ...m }));
     },
 
-    async findForTenant(tenantId, id) {
+    async findForTenant(tenantId, id, subject) {
       const message = messages.get(id);
-      if (!message || message.tenantId !== tenantId) return undefined;
+      if (!message || message.tenantId !== tenantId || !ownedBy(message, subject)) return undefined;
       return { ...message, history: [...(history.get(id) ?? [])] };
     },
 
-    async listForTenant(tenantId, page) {
+    async listForTenant(tenantId, page, subject) {
       const items = [...messages.values()]
-        .filter((m) => m.tenantId === tenantId)
+        .filter((m) => m.tenantId === tenantId && ownedBy(m, subject))
         .sort((a, b) =>
           a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1,
         );
@@ -114,4 +114,9 @@ export function createFakeMessageRepository(
     all: () => [...messages.values()].map((m) => ({ ...m })),
     historyOf: (id) => [...(history.get(id) ?? [])],
   };
+}
+
+/** As the SQL: undefined = any subject; null = rows without one; else rows with exactly this one. */
+function ownedBy(message: MessageRecord, subject: string | null | undefined): boolean {
+  return subject === undefined || (message.subject ?? null) === subject;
 }

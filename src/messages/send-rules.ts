@@ -1,0 +1,32 @@
+import type { Identity } from '../auth';
+
+// What a token may send, by its scopes (the shared rule of the sending scopes):
+// `sms:send` — no restriction; `sms:send:self` — only the token's own verified phone number.
+
+/** The scopes that let a token call POST /v1/messages at all; each may narrow what it sends. */
+export const SENDING_SCOPES = ['sms:send', 'sms:send:self'] as const;
+
+/** `+61 412-345 678` → `+61412345678`: the OIDC phone_number claim is E.164, perhaps with separators. */
+const compact = (phone: string) => phone.replace(/[\s\-().]/g, '');
+
+/**
+ * Decides the recipient rule: undefined when `identity` may send to every one of `recipients`
+ * (already normalised to E.164), else why not (a 403 description). Without `sms:send`, a token
+ * with `sms:send:self` may send only to its own `phone_number` claim, and only when its
+ * `phone_number_verified` claim is true; without either scope it may send nothing.
+ */
+export function recipientProblem(
+  identity: Pick<Identity, 'scopes' | 'phoneNumber' | 'phoneNumberVerified'>,
+  recipients: readonly string[],
+): string | undefined {
+  if (identity.scopes.includes('sms:send')) return undefined;
+  if (!identity.scopes.includes('sms:send:self')) return "scope: sending needs 'sms:send' or 'sms:send:self'";
+  if (!identity.phoneNumber)
+    return "to: with 'sms:send:self' a token may send only to its own phone number, and it has none (phone_number claim)";
+  if (identity.phoneNumberVerified !== true)
+    return "to: with 'sms:send:self' a token may send only to its own phone number once verified (phone_number_verified is not true)";
+  const own = compact(identity.phoneNumber);
+  if (recipients.some((recipient) => compact(recipient) !== own))
+    return "to: with 'sms:send:self' a token may send only to its own phone number (phone_number claim)";
+  return undefined;
+}
