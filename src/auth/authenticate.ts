@@ -1,5 +1,6 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import jwt from 'jsonwebtoken';
 import { passportJwtSecret } from 'jwks-rsa';
 import { Passport } from 'passport';
 import { ExtractJwt, Strategy as JwtStrategy, type StrategyOptionsWithoutRequest } from 'passport-jwt';
@@ -16,7 +17,22 @@ type AuthConfig = Config['auth'];
  * provider's JWKS (issuer and audience then required). Tokens must carry `exp` and live at most
  * auth.maxTokenTtlSec; the tenant comes from a configurable claim and must be declared in config.
  */
-export function createAuthenticator(auth: AuthConfig, tenants: Config['tenants']): RequestHandler {
+/**
+ * An identity provider trusted beside the one auth.* configures: the sandbox's stand-in (sandbox
+ * mode only), whose RS256 tokens are told apart by their `iss` and verified against its own JWKS,
+ * issuer and audience, while HS256 tokens (`npm run token`) keep working as before.
+ */
+export interface TrustedIssuer {
+  issuer: string;
+  jwksUrl: string;
+  audience: string;
+}
+
+export function createAuthenticator(
+  auth: AuthConfig,
+  tenants: Config['tenants'],
+  alsoTrusted?: TrustedIssuer,
+): RequestHandler {
   const passport = new Passport();
   const options: StrategyOptionsWithoutRequest = {
     jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
@@ -38,24 +54,49 @@ export function createAuthenticator(auth: AuthConfig, tenants: Config['tenants']
       : { secretOrKey: requireSecret(auth) }),
   };
 
-  passport.use(
-    'jwt',
-    new JwtStrategy(
-      options,
-      (
-        payload: Record<string, unknown>,
-        done: (error: unknown, user?: Identity | false, info?: unknown) => void,
-      ) => {
-        const problem = claimsProblem(payload, auth, tenants);
-        if (typeof problem === 'string') done(null, false, { message: problem });
-        else done(null, problem);
-      },
-    ),
-  );
+  const verify = (
+    payload: Record<string, unknown>,
+    done: (error: unknown, user?: Identity | false, info?: unknown) => void,
+  ) => {
+    const problem = claimsProblem(payload, auth, tenants);
+    if (typeof problem === 'string') done(null, false, { message: problem });
+    else done(null, problem);
+  };
+  passport.use('jwt', new JwtStrategy(options, verify));
+  if (alsoTrusted) {
+    passport.use(
+      'trusted-issuer',
+      new JwtStrategy(
+        {
+          jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+          // Only the asymmetric family: its public keys can never be replayed as an HMAC secret.
+          algorithms: ['RS256'],
+          issuer: alsoTrusted.issuer,
+          audience: alsoTrusted.audience,
+          jsonWebTokenOptions: { clockTolerance: auth.clockToleranceSec },
+          secretOrKeyProvider: passportJwtSecret({
+            jwksUri: alsoTrusted.jwksUrl,
+            cache: true,
+            cacheMaxAge: 10 * 60_000,
+            rateLimit: true,
+            jwksRequestsPerMinute: 10,
+            timeout: 5_000,
+          }),
+        },
+        verify,
+      ),
+    );
+  }
+  // Which verifier a token goes to, by its (still unverified) issuer; that verifier then checks
+  // the signature, issuer and audience in full, so a forged `iss` only picks who refuses it.
+  const strategyFor = (req: Request) =>
+    alsoTrusted && issuerOf(ExtractJwt.fromAuthHeaderAsBearerToken()(req)) === alsoTrusted.issuer
+      ? 'trusted-issuer'
+      : 'jwt';
 
   return (req: Request, res: Response, next: NextFunction) => {
     const handler = passport.authenticate(
-      'jwt',
+      strategyFor(req),
       { session: false },
       (error: unknown, identity: Identity | false, info: unknown) => {
         if (error || !identity) {
@@ -68,6 +109,12 @@ export function createAuthenticator(auth: AuthConfig, tenants: Config['tenants']
     ) as RequestHandler;
     handler(req, res, next);
   };
+}
+
+function issuerOf(token: string | null): unknown {
+  if (!token) return undefined;
+  const payload = jwt.decode(token, { json: true });
+  return payload?.iss;
 }
 
 /**

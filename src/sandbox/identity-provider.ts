@@ -117,6 +117,10 @@ export function createIdentityProvider(options: IdentityProviderOptions): Identi
     const { publicKey, kid } = await keyPair();
     res.json({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' }] });
   });
+  // No icon: answered, so the browser does not log a 404 for it.
+  app.get('/favicon.ico', (_req, res) => {
+    res.status(204).end();
+  });
   app.get('/login.css', (_req, res) => {
     res.type('text/css').send(LOGIN_CSS);
   });

@@ -11,3 +11,10 @@ export type {
   SentMessage,
 } from './types';
 export { segmentCount, providerTextLength, normaliseNumber } from './provider-rules';
+export {
+  createIdentityProvider,
+  type IdentityProvider,
+  type IdentityProviderOptions,
+  type SignInUser,
+} from './identity-provider';
+export { createExampleApp, EXAMPLE_APP_CLIENT_ID, type ExampleApp } from './example-app';
