@@ -1108,7 +1108,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Replies and inbound SMS routed to this tenant */
+    /** Replies and inbound SMS (sms:read: replies to own messages; sms:read:all: the tenant’s) */
     get: {
       parameters: {
         query?: {
@@ -1163,7 +1163,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** This tenant's messages, newest first */
+    /** The caller's messages (sms:read: its own; sms:read:all: the tenant's), newest first */
     get: {
       parameters: {
         query?: {

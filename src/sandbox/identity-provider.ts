@@ -51,8 +51,8 @@ const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
  * claims) and `scope`, as a real identity provider configured for smsgate would issue them.
  *
  * It keeps to what a browser app needs to sign in, so it is small: the implicit grant rather than
- * the authorization-code flow with PKCE that a real provider should be used with (see
- * docs/tokens.md); a real provider's consent, sessions and refresh tokens are out of its scope.
+ * the authorization-code flow with PKCE that a real provider should be used with; a real
+ * provider's consent, sessions and refresh tokens are out of its scope.
  */
 export function createIdentityProvider(options: IdentityProviderOptions): IdentityProvider {
   const clock = options.clock ?? systemClock;
