@@ -4,7 +4,16 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/', '.build-test/', 'node_modules/', 'coverage/', 'data/', 'test/artifacts/', 'examples/'],
+    ignores: [
+      'dist/',
+      'client/dist/',
+      '.build-test/',
+      'node_modules/',
+      'coverage/',
+      'data/',
+      'test/artifacts/',
+      'examples/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -44,7 +53,7 @@ export default tseslint.config(
   },
   {
     // supertest response bodies and jest matchers are typed `any`; tests may read them freely.
-    files: ['test/**/*.ts'],
+    files: ['test/**/*.ts', 'client/test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -6,7 +6,8 @@ const esmOnly = ['kysely', 'jose'];
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
+  // The gateway's tests, and the TypeScript client's (client/test), which run against a real gateway.
+  roots: ['<rootDir>/test', '<rootDir>/client/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.(t|j|mj)s$': [

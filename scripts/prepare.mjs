@@ -1,4 +1,4 @@
-// `npm install` / `npm ci` run this (the `prepare` script): it builds dist/ once, so `npm start`
+// `npm install` / `npm ci` run this (the `prepare` script): it builds dist/ (and client/dist) once, so `npm start`
 // and the token CLI start at once instead of compiling on every run. A production install
 // (`npm ci --omit=dev`) has no compiler: the build is skipped and dist/ must come from a build
 // made elsewhere (as the Dockerfile does). Without sources (the Docker dependency layer, or an
@@ -27,11 +27,14 @@ try {
   );
   process.exit(0);
 }
-const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
-  cwd: root,
-  stdio: 'inherit',
-});
-if (build.status !== 0) process.exit(build.status ?? 1);
+// The gateway, then the TypeScript client in client/ (client/dist), when its sources are here.
+const projects = ['tsconfig.build.json', join('client', 'tsconfig.build.json')].filter((project) =>
+  existsSync(join(root, project)),
+);
+for (const project of projects) {
+  const build = spawnSync(process.execPath, [tsc, '-p', project], { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
+}
 // The operator console's page, script and styles (esbuild is a devDependency, like typescript).
 const bundle = spawnSync(process.execPath, [join(root, 'scripts', 'build-console.mjs')], {
   cwd: root,

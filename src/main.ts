@@ -41,12 +41,25 @@ async function main(): Promise<void> {
     `TOKEN=$(npm run -s token -- --tenant demo) && curl -s ${url}/v1/messages ` +
     `-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ` +
     `-d '{"to":"0412345678","text":"Hello from smsgate"}'`;
-  log.info({ url, mode: config.mode, sample }, `smsgate ready on ${url} (${config.mode} mode)`);
+  log.info(
+    {
+      url,
+      mode: config.mode,
+      sample,
+      ...(running.exampleApp ? { exampleApp: running.exampleApp.url } : {}),
+      ...(running.identityProvider ? { identityProvider: running.identityProvider.issuer } : {}),
+    },
+    `smsgate ready on ${url} (${config.mode} mode)`,
+  );
   if (config.mode === 'sandbox') {
     process.stderr.write(
       `\nsmsgate is running on ${url} in sandbox mode: the built-in provider simulator answers, no real SMS is sent.\n` +
         `Send a first SMS:\n\n  ${sample}\n\n` +
-        `Try the demo contact form: ${url}/demo/contact   API docs: ${url}/docs\n\n`,
+        `Try the demo contact form: ${url}/demo/contact   API docs: ${url}/docs\n` +
+        (running.exampleApp
+          ? `Try the cross-origin example app (sign in, send to your own number, watch it delivered): ${running.exampleApp.url}\n`
+          : '') +
+        '\n',
     );
   }
 

@@ -6,7 +6,14 @@ import { createGateway, type Gateway } from './app';
 import { systemClock, type Clock } from './clock';
 import { secretValuesOf, type Config } from './config';
 import { createLogger, type Logger } from './observability';
-import { createSandbox, type Sandbox } from './sandbox';
+import {
+  createExampleApp,
+  createIdentityProvider,
+  createSandbox,
+  type ExampleApp,
+  type IdentityProvider,
+  type Sandbox,
+} from './sandbox';
 import { DEMO_FORM_ID, demoForm } from './forms';
 import { openDatabase, type Db } from './store';
 
@@ -16,6 +23,9 @@ export interface RunningServer {
   gateway: Gateway;
   server: Server;
   sandbox: Sandbox | undefined;
+  /** Sandbox mode with the demo tenant: the identity-provider stand-in and the example app. */
+  identityProvider: IdentityProvider | undefined;
+  exampleApp: ExampleApp | undefined;
   db: Db;
   logger: Logger;
   /**
@@ -25,6 +35,11 @@ export interface RunningServer {
    */
   stop(options?: { drainMs?: number; graceMs?: number }): Promise<void>;
 }
+
+/** The sandbox's demo tenant, whose end users the example app signs in. */
+const DEMO_TENANT = 'demo';
+/** The `aud` of the identity-provider stand-in's tokens, which the gateway checks. */
+const EXAMPLE_AUDIENCE = 'smsgate';
 
 export interface StartOptions {
   clock?: Clock;
@@ -39,6 +54,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.log.level, secrets: secretValuesOf(config) });
   let sandbox: Sandbox | undefined;
+  let identityProvider: IdentityProvider | undefined;
+  let exampleApp: ExampleApp | undefined;
+  let gatewayUrl = '';
   let effective = config;
   if (config.mode === 'sandbox') {
     sandbox = createSandbox({
@@ -61,6 +79,28 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           }
         : config.forms;
     effective = { ...config, forms, upstream: { ...config.upstream, baseUrl: sandbox.apiUrl } };
+    const demo = effective.tenants[DEMO_TENANT];
+    if (demo) {
+      // The example app's end users sign in at the identity-provider stand-in; the gateway trusts
+      // its JWKS and lets the app's origin call the demo tenant's API.
+      identityProvider = createIdentityProvider({
+        audience: EXAMPLE_AUDIENCE,
+        tenant: DEMO_TENANT,
+        tenantClaim: config.auth.tenantClaim,
+        scopes: ['sms:send:self', 'sms:read'],
+        clock,
+      });
+      await identityProvider.start(config.sandbox.identityProviderPort, config.sandbox.host);
+      const idp = identityProvider;
+      exampleApp = createExampleApp({ gatewayUrl: () => gatewayUrl, authorizeUrl: () => idp.authorizeUrl });
+      await exampleApp.start(config.sandbox.exampleAppPort, config.sandbox.host);
+      for (const origin of exampleApp.origins) identityProvider.allowRedirectOrigin(origin);
+      const cors = {
+        ...demo.cors,
+        allowedOrigins: [...new Set([...demo.cors.allowedOrigins, ...exampleApp.origins])],
+      };
+      effective = { ...effective, tenants: { ...effective.tenants, [DEMO_TENANT]: { ...demo, cors } } };
+    }
   }
   const db = await openDatabase(effective.store);
   // A SQLite file belongs to this process alone; PostgreSQL is shared by the replicas.
@@ -69,6 +109,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     clock,
     logger,
     exclusiveStore: !effective.store.databaseUrl,
+    ...(identityProvider
+      ? {
+          trustedIssuer: {
+            issuer: identityProvider.issuer,
+            jwksUrl: identityProvider.jwksUrl,
+            audience: EXAMPLE_AUDIENCE,
+          },
+        }
+      : {}),
   });
   const { certFile, keyFile } = effective.tls;
   const server: Server =
@@ -90,6 +139,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     sandbox.configureCallbacks({ dlr: `${callbacks}/dlr`, inbound: `${callbacks}/inbound` });
   }
   const url = `${certFile ? 'https' : 'http'}://${effective.http.host === '0.0.0.0' || effective.http.host === '::' ? 'localhost' : effective.http.host}:${port}`;
+  gatewayUrl = url;
 
   let stopping: Promise<void> | undefined;
   return {
@@ -98,6 +148,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     gateway,
     server,
     sandbox,
+    identityProvider,
+    exampleApp,
     db,
     logger,
     stop({ drainMs = 0, graceMs = 10_000 } = {}) {
@@ -116,6 +168,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await gateway.close();
         await db.destroy();
         await sandbox?.stop();
+        await exampleApp?.stop();
+        await identityProvider?.stop();
       })();
       return stopping;
     },

@@ -1,4 +1,4 @@
-import { createAuthenticator, identityOf } from './auth';
+import { createAuthenticator, identityOf, type TrustedIssuer } from './auth';
 import {
   createDeliveryReportIntake,
   createInboundBackstop,
@@ -51,6 +51,8 @@ export interface GatewayRuntime {
   logger: Logger;
   /** The store belongs to this process alone (embedded SQLite); default true. */
   exclusiveStore?: boolean;
+  /** Sandbox mode: the identity-provider stand-in, whose tokens are accepted beside auth.*'s. */
+  trustedIssuer?: TrustedIssuer;
 }
 
 /** Something the gateway holds open: started (if it has work of its own) and stopped. */
@@ -137,7 +139,7 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     maxNumbers: config.messages.maxRecipients,
     bulkSend: config.upstream.bulkSend,
   });
-  const authenticate = createAuthenticator(config.auth, config.tenants);
+  const authenticate = createAuthenticator(config.auth, config.tenants, runtime.trustedIssuer);
   const rateLimit = createTenantRateLimit({
     tenants: config.tenants,
     keyPrefix: config.redis.keyPrefix,

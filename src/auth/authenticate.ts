@@ -1,5 +1,6 @@
 import { createHash, createSecretKey, type KeyObject } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import jwt from 'jsonwebtoken';
 import { passportJwtSecret } from 'jwks-rsa';
 import { Passport } from 'passport';
 import { ExtractJwt, Strategy as JwtStrategy, type StrategyOptionsWithRequest } from 'passport-jwt';
@@ -16,21 +17,59 @@ type AuthConfig = Config['auth'];
  * provider's JWKS (issuer and audience then required). Tokens must carry `exp` and live at most
  * auth.maxTokenTtlSec; the tenant comes from a configurable claim and must be declared in config.
  */
-export function createAuthenticator(auth: AuthConfig, tenants: Config['tenants']): RequestHandler {
+/**
+ * An identity provider trusted beside the one auth.* configures: the sandbox's stand-in (sandbox
+ * mode only), whose RS256 tokens are told apart by their `iss` and verified against its own JWKS,
+ * issuer and audience, while HS256 tokens (`npm run token`) keep working as before.
+ */
+export interface TrustedIssuer {
+  issuer: string;
+  jwksUrl: string;
+  audience: string;
+}
+
+export function createAuthenticator(
+  auth: AuthConfig,
+  tenants: Config['tenants'],
+  alsoTrusted?: TrustedIssuer,
+): RequestHandler {
   const passport = new Passport();
   const cache = new VerifiedTokens(auth.tokenCacheEntries);
   // What a verification learned about its request's token: its exp, and the JWKS key that verified it.
   const verified = new WeakMap<Request, { exp: number; key?: string }>();
-  const jwksProvider = auth.jwksUrl
-    ? passportJwtSecret({
-        jwksUri: auth.jwksUrl,
-        cache: true,
-        cacheMaxAge: auth.jwksCacheMaxAgeSec * 1000,
-        rateLimit: true,
-        jwksRequestsPerMinute: 10,
-        timeout: 5_000,
-      })
-    : undefined;
+  const keySet = (jwksUri: string) =>
+    passportJwtSecret({
+      jwksUri,
+      cache: true,
+      cacheMaxAge: auth.jwksCacheMaxAgeSec * 1000,
+      rateLimit: true,
+      jwksRequestsPerMinute: 10,
+      timeout: 5_000,
+    });
+  const keySets: Record<Strategy, KeyProvider | undefined> = {
+    jwt: auth.jwksUrl ? keySet(auth.jwksUrl) : undefined,
+    'trusted-issuer': alsoTrusted ? keySet(alsoTrusted.jwksUrl) : undefined,
+  };
+  /** A key provider that remembers, for the cache, which key verified the request's token. */
+  const remembering =
+    (provider: KeyProvider) => (req: Request, raw: string, done: (error: unknown, key?: string) => void) =>
+      provider(req, raw, (error, key) => {
+        if (!error && typeof key === 'string') verified.set(req, { exp: 0, key });
+        done(error, key as string | undefined);
+      });
+  const verify = (
+    req: Request,
+    payload: Record<string, unknown>,
+    done: (error: unknown, user?: Identity | false, info?: unknown) => void,
+  ) => {
+    const problem = claimsProblem(payload, auth, tenants);
+    if (typeof problem === 'string') {
+      done(null, false, { message: problem });
+      return;
+    }
+    verified.set(req, { ...verified.get(req), exp: payload.exp as number });
+    done(null, problem);
+  };
   const options: StrategyOptionsWithRequest = {
     jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
     algorithms: auth.algorithms,
@@ -38,40 +77,38 @@ export function createAuthenticator(auth: AuthConfig, tenants: Config['tenants']
     passReqToCallback: true,
     ...(auth.issuer ? { issuer: auth.issuer } : {}),
     ...(auth.audience ? { audience: auth.audience } : {}),
-    ...(jwksProvider
-      ? {
-          secretOrKeyProvider: (req: Request, raw: string, done: (error: unknown, key?: string) => void) =>
-            jwksProvider(req, raw, (error, key) => {
-              if (!error && typeof key === 'string') verified.set(req, { exp: 0, key });
-              done(error, key as string | undefined);
-            }),
-        }
+    ...(keySets.jwt
+      ? { secretOrKeyProvider: remembering(keySets.jwt) }
       : { secretOrKey: requireSecret(auth) }),
   };
-
-  passport.use(
-    'jwt',
-    new JwtStrategy(
-      options,
-      (
-        req: Request,
-        payload: Record<string, unknown>,
-        done: (error: unknown, user?: Identity | false, info?: unknown) => void,
-      ) => {
-        const problem = claimsProblem(payload, auth, tenants);
-        if (typeof problem === 'string') {
-          done(null, false, { message: problem });
-          return;
-        }
-        verified.set(req, { ...verified.get(req), exp: payload.exp as number });
-        done(null, problem);
-      },
-    ),
-  );
+  passport.use('jwt', new JwtStrategy(options, verify));
+  if (alsoTrusted && keySets['trusted-issuer']) {
+    passport.use(
+      'trusted-issuer',
+      new JwtStrategy(
+        {
+          jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+          // Only the asymmetric family: its public keys can never be replayed as an HMAC secret.
+          algorithms: ['RS256'],
+          issuer: alsoTrusted.issuer,
+          audience: alsoTrusted.audience,
+          jsonWebTokenOptions: { clockTolerance: auth.clockToleranceSec },
+          passReqToCallback: true,
+          secretOrKeyProvider: remembering(keySets['trusted-issuer']),
+        },
+        verify,
+      ),
+    );
+  }
+  // Which verifier a token goes to, by its (still unverified) issuer; that verifier then checks
+  // the signature, issuer and audience in full, so a forged `iss` only picks who refuses it.
+  const strategyFor = (token: string | undefined): Strategy =>
+    alsoTrusted && issuerOf(token ?? null) === alsoTrusted.issuer ? 'trusted-issuer' : 'jwt';
 
   function viaPassport(req: Request, res: Response, next: NextFunction, token: string | undefined): void {
+    const strategy = strategyFor(token);
     const handler = passport.authenticate(
-      'jwt',
+      strategy,
       { session: false },
       (error: unknown, identity: Identity | false, info: unknown) => {
         if (error || !identity) {
@@ -85,6 +122,7 @@ export function createAuthenticator(auth: AuthConfig, tenants: Config['tenants']
             identity,
             untilMs: (learned.exp + auth.clockToleranceSec) * 1000,
             key: learned.key,
+            strategy,
           });
         }
         req.user = identity;
@@ -101,14 +139,15 @@ export function createAuthenticator(auth: AuthConfig, tenants: Config['tenants']
       viaPassport(req, res, next, token);
       return;
     }
-    if (!jwksProvider) {
+    const provider = keySets[hit.strategy];
+    if (!provider) {
       req.user = hit.identity;
       next();
       return;
     }
     // A JWKS token stays good only while the key set still holds the key that verified it (the
     // same cached lookup a full verification makes, so a removed key ends the token as before).
-    jwksProvider(req, token, (error, key) => {
+    provider(req, token, (error, key) => {
       if (error || key !== hit.key) {
         cache.delete(token);
         viaPassport(req, res, next, token);
@@ -119,6 +158,9 @@ export function createAuthenticator(auth: AuthConfig, tenants: Config['tenants']
     });
   };
 }
+
+type Strategy = 'jwt' | 'trusted-issuer';
+type KeyProvider = ReturnType<typeof passportJwtSecret>;
 
 /** The token as passport-jwt's fromAuthHeaderAsBearerToken reads it (`Bearer <token>`, any case). */
 function bearerToken(req: Request): string | undefined {
@@ -134,6 +176,8 @@ interface CachedToken {
   untilMs: number;
   /** The JWKS key (PEM) that verified it; undefined for the gateway's own HS256 secret. */
   key: string | undefined;
+  /** Which verifier accepted it (whose key set a hit is checked against). */
+  strategy: Strategy;
 }
 
 /**
@@ -176,6 +220,12 @@ class VerifiedTokens {
 }
 
 const digest = (token: string) => createHash('sha256').update(token).digest('base64');
+
+function issuerOf(token: string | null): unknown {
+  if (!token) return undefined;
+  const payload = jwt.decode(token, { json: true });
+  return payload?.iss;
+}
 
 /**
  * A KeyObject built once: given a string or Buffer, jsonwebtoken builds one on every verification

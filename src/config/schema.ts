@@ -419,6 +419,10 @@ export const configSchema = z.strictObject({
       dlrDelayMs: z.number().int().min(0).default(2_000),
       dlrCallbackUrl: z.url().optional(),
       inboundCallbackUrl: z.url().optional(),
+      /** The identity-provider stand-in (login page, JWKS) for the example app; 0 = any free port. */
+      identityProviderPort: port.default(0),
+      /** The cross-origin example app (the demo tenant's end users); 0 = any free port. */
+      exampleAppPort: port.default(0),
     })
     .prefault({}),
   redis: z

@@ -125,7 +125,14 @@ export function createEventStreams(options: {
       summary: 'Server-Sent Events: message.status and message.inbound (bearer or ?ticket=)',
       tags: ['events'],
       request: {
-        query: z.object({ ticket: z.string().optional() }),
+        query: z.object({
+          ticket: z.string().optional(),
+          // EventSource sends Last-Event-ID only on its own reconnections, which a single-use
+          // ticket cannot serve; a client reconnecting with a new ticket names the id here.
+          lastEventId: lastEventIdSchema
+            .optional()
+            .meta({ description: 'Resume after this event id (when Last-Event-ID cannot be sent)' }),
+        }),
         headers: z.object({ 'Last-Event-ID': lastEventIdSchema.optional() }),
       },
       responses: { 200: textResponse('text/event-stream', 'The event stream') },
@@ -135,7 +142,7 @@ export function createEventStreams(options: {
         const { tenantId, subject } = readScopeOf(identityOf(req));
         // sms:read: only events about the caller's own messages (and replies to them).
         const visible = (event: StoredEvent) => subject === undefined || (event.subject ?? null) === subject;
-        const lastEventId = parseLastEventId(req.get('last-event-id'));
+        const lastEventId = parseLastEventId(req.get('last-event-id') ?? queryText(req.query.lastEventId));
         res.writeHead(200, {
           'Content-Type': 'text/event-stream; charset=utf-8',
           'Cache-Control': 'no-cache, no-transform',
@@ -297,6 +304,8 @@ function createFrameWriter(res: Response, maxBytes: number, onOverflow: () => vo
     overflow,
   };
 }
+
+const queryText = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
 function parseLastEventId(value: string | undefined): number | undefined {
   return value === undefined || value === '' ? undefined : Number(value);

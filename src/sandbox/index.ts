@@ -15,3 +15,10 @@ export type {
   OptedOutContact,
 } from './types';
 export { segmentCount, providerTextLength, normaliseNumber } from './provider-rules';
+export {
+  createIdentityProvider,
+  type IdentityProvider,
+  type IdentityProviderOptions,
+  type SignInUser,
+} from './identity-provider';
+export { createExampleApp, EXAMPLE_APP_CLIENT_ID, type ExampleApp } from './example-app';

@@ -95,6 +95,28 @@ describe('GET /v1/events (Server-Sent Events)', () => {
     resumed.close();
   });
 
+  it('a reconnect with a new ticket and ?lastEventId= replays the missed events (EventSource cannot set the header)', async () => {
+    const first = await openEventStream(`${gw.url}${(await ticket()).url}`);
+    await inboundFor(gw, 'alpha', 'before');
+    await waitFor(() => first.events.length === 1, 3000, 'the first event');
+    const lastSeen = first.events[0]!.id;
+    first.close();
+    for (const text of ['missed 1', 'missed 2']) await inboundFor(gw, 'alpha', text);
+
+    const resumed = await openEventStream(`${gw.url}${(await ticket()).url}&lastEventId=${lastSeen}`);
+    expect(resumed.status).toBe(200);
+    await waitFor(() => resumed.events.length === 2, 3000, 'the replay');
+    expect(resumed.events.map((e) => textOf(e.data))).toEqual(['alpha missed 1', 'alpha missed 2']);
+    resumed.close();
+
+    const malformed = await request(gw.url).get(`${(await ticket()).url}&lastEventId=abc`);
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error).toEqual({
+      code: 'FIELD_INVALID',
+      description: "lastEventId: expected an event id from this stream, got 'abc'",
+    });
+  });
+
   it('a ticket opens one stream, once; a used or expired ticket is refused', async () => {
     const { ticket: value, url } = await ticket();
     const stream = await openEventStream(`${gw.url}${url}`);
