@@ -23,7 +23,13 @@ export type GatewayEvent = { [T in EventType]: EventOf<T> }[EventType];
  * that name). Checked against the generated document: when the gateway documents a new event type
  * and the schema is regenerated, this line stops compiling until the type is added here.
  */
-export const EVENT_TYPES = ['message.inbound', 'message.status'] as const satisfies readonly EventType[];
+export const EVENT_TYPES = [
+  'message.inbound',
+  'message.status',
+  'contact.opted_out',
+  'contact.opted_in',
+  'account.low_balance',
+] as const satisfies readonly EventType[];
 const everyEventTypeListed: Exclude<EventType, (typeof EVENT_TYPES)[number]> extends never ? true : never =
   true;
 void everyEventTypeListed;

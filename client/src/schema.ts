@@ -3,6 +3,141 @@
 // and the live document disagree.
 
 export interface paths {
+  '/console': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The operator console (sign in with an admin token) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The operator console (sign in with an admin token) */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/html': string;
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/console/app.css': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The console's styles */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The console's styles */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/css': string;
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/console/app.js': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The console's script */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The console's script */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/javascript': string;
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/docs': {
     parameters: {
       query?: never;
@@ -250,6 +385,587 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/admin/console/account': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Provider calls per second against the cap (last 5 min), queue depth and wait, 429s (admin) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['ConsoleAccount'];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/console/dead-letters/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One webhook delivery and the event it carries, numbers masked (admin) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['ConsoleDeadLetter'];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/console/events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every tenant's events live, as Server-Sent Events, numbers masked (admin) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The event stream */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/event-stream': string;
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/console/inbound/{id}/assign': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Route an unrouted inbound message to a tenant; answered masked (admin) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': {
+            tenant: string;
+          };
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: {
+                from: string;
+                id: string;
+                receivedAt: string;
+                routedBy: string;
+                tenantId: string;
+                text: string;
+              };
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/console/inbound/unrouted': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Inbound messages no tenant has, sender and text masked (admin) */
+    get: {
+      parameters: {
+        query?: {
+          page?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['ConsoleUnrouted'][];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+              page: components['schemas']['Page'];
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/console/messages': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Search messages by tenant, status, date, last digits, reference; numbers masked (admin) */
+    get: {
+      parameters: {
+        query?: {
+          /** @description Created at or after (ISO 8601) */
+          from?: string;
+          last?: string;
+          page?: string;
+          reference?: string;
+          status?:
+            | 'queued'
+            | 'scheduled'
+            | 'unknown'
+            | 'sent'
+            | 'dispatched'
+            | 'delivered'
+            | 'failed'
+            | 'rejected'
+            | 'expired'
+            | 'aborted'
+            | 'delivery_unknown'
+            | 'suppressed';
+          tenant?: string;
+          /** @description Created before (ISO 8601) */
+          to?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['ConsoleMessage'][];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+              page: components['schemas']['Page'];
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/console/messages/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One message and its history; number masked (admin) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: {
+                batchId: string;
+                createdAt: string;
+                error: string | null;
+                from: string;
+                history: {
+                  at: string;
+                  detail: string | null;
+                  status: string;
+                }[];
+                id: string;
+                providerMessageId: string | null;
+                reference: string | null;
+                segments: number;
+                status: string;
+                tenantId: string;
+                /** @description The number with all but its last 3 digits masked */
+                to: string;
+                updatedAt: string;
+              };
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/console/tenants': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every tenant's quotas, request rate, messages by status today and webhook health (admin) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['ConsoleTenant'][];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/console/tenants/{tenant}/series': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A tenant's counters per 10 minutes (24h) or per hour (30d), from the rollups (admin) */
+    get: {
+      parameters: {
+        query?: {
+          range?: '24h' | '30d';
+        };
+        header?: never;
+        path: {
+          tenant: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['ConsoleSeries'];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/console/webhooks': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Each tenant's webhook: its host and whether it is disabled (admin) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['ConsoleWebhook'][];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/admin/inbound/{id}/assign': {
     parameters: {
       query?: never;
@@ -422,6 +1138,238 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/admin/suppressions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Suppression lists: numbers marketing may not reach, newest first (admin) */
+    get: {
+      parameters: {
+        query?: {
+          /** @description Only this number */
+          number?: string;
+          page?: string;
+          /** @description One tenant's own list, or `*` for the account-wide one; default: every list */
+          tenant?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['Suppression'][];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+              page: components['schemas']['Page'];
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Put a number on a tenant list or the account list (admin); 200 if it already was */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': {
+            number: string;
+            reason?: string;
+            /** @description Omitted or null: the account-wide list */
+            tenant?: string | null;
+          };
+        };
+      };
+      responses: {
+        /** @description Already listed */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['Suppression'];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Added */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['Suppression'];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/suppressions/{number}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Take a number off a tenant list (?tenant=) or the account list (admin) */
+    delete: {
+      parameters: {
+        query?: {
+          /** @description The tenant whose list; omitted: the account list */
+          tenant?: string;
+        };
+        header?: never;
+        path: {
+          number: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: {
+                number: string;
+                /** @constant */
+                removed: true;
+                tenant: string | null;
+              };
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/suppressions/export': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The suppression lists as CSV: number, tenant, source, reason, createdAt (admin) */
+    get: {
+      parameters: {
+        query?: {
+          /** @description Only this number */
+          number?: string;
+          /** @description One tenant's own list, or `*` for the account-wide one; default: every list */
+          tenant?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description CSV with a header row; tenant empty = account-wide */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/csv': string;
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/admin/upstream/{endpoint}': {
     parameters: {
       query?: never;
@@ -491,7 +1439,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Every tenant's usage (admin) */
+    /** Every tenant's usage, and the provider balance as `account` (admin) */
     get: {
       parameters: {
         query?: never;
@@ -508,6 +1456,7 @@ export interface paths {
           };
           content: {
             'application/json': {
+              account?: components['schemas']['AccountBalance'];
               data: components['schemas']['Usage'][];
               error: {
                 /** @constant */
@@ -1163,10 +2112,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The caller's messages (sms:read: its own; sms:read:all: the tenant's), newest first */
+    /** The caller's messages (sms:read: its own; sms:read:all: the tenant's), newest first (?page=N, or ?after=<id> to read on past a message) */
     get: {
       parameters: {
         query?: {
+          after?: string;
           page?: string;
         };
         header?: never;
@@ -1333,7 +2283,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** This tenant's rate limit and quotas */
+    /** This tenant's rate limit and quotas, and the calling end user's own */
     get: {
       parameters: {
         query?: never;
@@ -1350,7 +2300,7 @@ export interface paths {
           };
           content: {
             'application/json': {
-              data: components['schemas']['Usage'];
+              data: components['schemas']['OwnUsage'];
               error: {
                 /** @constant */
                 code: 'SUCCESS';
@@ -1380,6 +2330,120 @@ export interface paths {
   };
 }
 export interface webhooks {
+  'account.low_balance': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** The provider balance went below the threshold (once per crossing) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': components['schemas']['AccountLowBalanceEvent'];
+        };
+      };
+      responses: {
+        /** @description Received (any other answer is retried) */
+        '2XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  'contact.opted_in': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A number came off a suppression list (START / UNSTOP, or an operator) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': components['schemas']['ContactOptedInEvent'];
+        };
+      };
+      responses: {
+        /** @description Received (any other answer is retried) */
+        '2XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  'contact.opted_out': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A number went on this tenant's (or the account's) suppression list */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': components['schemas']['ContactOptedOutEvent'];
+        };
+      };
+      responses: {
+        /** @description Received (any other answer is retried) */
+        '2XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   'message.inbound': {
     parameters: {
       query?: never;
@@ -1466,6 +2530,37 @@ export interface components {
       /** @constant */
       token_type: 'Bearer';
     };
+    AccountBalance: {
+      checkedAt: string | null;
+      /** @description Below account.lowBalanceThreshold (announced), not yet topped up */
+      low: boolean;
+      lowBalanceThreshold: number | null;
+      mmsBalance: number | null;
+      /** @description Provider SMS credits (null until first read) */
+      smsBalance: number | null;
+    };
+    AccountLowBalanceEvent: {
+      data: {
+        at: string;
+        /** @description The provider's alert text */
+        message?: string;
+        mmsBalance: number | null;
+        /** @description Provider SMS credits, when known */
+        smsBalance: number | null;
+        /**
+         * @description `balance`: a balance read below the threshold; `provider_alert`: the provider's own alert
+         * @enum {string}
+         */
+        source: 'balance' | 'provider_alert';
+        /** @description account.lowBalanceThreshold */
+        threshold: number | null;
+      };
+      /** @description The webhook-id: the same on every retry and replay */
+      id: string;
+      timestamp: string;
+      /** @constant */
+      type: 'account.low_balance';
+    };
     AdminInbound: {
       createdAt: string;
       /** @description The custom_string the provider echoed (our batch id) */
@@ -1491,6 +2586,8 @@ export interface components {
       from: string;
       id: string;
       providerMessageId: string | null;
+      /** @description null for messages sent before purposes were recorded */
+      purpose: ('marketing' | 'transactional') | null;
       reference: string | null;
       scheduledAt: string | null;
       segments: number;
@@ -1498,6 +2595,152 @@ export interface components {
       tenantId: string;
       to: string;
       updatedAt: string;
+    };
+    ConsoleAccount: {
+      /** @description The account's cap on provider calls per second */
+      callsPerSecond: number;
+      last5Min: {
+        maxWaitMs: number;
+        provider429: number;
+        providerCalls: number;
+      };
+      /** @description The last 5 minutes, per second (this replica's calls) */
+      live: {
+        at: number;
+        maxWaitMs: number;
+        provider429: number;
+        providerCalls: number;
+        queueDepth: number;
+      }[];
+      queueDepth: number;
+    };
+    ConsoleDeadLetter: {
+      attempts: number;
+      createdAt: string;
+      eventId: string;
+      id: number;
+      lastError: string | null;
+      lastStatus: number | null;
+      /** @description The event body, phone numbers masked */
+      payload: string;
+      state: string;
+      tenantId: string;
+      type: string;
+      updatedAt: string;
+    };
+    ConsoleMessage: {
+      batchId: string;
+      createdAt: string;
+      error: string | null;
+      from: string;
+      id: string;
+      providerMessageId: string | null;
+      reference: string | null;
+      segments: number;
+      status: string;
+      tenantId: string;
+      /** @description The number with all but its last 3 digits masked */
+      to: string;
+      updatedAt: string;
+    };
+    ConsoleSeries: {
+      from: string;
+      points: {
+        bucket: string;
+        metric: string;
+        value: number;
+      }[];
+      /** @enum {string} */
+      range: '24h' | '30d';
+      /** @enum {string} */
+      resolution: 'tenMinutes' | 'hour';
+      tenant: string;
+    };
+    ConsoleTenant: {
+      quotas: {
+        limit: number;
+        name: string;
+        remaining: number;
+        resetsAt: string;
+        used: number;
+      }[];
+      rateLimit: {
+        requests: number;
+        used: number | null;
+        windowSec: number;
+      };
+      statusToday: {
+        [key: string]: number;
+      };
+      tenant: string;
+      webhook: {
+        configured: boolean;
+        deadLetters: number;
+        disabledAt: string | null;
+        /** @description Scheme and host only */
+        host: string | null;
+        lastSuccessAt: string | null;
+        retrying: number;
+      };
+    };
+    ConsoleUnrouted: {
+      from: string;
+      id: string;
+      receivedAt: string;
+      routedBy: string;
+      text: string;
+    };
+    ConsoleWebhook: {
+      disabledAt: string | null;
+      host: string;
+      reason: string | null;
+      tenant: string;
+    };
+    ContactOptedInEvent: {
+      data: {
+        at: string;
+        /** @description E.164 */
+        number: string;
+        reason: string | null;
+        /**
+         * @description This tenant's own list, or the account-wide one
+         * @enum {string}
+         */
+        scope: 'tenant' | 'account';
+        /**
+         * @description `reply`: the number texted a keyword; `admin`: an operator; `provider`: the provider's opt-out list
+         * @enum {string}
+         */
+        source: 'reply' | 'admin' | 'provider';
+      };
+      /** @description The webhook-id: the same on every retry and replay */
+      id: string;
+      timestamp: string;
+      /** @constant */
+      type: 'contact.opted_in';
+    };
+    ContactOptedOutEvent: {
+      data: {
+        at: string;
+        /** @description E.164 */
+        number: string;
+        reason: string | null;
+        /**
+         * @description This tenant's own list, or the account-wide one
+         * @enum {string}
+         */
+        scope: 'tenant' | 'account';
+        /**
+         * @description `reply`: the number texted a keyword; `admin`: an operator; `provider`: the provider's opt-out list
+         * @enum {string}
+         */
+        source: 'reply' | 'admin' | 'provider';
+      };
+      /** @description The webhook-id: the same on every retry and replay */
+      id: string;
+      timestamp: string;
+      /** @constant */
+      type: 'contact.opted_out';
     };
     DeadLetter: {
       attempts: number;
@@ -1568,6 +2811,8 @@ export interface components {
       error: string | null;
       from: string;
       id: string;
+      /** @description null for messages sent before purposes were recorded */
+      purpose: ('marketing' | 'transactional') | null;
       reference: string | null;
       scheduledAt: string | null;
       segments: number;
@@ -1587,6 +2832,8 @@ export interface components {
       }[];
       id: string;
       providerMessageId: string | null;
+      /** @description null for messages sent before purposes were recorded */
+      purpose: ('marketing' | 'transactional') | null;
       reference: string | null;
       scheduledAt: string | null;
       segments: number;
@@ -1630,6 +2877,56 @@ export interface components {
       /** @constant */
       type: 'message.status';
     };
+    OwnUsage: {
+      quotas: {
+        limit: number;
+        /**
+         * @description Segment quotas count segments; credit quotas provider credits (to 0.01)
+         * @enum {string}
+         */
+        name: 'segmentsPerDay' | 'segmentsPerMonth' | 'creditsPerDay' | 'creditsPerMonth';
+        remaining: number;
+        resetsAt: string;
+        used: number;
+      }[];
+      rateLimit: {
+        remaining: number | null;
+        /** @description Requests allowed per window, over all /v1 routes */
+        requests: number;
+        /** @description When the current window ends (null when no window is open or Redis is unreachable) */
+        resetsAt: string | null;
+        /** @description Requests counted in the current window (null while Redis is unreachable) */
+        used: number | null;
+        windowSec: number;
+      };
+      tenant: string;
+      /** @description An end user's own limits inside the tenant's (tenants.<id>.perUser); null for a token without sub or with sms:read:all */
+      user: {
+        quotas: {
+          limit: number;
+          /**
+           * @description Segment quotas count segments; credit quotas provider credits (to 0.01)
+           * @enum {string}
+           */
+          name: 'segmentsPerDay' | 'segmentsPerMonth' | 'creditsPerDay' | 'creditsPerMonth';
+          remaining: number;
+          resetsAt: string;
+          used: number;
+        }[];
+        /** @description null: no per-user rate limit */
+        rateLimit: {
+          remaining: number | null;
+          /** @description Requests allowed per window, over all /v1 routes */
+          requests: number;
+          /** @description When the current window ends (null when no window is open or Redis is unreachable) */
+          resetsAt: string | null;
+          /** @description Requests counted in the current window (null while Redis is unreachable) */
+          used: number | null;
+          windowSec: number;
+        } | null;
+        subject: string;
+      } | null;
+    };
     /** @description `count` = number of pages, `number` = this page (25 items a page) */
     Page: {
       count: number;
@@ -1637,6 +2934,11 @@ export interface components {
     };
     SendRequest: {
       from?: string;
+      /**
+       * @description Marketing sends skip numbers on a suppression list (status `suppressed`); default: the tenant's defaultPurpose
+       * @enum {string}
+       */
+      purpose?: 'marketing' | 'transactional';
       reference?: string;
       scheduleAt?: string;
       text: string;
@@ -1644,15 +2946,29 @@ export interface components {
       to: string | string[];
     };
     SendResult: {
+      /** @description Provider credits of the messages not refused or suppressed */
+      credits: number;
       messages: components['schemas']['Message'][];
       segments: number;
       total: number;
     };
+    Suppression: {
+      createdAt: string;
+      number: string;
+      reason: string | null;
+      /** @enum {string} */
+      source: 'reply' | 'admin' | 'provider';
+      /** @description The tenant's own list, or null: the account's */
+      tenant: string | null;
+    };
     Usage: {
       quotas: {
         limit: number;
-        /** @enum {string} */
-        name: 'segmentsPerDay' | 'segmentsPerMonth';
+        /**
+         * @description Segment quotas count segments; credit quotas provider credits (to 0.01)
+         * @enum {string}
+         */
+        name: 'segmentsPerDay' | 'segmentsPerMonth' | 'creditsPerDay' | 'creditsPerMonth';
         remaining: number;
         resetsAt: string;
         used: number;
