@@ -3,6 +3,8 @@
 export {
   createMessageSender,
   toPublicMessage,
+  checkTextScope,
+  type SendOptions,
   type MessagesDeps,
   type SendResult,
   type SendMessages,

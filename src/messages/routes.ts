@@ -14,15 +14,23 @@ import {
 } from '../http';
 import type { MessageRepository } from '../store';
 import { messageDetailSchema, publicMessageSchema, sendHeadersSchema, sendResultSchema } from './contract';
-import { toPublicMessage, type SendResult } from './send';
+import { toPublicMessage, type SendOptions, type SendResult } from './send';
 import { parseSendRequest, sendRequestSchema } from './validation';
 
 export interface MessagesRoutesDeps {
-  sendMessages: (identity: Identity, body: unknown, options?: { async?: boolean }) => Promise<SendResult>;
+  sendMessages: (identity: Identity, body: unknown, options?: SendOptions) => Promise<SendResult>;
   repository: MessageRepository;
   /** Idempotency-Key handling for the send (see idempotency.ts). */
   idempotent: RequestHandler;
 }
+
+/** Before the body is read: a token that may send nothing at all is refused as any scoped route refuses. */
+const requireSendScope: RequestHandler = (req, _res, next) => {
+  const { scopes } = identityOf(req);
+  if (!scopes.includes('sms:send') && !scopes.includes('sms:send:template'))
+    throw new ApiError('FORBIDDEN', "scope: this route needs 'sms:send' or 'sms:send:template'");
+  next();
+};
 
 export function messageRoutes({
   sendMessages,
@@ -33,8 +41,10 @@ export function messageRoutes({
     {
       method: 'post',
       path: '/v1/messages',
-      access: 'sms:send',
-      summary: 'Send one text to 1–1000 recipients (Idempotency-Key honoured; Prefer: respond-async → 202)',
+      // sms:send, or sms:send:template for templates only: the send use case applies the text rule.
+      access: 'authenticated',
+      summary:
+        'Send one text or template to 1–1000 recipients (Idempotency-Key honoured; Prefer: respond-async → 202)',
       tags: ['messages'],
       request: {
         headers: sendHeadersSchema,
@@ -44,7 +54,7 @@ export function messageRoutes({
         201: jsonResponse(successSchema(sendResultSchema), 'Sent'),
         202: jsonResponse(successSchema(sendResultSchema), 'Queued durably'),
       },
-      middleware: [requireJson, idempotent],
+      middleware: [requireSendScope, requireJson, idempotent],
       handler: async (req, res) => {
         // RFC 7240: `Prefer: respond-async` → 202 once the send is committed to the durable queue.
         const async = /(^|[,\s])respond-async([,;\s]|$)/i.test(req.get('prefer') ?? '');

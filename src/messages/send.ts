@@ -1,12 +1,13 @@
 import { monotonicFactory } from 'ulid';
 import type { Identity } from '../auth';
 import { formatProviderTime, type Clock } from '../clock';
-import type { Config, TenantConfig } from '../config';
+import type { Config, Scope, TenantConfig } from '../config';
 import { ApiError } from '../http';
 import type { QuotaReservation, QuotaService } from '../limits';
 import type { Logger } from '../observability';
 import type { SendThroughBudget } from '../scheduler';
 import type { MessageOutcome, MessageRecord, MessageRepository } from '../store';
+import { renderTemplate, TemplateParamError } from '../templates';
 import { UpstreamError, type ProviderSendRequest, type ProviderSendResult } from '../upstream';
 import {
   chooseSender,
@@ -35,11 +36,32 @@ export interface QueuedSend {
   reservation: QuotaReservation;
 }
 
-export type SendMessages = (
-  identity: Identity,
-  body: unknown,
-  options?: { async?: boolean },
-) => Promise<SendResult>;
+export interface SendOptions {
+  async?: boolean;
+  /**
+   * For texts that carry a secret (a verification code): what the ledger records instead of the
+   * text, which then reaches only the provider. Not with `async` (the job would hold the text).
+   */
+  ledgerText?: (text: string) => string;
+}
+
+export type SendMessages = (identity: Identity, body: unknown, options?: SendOptions) => Promise<SendResult>;
+
+/**
+ * The text rule of the send scopes: `sms:send` may send any text; `sms:send:template` only
+ * templates. (The recipient rule of `sms:send:self` sits beside it.) A token with neither may not send.
+ */
+export function checkTextScope(scopes: readonly Scope[], usesTemplate: boolean): void {
+  if (scopes.includes('sms:send')) return;
+  if (scopes.includes('sms:send:template')) {
+    if (usesTemplate) return;
+    throw new ApiError(
+      'FORBIDDEN',
+      "text: this token may send templates only (scope 'sms:send:template'): send template and params",
+    );
+  }
+  throw new ApiError('FORBIDDEN', "scope: sending needs 'sms:send' or 'sms:send:template'");
+}
 
 /** A validated send: who, to whom, what, and how it will be counted and billed. */
 interface SendDraft {
@@ -83,12 +105,14 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
    * together and the answer is given; the send worker makes the call.
    */
   return async function sendMessages(identity, body, options = {}) {
-    const draft = validateSend(identity.tenantId, body);
+    if (options.async && options.ledgerText)
+      throw new Error('a send whose text is kept from the ledger cannot be durable');
+    const draft = validateSend(identity, body);
     const reservation = await quotas.reserve(
       identity.tenantId,
       draft.recipients.length * draft.measure.segments,
     );
-    const batch = buildBatch(draft);
+    const batch = buildBatch(draft, options.ledgerText);
     const provider = providerRequest(draft, batch[0]?.batchId ?? '');
     const job = options.async
       ? {
@@ -131,21 +155,46 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     logger.warn({ event: 'provider.low_balance' }, alert);
   }
 
-  function validateSend(tenantId: string, body: unknown): SendDraft {
+  function validateSend(identity: Identity, body: unknown): SendDraft {
+    const tenantId = identity.tenantId;
     const tenant = config.tenants[tenantId] as TenantConfig;
     const request = parseSendRequest(body);
+    checkTextScope(identity.scopes, request.template !== undefined);
     const recipients = normaliseRecipients(
       request.to,
       tenant,
       config.messages.defaultRegion,
       config.messages.maxRecipients,
     );
-    const sender = chooseSender(request.from, tenant);
+    const template = request.template === undefined ? undefined : templateOf(tenant, request.template);
+    const sender = template ? (template.sender ?? tenant.defaultSender) : chooseSender(request.from, tenant);
+    const written = template ? render(template, request.params ?? {}) : (request.text ?? '');
     // The provider wants CRLF line breaks; count the text as it will be sent.
-    const text = request.text.replace(/\r?\n/g, '\r\n');
+    const text = written.replace(/\r?\n/g, '\r\n');
     const measure = measureText(text);
+    if (template && measure.segments > template.maxSegments)
+      throw new ApiError(
+        'FIELD_INVALID',
+        `params: the text would need ${measure.segments} segments, over the template's ${template.maxSegments}`,
+      );
     const scheduledAt = parseScheduleAt(request.scheduleAt, clock.now());
     return { tenantId, recipients, sender, text, measure, scheduledAt, reference: request.reference ?? null };
+  }
+
+  function templateOf(tenant: TenantConfig, id: string) {
+    const template = Object.hasOwn(tenant.templates, id) ? tenant.templates[id] : undefined;
+    if (!template)
+      throw new ApiError('FIELD_INVALID', `template: '${id.slice(0, 64)}' is not a template of this tenant`);
+    return template;
+  }
+
+  function render(template: TenantConfig['templates'][string], params: Record<string, string>): string {
+    try {
+      return renderTemplate(template, params);
+    } catch (error) {
+      if (error instanceof TemplateParamError) throw new ApiError('FIELD_INVALID', error.message);
+      throw error;
+    }
   }
 
   function providerRequest(draft: SendDraft, batchId: string): ProviderSendRequest {
@@ -160,7 +209,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     };
   }
 
-  function buildBatch(draft: SendDraft): MessageRecord[] {
+  function buildBatch(draft: SendDraft, ledgerText?: (text: string) => string): MessageRecord[] {
     const now = new Date(clock.now()).toISOString();
     const batchId = `b-${nextUlid(clock.now())}`;
     return draft.recipients.map<MessageRecord>((recipient) => ({
@@ -169,7 +218,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
       batchId,
       recipient,
       sender: draft.sender,
-      text: draft.text,
+      text: ledgerText ? ledgerText(draft.text) : draft.text,
       segments: draft.measure.segments,
       encoding: draft.measure.encoding,
       status: 'queued',
