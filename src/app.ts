@@ -10,8 +10,9 @@ import { usageRoutes } from './limits';
 import { messageAdminRoutes, messageRoutes } from './messages';
 import { metricsRoutes } from './observability';
 import { openApiDocument, openApiRoutes, type OpenApiDocument } from './openapi';
+import { verificationRoutes } from './verify';
 import { createServices, type GatewayRuntime, type Services } from './services';
-import { createStores } from './store';
+import { ADMIN_CHANNEL, createStores } from './store';
 
 export interface Gateway extends Pick<
   Services,
@@ -30,7 +31,11 @@ export interface Gateway extends Pick<
 /** The composition root: stores → services → the two route tables → the HTTP app. */
 export function createGateway(config: Config, runtime: GatewayRuntime): Gateway {
   let draining = false;
-  const stores = createStores(runtime.db, (tenant) => config.tenants[tenant]?.webhook !== undefined);
+  const stores = createStores(runtime.db, (tenant) =>
+    tenant === ADMIN_CHANNEL
+      ? config.adminEvents.webhook !== undefined
+      : config.tenants[tenant]?.webhook !== undefined,
+  );
   const s = createServices(config, stores, runtime);
   // Anyone may call these; each guards itself (a token in the path, origins and CAPTCHA, …).
   const publicRoutes: RouteDefinition[] = [
@@ -53,6 +58,8 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     ...inboundAdminRoutes(config, stores.inbound, runtime.clock, s.announce),
     ...webhookAdminRoutes(config, stores.outbox, runtime.clock, s.webhooks.notify),
     ...upstreamPassThroughRoutes(s.budget, s.upstream),
+    ...verificationRoutes(s.verifier),
+    ...s.streams.adminRoutes,
   ];
   const document = openApiDocument([...publicRoutes, ...tenantRoutes], eventDefinitions);
   const guards = { authenticate: s.authenticate, rateLimit: s.rateLimit.middleware, requireAccess };

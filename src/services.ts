@@ -40,6 +40,7 @@ import {
 } from './scheduler';
 import type { Db, StoredEvent, Stores } from './store';
 import { createUpstreamClient, type UpstreamClient } from './upstream';
+import { createExpirySweeper, createVerifier, type Verifier } from './verify';
 import type { RequestHandler } from 'express';
 
 export interface GatewayRuntime {
@@ -76,6 +77,8 @@ export interface Services {
   announce: (events: StoredEvent[]) => void;
   messages: MessagesRoutesDeps;
   forms: FormsDeps;
+  /** Phone verification codes (POST /v1/verifications). */
+  verifier: Verifier;
   /** In the order they are started; stopped in reverse. */
   resources: Resource[];
 }
@@ -211,6 +214,22 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
       scopeOf,
     });
 
+  const verifier = createVerifier({
+    config,
+    repository: stores.verifications,
+    sendMessages,
+    clock,
+    logger,
+    onEvents,
+  });
+  const verificationSweeper = createExpirySweeper(
+    verifier,
+    clock,
+    logger,
+    config.verification.sweepIntervalSec * 1000,
+  );
+  const verifies = Object.values(config.tenants).some((tenant) => tenant.verification !== undefined);
+
   return {
     metrics,
     upstream,
@@ -242,6 +261,7 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
       logger,
       idempotent: idempotent((req) => `form:${String(req.params.formId)}`),
     },
+    verifier,
     resources: [
       { name: 'form limiter stores', stop: () => formStores.close() },
       { name: 'tenant rate limit', stop: () => rateLimit.close() },
@@ -258,6 +278,15 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
         start: () => idempotencySweeper.start(),
         stop: () => idempotencySweeper.stop(),
       },
+      ...(verifies
+        ? [
+            {
+              name: 'verification expiry sweeper',
+              start: () => verificationSweeper.start(),
+              stop: () => verificationSweeper.stop(),
+            },
+          ]
+        : []),
       // Stopped first: clients reconnect elsewhere with Last-Event-ID.
       { name: 'event streams', stop: () => streams.closeAll() },
     ],

@@ -43,6 +43,42 @@ export const messageInboundEvent = eventSchema(
   'MessageInboundEvent',
 );
 
+const verificationData = (status: 'approved' | 'expired') =>
+  z.object({
+    verificationId: z.string(),
+    to: z.string(),
+    status: z.literal(status),
+    at: z.string(),
+  });
+
+export const verificationApprovedEvent = eventSchema(
+  'verification.approved',
+  verificationData('approved'),
+  'VerificationApprovedEvent',
+);
+
+export const verificationExpiredEvent = eventSchema(
+  'verification.expired',
+  verificationData('expired'),
+  'VerificationExpiredEvent',
+);
+
+export const fraudSuspectedEvent = eventSchema(
+  'fraud.suspected',
+  z.object({
+    tenant: z.string(),
+    range: z
+      .string()
+      .meta({ description: 'The country code and first digits of the numbers, e.g. +6141200' }),
+    country: z.string(),
+    requests: z.number().int().meta({ description: 'Verification requests for the range since `since`' }),
+    approved: z.number().int(),
+    since: z.string(),
+    blockedUntil: z.string(),
+  }),
+  'FraudSuspectedEvent',
+);
+
 export const eventDefinitions = [
   {
     type: 'message.status',
@@ -53,5 +89,21 @@ export const eventDefinitions = [
     type: 'message.inbound',
     summary: 'A reply or inbound SMS for this tenant',
     payload: messageInboundEvent,
+  },
+  {
+    type: 'verification.approved',
+    summary: 'A verification code was checked right',
+    payload: verificationApprovedEvent,
+  },
+  {
+    type: 'verification.expired',
+    summary: 'A verification code expired unchecked',
+    payload: verificationExpiredEvent,
+  },
+  {
+    type: 'fraud.suspected',
+    summary:
+      'Operators only (adminEvents.webhook, GET /v1/admin/events): a number range asks for many codes and verifies few; refused for an hour',
+    payload: fraudSuspectedEvent,
   },
 ];

@@ -3,7 +3,15 @@ import { monotonicFactory } from 'ulid';
 import type { Database, Db } from './database';
 import { isPostgres } from './dialect';
 
-export type EventType = 'message.status' | 'message.inbound';
+export type EventType =
+  'message.status' | 'message.inbound' | 'verification.approved' | 'verification.expired' | 'fraud.suspected';
+
+/**
+ * The operators' channel: events for no tenant (fraud.suspected) are stored under this id, which no
+ * tenant can have (tenant ids start with a letter or digit), and delivered to adminEvents.webhook
+ * and GET /v1/admin/events.
+ */
+export const ADMIN_CHANNEL = '_admin';
 
 export interface NewEvent {
   tenantId: string;

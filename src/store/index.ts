@@ -42,6 +42,7 @@ export {
   type EventType,
   type StoredEvent,
   type WebhookTenants,
+  ADMIN_CHANNEL,
 } from './event-repository';
 export {
   createOutboxRepository,
@@ -58,4 +59,14 @@ export {
   type IdempotencyClaim,
 } from './idempotency-repository';
 export { createSendJobRepository, type SendJobRepository, type SendJob } from './send-job-repository';
+export {
+  createVerificationRepository,
+  type VerificationRepository,
+  type VerificationTarget,
+  type VerificationCounts,
+  type VerificationDecision,
+  type VerificationRecord,
+  type CheckOutcome,
+  type RequestOutcome,
+} from './verification-repository';
 export { createStores, type Stores } from './stores';

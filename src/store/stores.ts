@@ -9,6 +9,7 @@ import { createMessageRepository, type MessageRepository } from './message-repos
 import { createOutboxRepository, type OutboxRepository } from './outbox-repository';
 import { createQuotaRepository, type QuotaRepository } from './quota-repository';
 import { createSendJobRepository, type SendJobRepository } from './send-job-repository';
+import { createVerificationRepository, type VerificationRepository } from './verification-repository';
 
 /** Every repository of the gateway, over one database. */
 export interface Stores {
@@ -21,6 +22,7 @@ export interface Stores {
   outbox: OutboxRepository;
   formReplies: FormReplyRepository;
   idempotencyKeys: IdempotencyRepository;
+  verifications: VerificationRepository;
   /** Resolves when the database answers (readiness). A property: the readiness check holds it. */
   ping: () => Promise<void>;
 }
@@ -37,6 +39,7 @@ export function createStores(db: Db, hasWebhook: WebhookTenants): Stores {
     outbox: createOutboxRepository(db),
     formReplies: createFormReplyRepository(db),
     idempotencyKeys: createIdempotencyRepository(db),
+    verifications: createVerificationRepository(db, hasWebhook),
     async ping() {
       await sql`select 1`.execute(db);
     },
