@@ -96,6 +96,17 @@ export interface VerificationRepository {
 
 type Row = Database['verifications'];
 
+const NOTHING_COUNTED: VerificationCounts = {
+  sentToNumber: 0,
+  sentToRange: 0,
+  sentToCountry: 0,
+  sentFromIp: 0,
+  lastSentToNumberAt: null,
+  rangeRequests: 0,
+  rangeApproved: 0,
+  rangeFlagged: false,
+};
+
 const toRecord = (row: Row): VerificationRecord => ({
   id: row.id,
   tenantId: row.tenant_id,
@@ -173,12 +184,34 @@ export function createVerificationRepository(db: Db, hasWebhook: WebhookTenants)
         const recent = (q: ReturnType<typeof base>) =>
           q.where('tenant_id', '=', target.tenantId).where('created_at', '>', since);
         const sent = (q: ReturnType<typeof base>) => recent(q).where('status', '!=', 'refused');
-        const last = await sent(base(trx))
-          .where('recipient', '=', target.recipient)
-          .select('created_at')
-          .orderBy('created_at', 'desc')
-          .limit(1)
-          .executeTakeFirst();
+        const countWindow = async (): Promise<VerificationCounts> => {
+          const last = await sent(base(trx))
+            .where('recipient', '=', target.recipient)
+            .select('created_at')
+            .orderBy('created_at', 'desc')
+            .limit(1)
+            .executeTakeFirst();
+          return {
+            sentToNumber: await count(trx, (q) => sent(q).where('recipient', '=', target.recipient)),
+            sentToRange: await count(trx, (q) => sent(q).where('number_range', '=', target.range)),
+            sentToCountry: await count(trx, (q) => sent(q).where('country', '=', target.country)),
+            sentFromIp:
+              target.clientIp === null
+                ? 0
+                : await count(trx, (q) =>
+                    q
+                      .where('client_ip', '=', target.clientIp)
+                      .where('created_at', '>', since)
+                      .where('status', '!=', 'refused'),
+                  ),
+            lastSentToNumberAt: last?.created_at ?? null,
+            rangeRequests: await count(trx, (q) => recent(q).where('number_range', '=', target.range)),
+            rangeApproved: await count(trx, (q) =>
+              recent(q).where('number_range', '=', target.range).where('status', '=', 'approved'),
+            ),
+            rangeFlagged: false,
+          };
+        };
         const flagged = await trx
           .selectFrom('verification_alerts')
           .select('created_at')
@@ -186,26 +219,8 @@ export function createVerificationRepository(db: Db, hasWebhook: WebhookTenants)
           .where('number_range', '=', target.range)
           .where('created_at', '>', since)
           .executeTakeFirst();
-        const counts: VerificationCounts = {
-          sentToNumber: await count(trx, (q) => sent(q).where('recipient', '=', target.recipient)),
-          sentToRange: await count(trx, (q) => sent(q).where('number_range', '=', target.range)),
-          sentToCountry: await count(trx, (q) => sent(q).where('country', '=', target.country)),
-          sentFromIp:
-            target.clientIp === null
-              ? 0
-              : await count(trx, (q) =>
-                  q
-                    .where('client_ip', '=', target.clientIp)
-                    .where('created_at', '>', since)
-                    .where('status', '!=', 'refused'),
-                ),
-          lastSentToNumberAt: last?.created_at ?? null,
-          rangeRequests: await count(trx, (q) => recent(q).where('number_range', '=', target.range)),
-          rangeApproved: await count(trx, (q) =>
-            recent(q).where('number_range', '=', target.range).where('status', '=', 'approved'),
-          ),
-          rangeFlagged: flagged !== undefined,
-        };
+        // A flagged range is refused whatever else the window holds: count nothing more.
+        const counts = flagged ? { ...NOTHING_COUNTED, rangeFlagged: true } : await countWindow();
         const decision = decide(counts);
         const row = {
           id: code.id,
