@@ -354,15 +354,17 @@ export function createVerificationRepository(db: Db, hasWebhook: WebhookTenants)
               : 'failed';
           return denied(reason);
         }
+        // The count as this UPDATE left it (not as read above: another replica may have counted since).
         const counted = await trx
           .updateTable('verifications')
           .set((eb) => ({ checks: eb('checks', '+', 1), updated_at: now }))
           .where('id', '=', id)
           .where('status', '=', 'pending')
           .where('checks', '<', maxChecks)
+          .returning('checks')
           .executeTakeFirst();
-        if (Number(counted.numUpdatedRows) !== 1) return denied('locked');
-        const checks = record.checks + 1;
+        if (!counted) return denied('locked');
+        const checks = Number(counted.checks);
         if (record.codeHash !== null && matches(record.codeHash)) {
           const approved = await trx
             .updateTable('verifications')
