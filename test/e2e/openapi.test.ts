@@ -43,13 +43,28 @@ describe('the events documented as webhooks', () => {
     gw = await startTestGateway({
       sandbox: { dlrDelayMs: 30 },
       inbound: { rules: [{ keyword: 'alpha', tenant: 'alpha' }] },
+      tenants: {
+        alpha: {
+          scopes: ['sms:send', 'sms:read', 'verify:send', 'verify:check'],
+          templates: {
+            verify: { text: 'Code {{code}}', fields: { code: { type: 'digits', maxLength: 6 } } },
+          },
+          verification: { template: 'verify' },
+        },
+      },
     });
   });
   afterAll(() => gw.stop());
 
   it('are what the gateway really sends', async () => {
     const document = (await request(gw.url).get('/openapi.json')).body;
-    expect(Object.keys(document.webhooks).sort()).toEqual(['message.inbound', 'message.status']);
+    expect(Object.keys(document.webhooks).sort()).toEqual([
+      'fraud.suspected',
+      'message.inbound',
+      'message.status',
+      'verification.approved',
+      'verification.expired',
+    ]);
     const ajv = new Ajv2020({ strict: false });
     ajv.addSchema(document, 'openapi');
     const payloadOf = (type: string) =>
@@ -65,13 +80,25 @@ describe('the events documented as webhooks', () => {
       .post(`/v1/callbacks/cellcast/${TEST_CALLBACK_TOKEN}/inbound`)
       .send([{ message_id: `IN-${Date.now()}`, from: '61412345678', body: 'alpha hi' }])
       .expect(200);
+    const verification = await request(gw.url)
+      .post('/v1/verifications')
+      .set(bearer(tokenFor('alpha', { scope: 'verify:send' })))
+      .send({ to: '0423456789', channel: 'sms' })
+      .expect(201);
+    const code = /Code (\d+)/.exec([...gw.sandbox!.sent.values()].at(-1)!.body)![1];
+    await request(gw.url)
+      .post(`/v1/verifications/${verification.body.data.id}/check`)
+      .set(bearer(tokenFor('alpha', { scope: 'verify:check' })))
+      .send({ code })
+      .expect(200);
     const events = await waitFor(
       () =>
         stream.events.some((e) => e.event === 'message.status') &&
         stream.events.some((e) => e.event === 'message.inbound') &&
+        stream.events.some((e) => e.event === 'verification.approved') &&
         stream.events,
       5000,
-      'a status and an inbound event',
+      'a status, an inbound and a verification event',
     );
     stream.close();
     for (const event of events) {

@@ -1,3 +1,4 @@
+import Ajv2020 from 'ajv/dist/2020';
 import request from 'supertest';
 import { sql } from 'kysely';
 import type { RunningServer } from '../../src/server';
@@ -240,6 +241,26 @@ describe('verification codes', () => {
     expect(stored).toHaveLength(1);
     expect(adminHook.received).toHaveLength(1);
     expect(adminStream.events.filter((e) => e.event === 'fraud.suspected')).toHaveLength(1);
+    // As documented in /openapi.json `webhooks`.
+    const document = (await request(gw.url).get('/openapi.json')).body;
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema(document, 'openapi');
+    for (const [type, body] of [
+      ['fraud.suspected', alert.body],
+      [
+        'verification.expired',
+        tenantHook.received.find((r) => r.body.includes('verification.expired'))!.body,
+      ],
+    ] as const) {
+      const validate = ajv.getSchema(
+        `openapi#/webhooks/${type}/post/requestBody/content/application~1json/schema`,
+      )!;
+      expect({ type, valid: validate(JSON.parse(body)), errors: validate.errors ?? null }).toEqual({
+        type,
+        valid: true,
+        errors: null,
+      });
+    }
     // Nothing of it reaches the tenant's own channels.
     expect(tenantStream.events.filter((e) => e.event === 'fraud.suspected')).toHaveLength(0);
   }, 120_000);
