@@ -12,8 +12,9 @@ import { messageAdminRoutes, messageRoutes } from './messages';
 import { metricsRoutes } from './observability';
 import { openApiDocument, openApiRoutes, type OpenApiDocument } from './openapi';
 import { createOptOutRules, suppressionAdminRoutes } from './optouts';
+import { verificationRoutes } from './verify';
 import { createServices, type GatewayRuntime, type Services } from './services';
-import { createStores } from './store';
+import { ADMIN_CHANNEL, createStores } from './store';
 
 export interface Gateway extends Pick<
   Services,
@@ -34,7 +35,10 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   let draining = false;
   const stores = createStores(
     runtime.db,
-    (tenant) => config.tenants[tenant]?.webhook !== undefined,
+    (tenant) =>
+      tenant === ADMIN_CHANNEL
+        ? config.adminEvents.webhook !== undefined
+        : config.tenants[tenant]?.webhook !== undefined,
     createOptOutRules(config),
   );
   const s = createServices(config, stores, runtime);
@@ -76,6 +80,8 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     ...upstreamPassThroughRoutes(s.budget, s.upstream),
     ...(consoleOn ? operatorConsole.adminRoutes : []),
     ...suppressionAdminRoutes(config, stores.suppressions, runtime.clock, s.announce),
+    ...verificationRoutes(s.verifier),
+    ...s.streams.adminRoutes,
   ];
   const document = openApiDocument([...publicRoutes, ...tenantRoutes], eventDefinitions);
   // Each authenticated request is counted for the console's request-rate chart, then rate limited.

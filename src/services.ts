@@ -43,6 +43,7 @@ import {
 import type { Db, MessageRepository, StoredEvent, Stores } from './store';
 import { createConsoleRecorder, type ConsoleRecorder } from './console';
 import { createUpstreamClient, type UpstreamClient } from './upstream';
+import { createExpirySweeper, createVerifier, type Verifier } from './verify';
 import type { RequestHandler } from 'express';
 
 export interface GatewayRuntime {
@@ -87,6 +88,8 @@ export interface Services {
   optOuts: { importer: OptOutImporter; acknowledger: Acknowledger };
   /** The provider balance and the low-balance alarm. */
   account: AccountMonitor;
+  /** Phone verification codes (POST /v1/verifications). */
+  verifier: Verifier;
   /** In the order they are started; stopped in reverse. */
   resources: Resource[];
 }
@@ -280,6 +283,22 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
       scopeOf,
     });
 
+  const verifier = createVerifier({
+    config,
+    repository: stores.verifications,
+    sendMessages,
+    clock,
+    logger,
+    onEvents,
+  });
+  const verificationSweeper = createExpirySweeper(
+    verifier,
+    clock,
+    logger,
+    config.verification.sweepIntervalSec * 1000,
+  );
+  const verifies = Object.values(config.tenants).some((tenant) => tenant.verification !== undefined);
+
   return {
     metrics,
     upstream,
@@ -314,6 +333,7 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
     recorder,
     optOuts: { importer: optOutImporter, acknowledger },
     account,
+    verifier,
     resources: [
       { name: 'console counters', start: () => recorder.start(), stop: () => recorder.stop() },
       { name: 'form limiter stores', stop: () => formStores.close() },
@@ -334,6 +354,15 @@ export function createServices(config: Config, stores: Stores, runtime: GatewayR
         start: () => idempotencySweeper.start(),
         stop: () => idempotencySweeper.stop(),
       },
+      ...(verifies
+        ? [
+            {
+              name: 'verification expiry sweeper',
+              start: () => verificationSweeper.start(),
+              stop: () => verificationSweeper.stop(),
+            },
+          ]
+        : []),
       // Stopped first: clients reconnect elsewhere with Last-Event-ID.
       { name: 'event streams', stop: () => streams.closeAll() },
     ],

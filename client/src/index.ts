@@ -29,6 +29,9 @@ export const EVENT_TYPES = [
   'contact.opted_out',
   'contact.opted_in',
   'account.low_balance',
+  'verification.approved',
+  'verification.expired',
+  'fraud.suspected',
 ] as const satisfies readonly EventType[];
 const everyEventTypeListed: Exclude<EventType, (typeof EVENT_TYPES)[number]> extends never ? true : never =
   true;

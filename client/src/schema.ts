@@ -966,6 +966,53 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/admin/events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Server-Sent Events for operators: fraud.suspected (admin) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: {
+          'Last-Event-ID'?: string;
+        };
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The event stream */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/event-stream': string;
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/admin/inbound/{id}/assign': {
     parameters: {
       query?: never;
@@ -2154,7 +2201,7 @@ export interface paths {
       };
     };
     put?: never;
-    /** Send one text to 1–1000 recipients (Idempotency-Key honoured; Prefer: respond-async → 202) */
+    /** Send one text or template to 1–1000 recipients (Idempotency-Key honoured; Prefer: respond-async → 202) */
     post: {
       parameters: {
         query?: never;
@@ -2328,6 +2375,176 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/verifications': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a verification code by SMS (pumping limits apply) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': components['schemas']['VerificationRequest'];
+        };
+      };
+      responses: {
+        /** @description Code sent */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['Verification'];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/verifications/{id}/check': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Check a code against one verification */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': components['schemas']['VerificationCheck'];
+        };
+      };
+      responses: {
+        /** @description approved or denied */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['VerificationCheckResult'];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/verifications/check': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Check a code against the number's latest verification */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': components['schemas']['VerificationCheckByNumber'];
+        };
+      };
+      responses: {
+        /** @description approved or denied */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['VerificationCheckResult'];
+              error: {
+                /** @constant */
+                code: 'SUCCESS';
+                description: string;
+              };
+            };
+          };
+        };
+        /** @description Failure (see error.code) */
+        default: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Failure'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export interface webhooks {
   'account.low_balance': {
@@ -2444,6 +2661,44 @@ export interface webhooks {
     patch?: never;
     trace?: never;
   };
+  'fraud.suspected': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Operators only (adminEvents.webhook, GET /v1/admin/events): a number range asks for many codes and verifies few; refused for an hour */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': components['schemas']['FraudSuspectedEvent'];
+        };
+      };
+      responses: {
+        /** @description Received (any other answer is retried) */
+        '2XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   'message.inbound': {
     parameters: {
       query?: never;
@@ -2502,6 +2757,82 @@ export interface webhooks {
       requestBody?: {
         content: {
           'application/json': components['schemas']['MessageStatusEvent'];
+        };
+      };
+      responses: {
+        /** @description Received (any other answer is retried) */
+        '2XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  'verification.approved': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A verification code was checked right */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': components['schemas']['VerificationApprovedEvent'];
+        };
+      };
+      responses: {
+        /** @description Received (any other answer is retried) */
+        '2XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  'verification.expired': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A verification code expired unchecked */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': components['schemas']['VerificationExpiredEvent'];
         };
       };
       responses: {
@@ -2791,6 +3122,24 @@ export interface components {
         description: string;
       };
     };
+    FraudSuspectedEvent: {
+      data: {
+        approved: number;
+        blockedUntil: string;
+        country: string;
+        /** @description The country code and first digits of the numbers, e.g. +6141200 */
+        range: string;
+        /** @description Verification requests for the range since `since` */
+        requests: number;
+        since: string;
+        tenant: string;
+      };
+      /** @description The webhook-id: the same on every retry and replay */
+      id: string;
+      timestamp: string;
+      /** @constant */
+      type: 'fraud.suspected';
+    };
     Inbound: {
       createdAt: string;
       from: string;
@@ -2934,6 +3283,10 @@ export interface components {
     };
     SendRequest: {
       from?: string;
+      /** @description The template's fields, each a string within its declared type and maxLength */
+      params?: {
+        [key: string]: string;
+      };
       /**
        * @description Marketing sends skip numbers on a suppression list (status `suppressed`); default: the tenant's defaultPurpose
        * @enum {string}
@@ -2941,7 +3294,10 @@ export interface components {
       purpose?: 'marketing' | 'transactional';
       reference?: string;
       scheduleAt?: string;
-      text: string;
+      /** @description One of the tenant's templates (tenants.<id>.templates); instead of text */
+      template?: string;
+      /** @description The text; or send `template` and `params` instead */
+      text?: string;
       /** @description One number, or a list of 1–1000 (messages.maxRecipients); national or E.164 */
       to: string | string[];
     };
@@ -2984,6 +3340,65 @@ export interface components {
         windowSec: number;
       };
       tenant: string;
+    };
+    Verification: {
+      expiresAt: string;
+      id: string;
+      /** @constant */
+      status: 'pending';
+      to: string;
+    };
+    VerificationApprovedEvent: {
+      data: {
+        at: string;
+        /** @constant */
+        status: 'approved';
+        to: string;
+        verificationId: string;
+      };
+      /** @description The webhook-id: the same on every retry and replay */
+      id: string;
+      timestamp: string;
+      /** @constant */
+      type: 'verification.approved';
+    };
+    VerificationCheck: {
+      code: string;
+    };
+    VerificationCheckByNumber: {
+      code: string;
+      to: string;
+    };
+    VerificationCheckResult: {
+      checksLeft: number;
+      id: string;
+      /** @description Why it was denied: wrong_code, expired, locked (no checks left), canceled (a newer code was sent), approved (already used), failed (never sent) */
+      reason: ('wrong_code' | 'expired' | 'locked' | 'canceled' | 'approved' | 'failed') | null;
+      /** @enum {string} */
+      status: 'approved' | 'denied';
+      to: string;
+    };
+    VerificationExpiredEvent: {
+      data: {
+        at: string;
+        /** @constant */
+        status: 'expired';
+        to: string;
+        verificationId: string;
+      };
+      /** @description The webhook-id: the same on every retry and replay */
+      id: string;
+      timestamp: string;
+      /** @constant */
+      type: 'verification.expired';
+    };
+    VerificationRequest: {
+      /** @constant */
+      channel: 'sms';
+      /** @description Picks the template of verification.localeTemplates; else the default */
+      locale?: string;
+      /** @description The number to verify; national or E.164 */
+      to: string;
     };
   };
   responses: never;

@@ -13,5 +13,7 @@ export {
   type ConfigInput,
   type TenantConfig,
   type FormConfig,
+  type TemplateConfig,
+  type VerificationConfig,
   type Scope,
 } from './schema';

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { createEgressPolicy } from '../egress';
 import { isLoopback } from '../security';
+import { checkTemplate } from '../templates';
 import { configSchema, type Config } from './schema';
 import { SECRET_KEYS } from './secrets';
 
@@ -122,6 +123,7 @@ function checkConsistency(config: Config, requireAppKey: boolean): Config {
     }
   }
   problems.push(...checkForms(config));
+  problems.push(...checkTemplatesAndVerification(config));
   if (!config.tls.certFile !== !config.tls.keyFile) {
     problems.push('tls.certFile and tls.keyFile: set both (HTTPS) or neither');
   }
@@ -145,6 +147,60 @@ function checkConsistency(config: Config, requireAppKey: boolean): Config {
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return config;
+}
+
+function checkTemplatesAndVerification(config: Config): string[] {
+  const problems: string[] = [];
+  let verifies = false;
+  for (const [tenantId, tenant] of Object.entries(config.tenants)) {
+    const key = `tenants.${tenantId}`;
+    for (const [templateId, template] of Object.entries(tenant.templates))
+      problems.push(...checkTemplate(`${key}.templates.${templateId}`, template));
+    const verification = tenant.verification;
+    if (!verification) continue;
+    verifies = true;
+    const named: [string, string][] = [
+      [`${key}.verification.template`, verification.template],
+      ...Object.entries(verification.localeTemplates).map(([locale, id]): [string, string] => [
+        `${key}.verification.localeTemplates.${locale}`,
+        id,
+      ]),
+    ];
+    for (const [path, templateId] of named) {
+      const template = tenant.templates[templateId];
+      if (!template) {
+        problems.push(`${path}: '${templateId}' is not one of ${key}.templates`);
+        continue;
+      }
+      const fields = Object.entries(template.fields);
+      const code = template.fields.code;
+      if (
+        fields.length !== 1 ||
+        !code ||
+        code.type !== 'digits' ||
+        code.maxLength < verification.codeLength
+      ) {
+        problems.push(
+          `${path}: the template '${templateId}' must declare exactly one field, code (type digits, maxLength at least verification.codeLength ${verification.codeLength})`,
+        );
+      }
+    }
+  }
+  if (verifies && config.mode === 'production' && !config.verification.secret) {
+    problems.push(
+      'verification.secret: required in production mode when a tenant has verification (set SMSGATE_VERIFICATION_SECRET or SMSGATE_VERIFICATION_SECRET_FILE)',
+    );
+  }
+  if (config.adminEvents.webhook) {
+    const refused = createEgressPolicy(config.webhooks.allowPrivateTargets).checkUrl(
+      config.adminEvents.webhook.url,
+    );
+    if (refused)
+      problems.push(
+        `adminEvents.webhook.url: refused (${refused}); list it in webhooks.allowPrivateTargets if it is meant`,
+      );
+  }
+  return problems;
 }
 
 function checkForms(config: Config): string[] {
@@ -219,6 +275,8 @@ function envOverrides(env: Env, read: { readAppKey: boolean }): Tree {
   if (jwtSecret !== undefined) setPath(tree, ['auth', 'jwtSecret'], jwtSecret);
   const callbackToken = readSecret(env, 'SMSGATE_CALLBACK_TOKEN');
   if (callbackToken !== undefined) setPath(tree, ['callbacks', 'tokens'], [callbackToken]);
+  const verificationSecret = readSecret(env, 'SMSGATE_VERIFICATION_SECRET');
+  if (verificationSecret !== undefined) setPath(tree, ['verification', 'secret'], verificationSecret);
   return tree;
 }
 
@@ -253,7 +311,10 @@ function withDevelopmentSecrets(config: Config, needs: { appKey: boolean }): Con
     config.callbacks.tokens.length > 0
       ? config.callbacks
       : { ...config.callbacks, tokens: [randomBytes(24).toString('base64url')] };
-  return { ...config, auth, upstream, callbacks };
+  const verification = config.verification.secret
+    ? config.verification
+    : { ...config.verification, secret: randomBytes(32).toString('base64url') };
+  return { ...config, auth, upstream, callbacks, verification };
 }
 
 function developmentJwtSecret(config: Config): string {

@@ -5,11 +5,22 @@ import { isValidAllowEntry } from '../egress';
 // sandbox mode, so `npm start` needs no file; production overrides come from SMSGATE_CONFIG and env.
 
 /**
- * `sms:send`: any allowed recipient; `sms:send:self`: only the token's own verified phone number.
- * `sms:read`: what the token's `sub` sent (its messages, replies to them, their events);
- * `sms:read:all`: the whole tenant (and implies `sms:read` for route access).
+ * `sms:send`: free text and templates to any allowed recipient. Without it, `sms:send:self` limits
+ * the recipients to the token's own verified phone number and `sms:send:template` the text to
+ * templates (both: both limits). `sms:read`: what the token's `sub` sent (its messages, replies to
+ * them, their events); `sms:read:all`: the whole tenant (and implies `sms:read` for route access).
+ * `verify:send` / `verify:check`: phone verification codes.
  */
-export const scopeSchema = z.enum(['sms:send', 'sms:read', 'admin', 'sms:send:self', 'sms:read:all']);
+export const scopeSchema = z.enum([
+  'sms:send',
+  'sms:read',
+  'admin',
+  'sms:send:self',
+  'sms:read:all',
+  'sms:send:template',
+  'verify:send',
+  'verify:check',
+]);
 export type Scope = z.infer<typeof scopeSchema>;
 
 /** Sender ids as the provider accepts them: letters, digits, space and dash. */
@@ -68,6 +79,70 @@ export const DEFAULT_OPT_OUT_KEYWORDS = [
   'QUIT',
 ] as const;
 export const DEFAULT_OPT_IN_KEYWORDS = ['START', 'UNSTOP'] as const;
+
+const fieldName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,39}$/, 'expected a field name (letters, digits, _ or -)');
+
+const templateId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected a template id: a-z, 0-9, _ or -');
+
+/** A message template: fixed text with {{field}} placeholders, each declared with its type and length. */
+const messageTemplate = z.strictObject({
+  text: z.string().min(1).max(1000),
+  fields: z
+    .record(
+      fieldName,
+      z.strictObject({
+        /** `digits`: 0-9; `gsm`: GSM-7 characters; `text`: any (line breaks refused in every type). */
+        type: z.enum(['text', 'gsm', 'digits']).default('text'),
+        maxLength: z.number().int().positive().max(500),
+      }),
+    )
+    .default({}),
+  /** Sender id of this template's messages (else the tenant's default); callers cannot choose another. */
+  sender: senderId.optional(),
+  /** The rendered text may use at most this many segments, even with every field at its maxLength. */
+  maxSegments: z.number().int().min(1).max(6).default(1),
+});
+export type TemplateConfig = z.infer<typeof messageTemplate>;
+
+/**
+ * Phone verification for one tenant. Caps count codes sent in the last hour (a sliding hour);
+ * defaults are deliberately low: a real sign-up flow rarely needs more, and SMS pumping is paid for.
+ */
+const verification = z.strictObject({
+  /** The template the code is sent with; it must declare the field `code` (type digits). */
+  template: templateId,
+  /** Other templates by locale (`fr`, `pt-BR`); an unknown or absent locale uses `template`. */
+  localeTemplates: z
+    .record(z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'expected a locale such as fr or pt-BR'), templateId)
+    .default({}),
+  codeLength: z.number().int().min(4).max(10).default(6),
+  ttlSec: z.number().int().min(60).max(3600).default(600),
+  /** Checks one code allows; after the last wrong one it is locked. */
+  maxChecks: z.number().int().min(1).max(10).default(5),
+  /** Least time between two codes to one number. */
+  resendCooldownSec: z.number().int().min(0).max(3600).default(30),
+  perNumberPerHour: z.number().int().positive().default(5),
+  /** The range of a number: the country code and this many digits after it. */
+  prefixLength: z.number().int().min(1).max(10).default(5),
+  perPrefixPerHour: z.number().int().positive().default(10),
+  perCountryPerHour: z.number().int().positive().default(100),
+  /** Per client IP (behind http.trustProxy hops), whatever token it holds. */
+  perIpPerHour: z.number().int().positive().default(10),
+  /**
+   * A range with at least `minRequests` requests in the last hour of which fewer than
+   * `minApprovedRatio` ended approved is refused for the rest of that hour, and fraud.suspected is
+   * sent to the admin channel.
+   */
+  fraud: z
+    .strictObject({
+      minRequests: z.number().int().positive().default(20),
+      minApprovedRatio: z.number().min(0).max(1).default(0.2),
+    })
+    .prefault({}),
+});
+export type VerificationConfig = z.infer<typeof verification>;
 
 const tenant = z.strictObject({
   /**
@@ -182,14 +257,14 @@ const tenant = z.strictObject({
       quota: segmentQuota.default({}),
     })
     .prefault({}),
+  /** Message templates (POST /v1/messages with `template`); the only texts an sms:send:template token may send. */
+  templates: z.record(templateId, messageTemplate).default({}),
+  /** Phone verification (POST /v1/verifications); unset = off for this tenant. */
+  verification: verification.optional(),
 });
 export type TenantConfig = z.infer<typeof tenant>;
 
 const port = z.number().int().min(0).max(65535);
-
-const fieldName = z
-  .string()
-  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,39}$/, 'expected a field name (letters, digits, _ or -)');
 
 /** An origin such as https://www.example.com, or `self` (the gateway's own origin: pages it serves). */
 const origin = z.union([
@@ -553,6 +628,29 @@ export const configSchema = z.strictObject({
     .strictObject({
       default: z.number().positive().max(100).default(1),
       countries: z.record(countryCode, z.number().positive().max(100)).default({}),
+    })
+    .prefault({}),
+  verification: z
+    .strictObject({
+      /**
+       * Key of the HMAC under which codes are stored (SMSGATE_VERIFICATION_SECRET[_FILE]); the same
+       * on every replica. Required in production mode when a tenant has verification; random per
+       * process in sandbox mode.
+       */
+      secret: z.string().min(32, 'expected at least 32 random characters').optional(),
+      /** How often pending codes past their expiry are marked expired (verification.expired). */
+      sweepIntervalSec: z.number().int().positive().max(3600).default(30),
+    })
+    .prefault({}),
+  /** Operators' events (fraud.suspected): signed webhook POSTs, and GET /v1/admin/events for admin tokens. */
+  adminEvents: z
+    .strictObject({
+      webhook: z
+        .strictObject({
+          url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+          secret: webhookSecret,
+        })
+        .optional(),
     })
     .prefault({}),
   metrics: z

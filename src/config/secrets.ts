@@ -31,6 +31,8 @@ export function secretValuesOf(config: Config): string[] {
     ...config.callbacks.tokens,
     config.callbacks.basicAuth?.password,
     config.metrics.token,
+    config.verification.secret,
+    config.adminEvents.webhook?.secret,
     ...passwordOf(config.store.databaseUrl),
     ...passwordOf(config.redis.url),
     ...tenants.flatMap((tenant) => [tenant.webhook?.secret, tenant.webhook?.previousSecret]),

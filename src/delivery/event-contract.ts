@@ -75,6 +75,42 @@ export const accountLowBalanceEvent = eventSchema(
   'AccountLowBalanceEvent',
 );
 
+const verificationData = (status: 'approved' | 'expired') =>
+  z.object({
+    verificationId: z.string(),
+    to: z.string(),
+    status: z.literal(status),
+    at: z.string(),
+  });
+
+export const verificationApprovedEvent = eventSchema(
+  'verification.approved',
+  verificationData('approved'),
+  'VerificationApprovedEvent',
+);
+
+export const verificationExpiredEvent = eventSchema(
+  'verification.expired',
+  verificationData('expired'),
+  'VerificationExpiredEvent',
+);
+
+export const fraudSuspectedEvent = eventSchema(
+  'fraud.suspected',
+  z.object({
+    tenant: z.string(),
+    range: z
+      .string()
+      .meta({ description: 'The country code and first digits of the numbers, e.g. +6141200' }),
+    country: z.string(),
+    requests: z.number().int().meta({ description: 'Verification requests for the range since `since`' }),
+    approved: z.number().int(),
+    since: z.string(),
+    blockedUntil: z.string(),
+  }),
+  'FraudSuspectedEvent',
+);
+
 export const eventDefinitions = [
   {
     type: 'message.status',
@@ -100,5 +136,21 @@ export const eventDefinitions = [
     type: 'account.low_balance',
     summary: 'The provider balance went below the threshold (once per crossing)',
     payload: accountLowBalanceEvent,
+  },
+  {
+    type: 'verification.approved',
+    summary: 'A verification code was checked right',
+    payload: verificationApprovedEvent,
+  },
+  {
+    type: 'verification.expired',
+    summary: 'A verification code expired unchecked',
+    payload: verificationExpiredEvent,
+  },
+  {
+    type: 'fraud.suspected',
+    summary:
+      'Operators only (adminEvents.webhook, GET /v1/admin/events): a number range asks for many codes and verifies few; refused for an hour',
+    payload: fraudSuspectedEvent,
   },
 ];

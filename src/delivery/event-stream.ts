@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { identityOf, readScopeOf, readsWholeTenant, type Identity } from '../auth';
 import type { Clock } from '../clock';
@@ -13,7 +13,7 @@ import {
   type RouteDefinition,
 } from '../http';
 import type { Logger } from '../observability';
-import type { EventRepository, StoredEvent } from '../store';
+import { ADMIN_CHANNEL, type EventRepository, type StoredEvent } from '../store';
 import type { EventHub } from './event-hub';
 
 /** `Last-Event-ID`: an id this stream gave (checked before the stream opens). */
@@ -36,6 +36,8 @@ export interface EventStreams {
   streamRoutes: RouteDefinition[];
   /** POST /v1/events/tickets: a tenant route, behind bearer authentication. */
   ticketRoutes: RouteDefinition[];
+  /** GET /v1/admin/events: the operators' channel, for admin tokens (a tenant route). */
+  adminRoutes: RouteDefinition[];
   /** How many streams are open here (a property: the metrics read it as a callback). */
   open: () => number;
   /** Ends every open stream (shutdown); clients reconnect elsewhere with Last-Event-ID. */
@@ -116,6 +118,75 @@ export function createEventStreams(options: {
     next();
   };
 
+  /**
+   * Streams one channel's events: a tenant's (all of them, or with `subject` only those about that
+   * end user's messages), or the operators' (ADMIN_CHANNEL).
+   */
+  const streamTo =
+    (scopeOf: (req: Request) => { tenantId: string; subject?: string | null }): RequestHandler =>
+    async (req, res) => {
+      const { tenantId, subject } = scopeOf(req);
+      // sms:read: only events about the caller's own messages (and replies to them).
+      const visible = (event: StoredEvent) => subject === undefined || (event.subject ?? null) === subject;
+      const lastEventId = parseLastEventId(req.get('last-event-id') ?? queryText(req.query.lastEventId));
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache, no-transform',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
+      open.set(res, tenantId);
+      const out = createFrameWriter(res, config.events.maxBufferedBytes, () => {
+        logger.info(
+          { event: 'events.stream_fell_behind', tenantId },
+          'SSE: closed a stream whose client stopped reading; it resumes with Last-Event-ID',
+        );
+        // destroy, not end: end would wait behind the very bytes the client is not reading.
+        res.destroy();
+      });
+      out.send('retry: 3000\n\n');
+
+      // Subscribe first and hold live events until the replay is written, so none falls in between;
+      // an event both replayed and published late is written once (the replayed ids are remembered).
+      const replayed = new Set<number>();
+      let replaying = true;
+      const held: StoredEvent[] = [];
+      let heldBytes = 0;
+      const isNew = (event: StoredEvent) => !replayed.has(event.id) && event.id > (lastEventId ?? 0);
+      const unsubscribe = hub.subscribe(tenantId, (event) => {
+        if (!visible(event)) return;
+        if (!replaying) {
+          if (isNew(event)) out.send(frameOf(event));
+          return;
+        }
+        held.push(event);
+        heldBytes += event.payload.length;
+        if (heldBytes > config.events.maxBufferedBytes) out.overflow();
+      });
+      // A heartbeat only matters to an idle connection; one that is backed up needs no more bytes.
+      const heartbeat = setInterval(() => {
+        if (!out.blocked()) out.send(': keep-alive\n\n');
+      }, config.events.heartbeatMs);
+      res.on('close', () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+        open.delete(res);
+      });
+      if (lastEventId !== undefined) {
+        const missed = await events.listSince(tenantId, lastEventId, config.events.replayLimit, subject);
+        for (const event of missed) {
+          if (res.destroyed) return;
+          // The replay is written at the client's pace: each write waits for the socket to drain.
+          while (out.blocked() && !res.destroyed) await out.drained();
+          out.send(frameOf(event));
+          replayed.add(event.id);
+        }
+      }
+      replaying = false;
+      for (const event of held) if (isNew(event)) out.send(frameOf(event));
+      held.length = 0;
+    };
+
   const streamRoutes: RouteDefinition[] = [
     {
       method: 'get',
@@ -138,68 +209,7 @@ export function createEventStreams(options: {
       responses: { 200: textResponse('text/event-stream', 'The event stream') },
       // Counted like any /v1 request once the tenant is known, then at most N open per tenant.
       middleware: [options.rateLimit, withinStreamCap],
-      handler: async (req, res) => {
-        const { tenantId, subject } = readScopeOf(identityOf(req));
-        // sms:read: only events about the caller's own messages (and replies to them).
-        const visible = (event: StoredEvent) => subject === undefined || (event.subject ?? null) === subject;
-        const lastEventId = parseLastEventId(req.get('last-event-id') ?? queryText(req.query.lastEventId));
-        res.writeHead(200, {
-          'Content-Type': 'text/event-stream; charset=utf-8',
-          'Cache-Control': 'no-cache, no-transform',
-          Connection: 'keep-alive',
-          'X-Accel-Buffering': 'no',
-        });
-        open.set(res, tenantId);
-        const out = createFrameWriter(res, config.events.maxBufferedBytes, () => {
-          logger.info(
-            { event: 'events.stream_fell_behind', tenantId },
-            'SSE: closed a stream whose client stopped reading; it resumes with Last-Event-ID',
-          );
-          // destroy, not end: end would wait behind the very bytes the client is not reading.
-          res.destroy();
-        });
-        out.send('retry: 3000\n\n');
-
-        // Subscribe first and hold live events until the replay is written, so none falls in between;
-        // an event both replayed and published late is written once (the replayed ids are remembered).
-        const replayed = new Set<number>();
-        let replaying = true;
-        const held: StoredEvent[] = [];
-        let heldBytes = 0;
-        const isNew = (event: StoredEvent) => !replayed.has(event.id) && event.id > (lastEventId ?? 0);
-        const unsubscribe = hub.subscribe(tenantId, (event) => {
-          if (!visible(event)) return;
-          if (!replaying) {
-            if (isNew(event)) out.send(frameOf(event));
-            return;
-          }
-          held.push(event);
-          heldBytes += event.payload.length;
-          if (heldBytes > config.events.maxBufferedBytes) out.overflow();
-        });
-        // A heartbeat only matters to an idle connection; one that is backed up needs no more bytes.
-        const heartbeat = setInterval(() => {
-          if (!out.blocked()) out.send(': keep-alive\n\n');
-        }, config.events.heartbeatMs);
-        res.on('close', () => {
-          clearInterval(heartbeat);
-          unsubscribe();
-          open.delete(res);
-        });
-        if (lastEventId !== undefined) {
-          const missed = await events.listSince(tenantId, lastEventId, config.events.replayLimit, subject);
-          for (const event of missed) {
-            if (res.destroyed) return;
-            // The replay is written at the client's pace: each write waits for the socket to drain.
-            while (out.blocked() && !res.destroyed) await out.drained();
-            out.send(frameOf(event));
-            replayed.add(event.id);
-          }
-        }
-        replaying = false;
-        for (const event of held) if (isNew(event)) out.send(frameOf(event));
-        held.length = 0;
-      },
+      handler: streamTo((req) => readScopeOf(identityOf(req))),
     },
   ];
 
@@ -231,9 +241,24 @@ export function createEventStreams(options: {
     },
   ];
 
+  const adminRoutes: RouteDefinition[] = [
+    {
+      method: 'get',
+      path: '/v1/admin/events',
+      access: 'admin',
+      summary: 'Server-Sent Events for operators: fraud.suspected (admin)',
+      tags: ['admin', 'events'],
+      request: { headers: z.object({ 'Last-Event-ID': lastEventIdSchema.optional() }) },
+      responses: { 200: textResponse('text/event-stream', 'The event stream') },
+      middleware: [withinStreamCap],
+      handler: streamTo(() => ({ tenantId: ADMIN_CHANNEL })),
+    },
+  ];
+
   return {
     streamRoutes,
     ticketRoutes,
+    adminRoutes,
     open: () => open.size,
     closeAll() {
       for (const res of open.keys()) res.end();

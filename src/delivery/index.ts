@@ -12,4 +12,11 @@ export { nextRetryDelayMs } from './retry-schedule';
 export { createEventHub, type EventHub } from './event-hub';
 export { createEventStreams, type EventStreams } from './event-stream';
 export { webhookAdminRoutes } from './admin-routes';
-export { eventDefinitions, messageInboundEvent, messageStatusEvent } from './event-contract';
+export {
+  eventDefinitions,
+  messageInboundEvent,
+  messageStatusEvent,
+  verificationApprovedEvent,
+  verificationExpiredEvent,
+  fraudSuspectedEvent,
+} from './event-contract';

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { Logger } from '../observability';
-import type { DueDelivery, OutboxRepository } from '../store';
+import { ADMIN_CHANNEL, type DueDelivery, type OutboxRepository } from '../store';
 import { nextRetryDelayMs } from './retry-schedule';
 import type { AttemptOutcome, DeliverWebhook, WebhookTarget } from './webhook-sender';
 
@@ -48,9 +48,11 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
   const iso = (ms: number) => new Date(ms).toISOString();
 
   function targetOf(tenantId: string): WebhookTarget | undefined {
-    const webhook = config.tenants[tenantId]?.webhook;
+    const webhook: { url: string; secret: string; previousSecret?: string | undefined } | undefined =
+      tenantId === ADMIN_CHANNEL ? config.adminEvents.webhook : config.tenants[tenantId]?.webhook;
     if (!webhook) return undefined;
-    const secrets = [webhook.secret, ...(webhook.previousSecret ? [webhook.previousSecret] : [])];
+    const previous = webhook.previousSecret;
+    const secrets = [webhook.secret, ...(previous ? [previous] : [])];
     return { url: webhook.url, secrets };
   }
 

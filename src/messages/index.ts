@@ -3,6 +3,7 @@
 export {
   createMessageSender,
   toPublicMessage,
+  type SendOptions,
   type MessagesDeps,
   type SendResult,
   type SendMessages,

@@ -16,7 +16,7 @@ import {
 } from '../http';
 import type { MessageRepository } from '../store';
 import { messageDetailSchema, publicMessageSchema, sendHeadersSchema, sendResultSchema } from './contract';
-import { toPublicMessage, type SendResult } from './send';
+import { toPublicMessage, type SendOptions, type SendResult } from './send';
 import { SENDING_SCOPES } from './send-rules';
 import { parseSendRequest, sendRequestSchema } from './validation';
 
@@ -33,7 +33,7 @@ const listQuery = pageQuery.extend({
 });
 
 export interface MessagesRoutesDeps {
-  sendMessages: (identity: Identity, body: unknown, options?: { async?: boolean }) => Promise<SendResult>;
+  sendMessages: (identity: Identity, body: unknown, options?: SendOptions) => Promise<SendResult>;
   repository: MessageRepository;
   /** Idempotency-Key handling for the send (see idempotency.ts). */
   idempotent: RequestHandler;
@@ -56,9 +56,10 @@ export function messageRoutes({
     {
       method: 'post',
       path: '/v1/messages',
-      // sms:send, or sms:send:self (own verified number only): checked by recipientProblem.
+      // Any sending scope; what each allows (recipients, free text or templates) is decided in the send use case.
       access: 'authenticated',
-      summary: 'Send one text to 1–1000 recipients (Idempotency-Key honoured; Prefer: respond-async → 202)',
+      summary:
+        'Send one text or template to 1–1000 recipients (Idempotency-Key honoured; Prefer: respond-async → 202)',
       tags: ['messages'],
       request: {
         headers: sendHeadersSchema,

@@ -7,6 +7,7 @@ import type { QuotaReservation, QuotaService } from '../limits';
 import type { Logger } from '../observability';
 import type { SendThroughBudget } from '../scheduler';
 import type { MessageOutcome, MessageRecord, MessageRepository } from '../store';
+import { renderTemplate, TemplateParamError } from '../templates';
 import { UpstreamError, type ProviderSendRequest, type ProviderSendResult } from '../upstream';
 import {
   chooseSender,
@@ -18,7 +19,7 @@ import {
   parseSendRequest,
   type TextMeasure,
 } from './validation';
-import { recipientProblem } from './send-rules';
+import { recipientProblem, textProblem } from './send-rules';
 
 export interface MessagesDeps {
   config: Config;
@@ -54,11 +55,16 @@ export interface QueuedSend {
   purpose?: Purpose;
 }
 
-export type SendMessages = (
-  identity: Identity,
-  body: unknown,
-  options?: { async?: boolean },
-) => Promise<SendResult>;
+export interface SendOptions {
+  async?: boolean;
+  /**
+   * For texts that carry a secret (a verification code): what the ledger records instead of the
+   * text, which then reaches only the provider. Not with `async` (the job would hold the text).
+   */
+  ledgerText?: (text: string) => string;
+}
+
+export type SendMessages = (identity: Identity, body: unknown, options?: SendOptions) => Promise<SendResult>;
 
 /** A validated send: who, to whom, what, and how it will be counted and billed. */
 interface SendDraft {
@@ -119,6 +125,8 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
    * together and the answer is given; the send worker makes the call.
    */
   return async function sendMessages(identity, body, options = {}) {
+    if (options.async && options.ledgerText)
+      throw new Error('a send whose text is kept from the ledger cannot be durable');
     const draft = await validateSend(identity, body);
     // Marketing never reaches a suppressed number: recorded `suppressed`, no quota, no provider call.
     const suppressed =
@@ -130,12 +138,11 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
       (sum, n) => sum + draft.measure.segments * creditsPerSegment(n, config.credits),
       0,
     );
-    const reservation = await quotas.reserve(
-      identity.tenantId,
-      sendable.length * draft.measure.segments,
-      { credits, ...(identity.endUser !== undefined ? { endUser: identity.endUser } : {}) },
-    );
-    const batch = buildBatch(draft, suppressed);
+    const reservation = await quotas.reserve(identity.tenantId, sendable.length * draft.measure.segments, {
+      credits,
+      ...(identity.endUser !== undefined ? { endUser: identity.endUser } : {}),
+    });
+    const batch = buildBatch(draft, suppressed, options.ledgerText);
     const toSend = batch.filter((m) => m.status === 'queued');
     const provider = providerRequest(draft, sendable, batch[0]?.batchId ?? '');
     const job =
@@ -180,6 +187,9 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     const tenantId = identity.tenantId;
     const tenant = config.tenants[tenantId] as TenantConfig;
     const request = parseSendRequest(body);
+    // What may be sent, by the token's sending scopes: free text or templates only.
+    const textRefusal = textProblem(identity.scopes, request.template !== undefined);
+    if (textRefusal) throw new ApiError('FORBIDDEN', textRefusal);
     const recipients = await normaliseRecipientsIncrementally(
       request.to,
       tenant,
@@ -189,10 +199,19 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     // Who may receive, by the token's sending scopes: refused before anything is reserved or stored.
     const refusal = recipientProblem(identity, recipients);
     if (refusal) throw new ApiError('FORBIDDEN', refusal);
-    const sender = chooseSender(request.from, tenant);
+    const template = request.template === undefined ? undefined : templateOf(tenant, request.template);
+    const sender = template ? (template.sender ?? tenant.defaultSender) : chooseSender(request.from, tenant);
+    const written = template ? render(template, request.params ?? {}) : (request.text ?? '');
+    if (template) {
+      const rendered = measureText(written.replace(/\r?\n/g, '\r\n'));
+      if (rendered.segments > template.maxSegments)
+        throw new ApiError(
+          'FIELD_INVALID',
+          `params: the text would need ${rendered.segments} segments, over the template's ${template.maxSegments}`,
+        );
+    }
     const purpose = request.purpose ?? tenant.defaultPurpose;
-    const withInstruction =
-      purpose === 'marketing' ? withOptOutInstruction(request.text, tenant) : request.text;
+    const withInstruction = purpose === 'marketing' ? withOptOutInstruction(written, tenant) : written;
     // The provider wants CRLF line breaks; count the text as it will be sent (footer included).
     const text = withInstruction.replace(/\r?\n/g, '\r\n');
     const measure = measureText(text);
@@ -200,6 +219,22 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     const reference = request.reference ?? null;
     const subject = identity.subject ?? null;
     return { tenantId, subject, recipients, sender, text, measure, scheduledAt, reference, purpose };
+  }
+
+  function templateOf(tenant: TenantConfig, id: string) {
+    const template = Object.hasOwn(tenant.templates, id) ? tenant.templates[id] : undefined;
+    if (!template)
+      throw new ApiError('FIELD_INVALID', `template: '${id.slice(0, 64)}' is not a template of this tenant`);
+    return template;
+  }
+
+  function render(template: TenantConfig['templates'][string], params: Record<string, string>): string {
+    try {
+      return renderTemplate(template, params);
+    } catch (error) {
+      if (error instanceof TemplateParamError) throw new ApiError('FIELD_INVALID', error.message);
+      throw error;
+    }
   }
 
   function providerRequest(draft: SendDraft, numbers: string[], batchId: string): ProviderSendRequest {
@@ -214,7 +249,11 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     };
   }
 
-  function buildBatch(draft: SendDraft, suppressed: Set<string>): MessageRecord[] {
+  function buildBatch(
+    draft: SendDraft,
+    suppressed: Set<string>,
+    ledgerText?: (text: string) => string,
+  ): MessageRecord[] {
     const now = new Date(clock.now()).toISOString();
     const batchId = `b-${nextUlid(clock.now())}`;
     return draft.recipients.map<MessageRecord>((recipient) => ({
@@ -223,7 +262,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
       batchId,
       recipient,
       sender: draft.sender,
-      text: draft.text,
+      text: ledgerText ? ledgerText(draft.text) : draft.text,
       segments: draft.measure.segments,
       encoding: draft.measure.encoding,
       status: suppressed.has(recipient) ? 'suppressed' : 'queued',

@@ -15,7 +15,16 @@ export const sendRequestSchema = z
     to: z
       .union([z.string(), z.array(z.string()).min(1)])
       .meta({ description: 'One number, or a list of 1–1000 (messages.maxRecipients); national or E.164' }),
-    text: z.string(),
+    text: z.string().optional().meta({ description: 'The text; or send `template` and `params` instead' }),
+    template: z
+      .string()
+      .max(64)
+      .optional()
+      .meta({ description: "One of the tenant's templates (tenants.<id>.templates); instead of text" }),
+    params: z
+      .record(z.string(), z.string())
+      .optional()
+      .meta({ description: "The template's fields, each a string within its declared type and maxLength" }),
     from: z.string().optional(),
     scheduleAt: z.string().optional(),
     reference: z.string().max(128).optional(),
@@ -51,7 +60,16 @@ export function parseSendRequest(body: unknown): SendRequest {
   if (input.to === undefined || input.to === '' || (Array.isArray(input.to) && input.to.length === 0)) {
     throw new ApiError('FIELD_EMPTY', 'to: at least one recipient is required');
   }
-  if (input.text === undefined || (typeof input.text === 'string' && input.text.trim() === '')) {
+  if (input.template !== undefined) {
+    if (input.text !== undefined)
+      throw new ApiError('FIELD_INVALID', 'text: send either text or template, not both');
+    if (input.from !== undefined)
+      throw new ApiError('FIELD_INVALID', "from: a template's sender is fixed by its configuration");
+    if (typeof input.template === 'string' && input.template === '')
+      throw new ApiError('FIELD_EMPTY', 'template: must not be empty');
+  } else if (input.params !== undefined) {
+    throw new ApiError('FIELD_INVALID', 'params: only with template');
+  } else if (input.text === undefined || (typeof input.text === 'string' && input.text.trim() === '')) {
     throw new ApiError('FIELD_EMPTY', 'text: must not be empty');
   }
   return parseWith(sendRequestSchema, body);

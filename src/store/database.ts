@@ -232,6 +232,37 @@ export interface AccountStateTable {
   alert_balance: number | null;
 }
 
+/**
+ * One verification request: a code sent (its keyed hash kept, never the code), or a request
+ * refused by the pumping limits (no code), kept so the limits can count requests per range.
+ */
+export interface VerificationsTable {
+  id: string;
+  tenant_id: string;
+  recipient: string;
+  /** ISO country of the number, and its range: `+` country code and the first digits after it. */
+  country: string;
+  number_range: string;
+  client_ip: string | null;
+  /** HMAC-SHA256 (verification.secret) of the id and the code, hex; null when refused. */
+  code_hash: string | null;
+  /** pending → approved | expired | locked | canceled; failed (not sent); refused (no code). */
+  status: string;
+  checks: number;
+  /** Why it was refused (cooldown, number, range, country, ip, fraud). */
+  refusal: string | null;
+  created_at: string;
+  expires_at: string;
+  updated_at: string;
+}
+
+/** A range flagged as suspected SMS pumping: refused for an hour from created_at. */
+export interface VerificationAlertsTable {
+  tenant_id: string;
+  number_range: string;
+  created_at: string;
+}
+
 export interface Database {
   messages: MessagesTable;
   message_events: MessageEventsTable;
@@ -251,6 +282,8 @@ export interface Database {
   suppressions: SuppressionsTable;
   optout_acks: OptoutAcksTable;
   account_state: AccountStateTable;
+  verifications: VerificationsTable;
+  verification_alerts: VerificationAlertsTable;
 }
 
 export type Db = Kysely<Database>;

@@ -4,7 +4,21 @@ import type { Database, Db } from './database';
 import { isPostgres } from './dialect';
 
 export type EventType =
-  'message.status' | 'message.inbound' | 'contact.opted_out' | 'contact.opted_in' | 'account.low_balance';
+  | 'message.status'
+  | 'message.inbound'
+  | 'contact.opted_out'
+  | 'contact.opted_in'
+  | 'account.low_balance'
+  | 'verification.approved'
+  | 'verification.expired'
+  | 'fraud.suspected';
+
+/**
+ * The operators' channel: events for no tenant (fraud.suspected) are stored under this id, which no
+ * tenant can have (tenant ids start with a letter or digit), and delivered to adminEvents.webhook
+ * and GET /v1/admin/events.
+ */
+export const ADMIN_CHANNEL = '_admin';
 
 export interface NewEvent {
   tenantId: string;

@@ -43,6 +43,7 @@ export {
   type StoredEvent,
   type TicketOwner,
   type WebhookTenants,
+  ADMIN_CHANNEL,
 } from './event-repository';
 export {
   createOutboxRepository,
@@ -75,6 +76,16 @@ export {
   type AccountBalance,
   type LowBalancePolicy,
 } from './account-repository';
+export {
+  createVerificationRepository,
+  type VerificationRepository,
+  type VerificationTarget,
+  type VerificationCounts,
+  type VerificationDecision,
+  type VerificationRecord,
+  type CheckOutcome,
+  type RequestOutcome,
+} from './verification-repository';
 export { createStores, type Stores } from './stores';
 export { createGroupCommit, type GroupWriter } from './group-commit';
 export {

@@ -214,7 +214,9 @@ export function createMessageRepository(db: Db): MessageRepository {
         .selectFrom('messages')
         .select((eb) => [
           eb.fn.countAll<number | string>().as('total'),
-          eb.fn.sum<number | string>(eb.case().when('tenant_seq', '>=', position).then(1).else(0).end()).as('newer'),
+          eb.fn
+            .sum<number | string>(eb.case().when('tenant_seq', '>=', position).then(1).else(0).end())
+            .as('newer'),
         ])
         .where('tenant_id', '=', tenantId)
         .where(ownedBy(subject))
@@ -447,7 +449,12 @@ async function writeOutcomes(trx: Transaction<Database>, jobs: OutcomeJob[]): Pr
         at: job.at,
       };
       return [
-        { tenantId: message.tenantId, subject: message.subject ?? null, type: 'message.status' as const, data },
+        {
+          tenantId: message.tenantId,
+          subject: message.subject ?? null,
+          type: 'message.status' as const,
+          data,
+        },
       ];
     });
     results.push({ applied: ids, events: await appendEvents(trx, events, job.at, job.announce.hasWebhook) });

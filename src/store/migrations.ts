@@ -360,6 +360,55 @@ export const migrations: Record<string, Migration> = {
       await sql`drop table suppressions`.execute(db);
     },
   },
+  '0013_verifications': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('verifications')
+        .addColumn('id', 'varchar(40)', (col) => col.primaryKey())
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('recipient', 'varchar(20)', (col) => col.notNull())
+        .addColumn('country', 'varchar(2)', (col) => col.notNull())
+        .addColumn('number_range', 'varchar(20)', (col) => col.notNull())
+        .addColumn('client_ip', 'varchar(64)')
+        .addColumn('code_hash', 'varchar(64)')
+        .addColumn('status', 'varchar(12)', (col) => col.notNull())
+        .addColumn('checks', 'integer', (col) => col.notNull().defaultTo(0))
+        .addColumn('refusal', 'varchar(20)')
+        .addColumn('created_at', 'varchar(32)', (col) => col.notNull())
+        .addColumn('expires_at', 'varchar(32)', (col) => col.notNull())
+        .addColumn('updated_at', 'varchar(32)', (col) => col.notNull())
+        .execute();
+      // The hourly counts: per number, per range, per country (each per tenant) and per client IP.
+      for (const column of ['recipient', 'number_range', 'country'] as const) {
+        await db.schema
+          .createIndex(`verifications_${column}`)
+          .on('verifications')
+          .columns(['tenant_id', column, 'created_at'])
+          .execute();
+      }
+      await db.schema
+        .createIndex('verifications_ip')
+        .on('verifications')
+        .columns(['client_ip', 'created_at'])
+        .execute();
+      await db.schema
+        .createIndex('verifications_due')
+        .on('verifications')
+        .columns(['status', 'expires_at'])
+        .execute();
+      await db.schema
+        .createTable('verification_alerts')
+        .addColumn('tenant_id', 'varchar(64)', (col) => col.notNull())
+        .addColumn('number_range', 'varchar(20)', (col) => col.notNull())
+        .addColumn('created_at', 'varchar(32)', (col) => col.notNull())
+        .addPrimaryKeyConstraint('verification_alerts_pk', ['tenant_id', 'number_range', 'created_at'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table verification_alerts`.execute(db);
+      await sql`drop table verifications`.execute(db);
+    },
+  },
   '0014_ledger_counters': {
     async up(db: Kysely<unknown>) {
       // Each tenant's message count, kept in the transaction that inserts messages (no COUNT(*) for

@@ -17,6 +17,7 @@ import {
   type OptOutRules,
   type SuppressionRepository,
 } from './suppression-repository';
+import { createVerificationRepository, type VerificationRepository } from './verification-repository';
 
 /** Every repository of the gateway, over one database. */
 export interface Stores {
@@ -34,6 +35,7 @@ export interface Stores {
   console: ConsoleRepository;
   suppressions: SuppressionRepository;
   account: AccountRepository;
+  verifications: VerificationRepository;
   /** Resolves when the database answers (readiness). A property: the readiness check holds it. */
   ping: () => Promise<void>;
 }
@@ -57,6 +59,7 @@ export function createStores(db: Db, hasWebhook: WebhookTenants, optOuts?: OptOu
     console: createConsoleRepository(db),
     suppressions: createSuppressionRepository(db, hasWebhook, (scope) => optOuts?.audience(scope) ?? []),
     account: createAccountRepository(db, hasWebhook),
+    verifications: createVerificationRepository(db, hasWebhook),
     async ping() {
       await sql`select 1`.execute(db);
     },

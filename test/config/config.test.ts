@@ -276,3 +276,97 @@ describe('configuration', () => {
     expect(loadError({ SMSGATE_CONFIG: bad })).toMatch(/bad\.yaml: not valid YAML/);
   });
 });
+
+describe('message templates and verification are checked at load', () => {
+  const tenantWith = (tenant: Record<string, unknown>) => ({ tenants: { acme: tenant } });
+  const codeTemplate = { text: 'Your code is {{code}}', fields: { code: { type: 'digits', maxLength: 6 } } };
+
+  it('accepts a sound template and a verification that uses one', () => {
+    const config = loadConfig(
+      sandboxEnv,
+      tenantWith({ templates: { verify: codeTemplate }, verification: { template: 'verify' } }),
+    );
+    expect(config.tenants.acme?.verification).toMatchObject({
+      codeLength: 6,
+      ttlSec: 600,
+      maxChecks: 5,
+      perPrefixPerHour: 10,
+    });
+    expect(config.verification.secret?.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('refuses a placeholder that is not a declared field, naming the key', () => {
+    const message = loadError(
+      {},
+      tenantWith({
+        templates: { hello: { text: 'Hi {{name}}, {{code}}', fields: { name: { maxLength: 20 } } } },
+      }),
+    );
+    expect(message).toContain('tenants.acme.templates.hello.text: {{code}} is not a declared field');
+  });
+
+  it('refuses a declared field the text never uses', () => {
+    const message = loadError(
+      {},
+      tenantWith({ templates: { hello: { text: 'Hello', fields: { name: { maxLength: 20 } } } } }),
+    );
+    expect(message).toContain('tenants.acme.templates.hello.fields.name: declared but never used');
+  });
+
+  it('refuses a text over its segment cap with every field at its maxLength', () => {
+    // 30 GSM characters + a 140-character text field: one emoji makes it UCS-2, 280+ units.
+    const message = loadError(
+      {},
+      tenantWith({
+        templates: {
+          note: {
+            text: 'A note from the team: {{body}}',
+            fields: { body: { maxLength: 140 } },
+            maxSegments: 2,
+          },
+        },
+      }),
+    );
+    expect(message).toMatch(
+      /tenants\.acme\.templates\.note\.text: up to \d+ SMS segments .* over maxSegments 2/,
+    );
+    // The same field restricted to digits fits one segment.
+    expect(() =>
+      loadConfig(
+        sandboxEnv,
+        tenantWith({
+          templates: {
+            note: {
+              text: 'Ref {{body}}',
+              fields: { body: { type: 'digits', maxLength: 140 } },
+              maxSegments: 1,
+            },
+          },
+        }),
+      ),
+    ).not.toThrow();
+  });
+
+  it('refuses a verification whose template is missing or has no code field long enough', () => {
+    expect(loadError({}, tenantWith({ verification: { template: 'verify' } }))).toContain(
+      "tenants.acme.verification.template: 'verify' is not one of tenants.acme.templates",
+    );
+    expect(
+      loadError(
+        {},
+        tenantWith({
+          templates: { verify: codeTemplate },
+          verification: { template: 'verify', codeLength: 8 },
+        }),
+      ),
+    ).toContain('tenants.acme.verification.template: the template');
+  });
+
+  it('needs verification.secret in production when a tenant verifies', () => {
+    const message = loadError(
+      { SMSGATE_MODE: 'production', SMSGATE_APPKEY: 'appkey-0123456789', SMSGATE_JWT_SECRET: 'j'.repeat(40) },
+      tenantWith({ templates: { verify: codeTemplate }, verification: { template: 'verify' } }),
+    );
+    expect(message).toContain('verification.secret: required in production mode');
+  });
+});

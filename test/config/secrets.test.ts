@@ -70,6 +70,10 @@ const fixture: Config = parseConfig({
     basicAuth: { username: 'cellcast', password: 'basic-password-0123456789' },
   },
   metrics: { token: 'metrics-token-0123456789' },
+  verification: { secret: 'verification-secret-0123456789-0123456789' },
+  adminEvents: {
+    webhook: { url: 'https://ops.example.com/hooks', secret: 'whsec_b3BzLWFkbWluLWV2ZW50cy1zZWNyZXQtMDE=' },
+  },
   store: { databaseUrl: 'postgres://smsgate:db-p%40ssword-0123@db.example.com:5432/smsgate' },
   redis: { url: 'rediss://:redis-password-0123456789@cache.example.com:6380' },
   tenants: {

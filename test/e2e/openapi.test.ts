@@ -46,6 +46,15 @@ describe('the events documented as webhooks', () => {
       // Opt-outs on the account list, so a STOP and a START that are no replies count (for alpha).
       optOuts: { scope: 'account' },
       account: { lowBalanceThreshold: 2_000_000, notifyTenants: ['alpha'] },
+      tenants: {
+        alpha: {
+          scopes: ['sms:send', 'sms:read', 'sms:read:all', 'verify:send', 'verify:check', 'admin'],
+          templates: {
+            verify: { text: 'Code {{code}}', fields: { code: { type: 'digits', maxLength: 6 } } },
+          },
+          verification: { template: 'verify' },
+        },
+      },
     });
   });
   afterAll(() => gw.stop());
@@ -56,8 +65,11 @@ describe('the events documented as webhooks', () => {
       'account.low_balance',
       'contact.opted_in',
       'contact.opted_out',
+      'fraud.suspected',
       'message.inbound',
       'message.status',
+      'verification.approved',
+      'verification.expired',
     ]);
     const ajv = new Ajv2020({ strict: false });
     ajv.addSchema(document, 'openapi');
@@ -81,6 +93,17 @@ describe('the events documented as webhooks', () => {
         .expect(200);
     }
     await gw.gateway.account.pollOnce(); // the sandbox's balance is below 2 000 000
+    const verification = await request(gw.url)
+      .post('/v1/verifications')
+      .set(bearer(tokenFor('alpha', { scope: 'verify:send' })))
+      .send({ to: '0423456789', channel: 'sms' })
+      .expect(201);
+    const code = /Code (\d+)/.exec([...gw.sandbox!.sent.values()].at(-1)!.body)![1];
+    await request(gw.url)
+      .post(`/v1/verifications/${verification.body.data.id}/check`)
+      .set(bearer(tokenFor('alpha', { scope: 'verify:check' })))
+      .send({ code })
+      .expect(200);
     const events = await waitFor(
       () =>
         [
@@ -89,6 +112,7 @@ describe('the events documented as webhooks', () => {
           'contact.opted_out',
           'contact.opted_in',
           'account.low_balance',
+          'verification.approved',
         ].every((type) => stream.events.some((e) => e.event === type)) && stream.events,
       5000,
       'an event of every type',
