@@ -1,5 +1,5 @@
 // bench/capacity: how many sends per second one node takes when the provider cap is not binding
-// (issue 15: ≥ 3,000 req/s on SQLite, ≥ 2,000 on PostgreSQL, 1 recipient, p99 < 100 ms).
+// (goal: ≥ 3,000 req/s on SQLite, ≥ 2,000 on PostgreSQL, 1 recipient, p99 < 100 ms).
 //
 // Part 1, the ledger alone (in-process, no HTTP): the store writes of one send (insert the
 // message as queued, then record the provider's answer) for 1-recipient sends, one at a time and

@@ -1,4 +1,4 @@
-// bench/ledger: listing a tenant's messages when the ledger is large (issue 15).
+// bench/ledger: listing a tenant's messages when the ledger is large.
 //
 // Seeds one tenant with N messages (1,000,000 by default) in bulk (one INSERT … SELECT over a
 // generated series), on SQLite and on PostgreSQL (skipped when TEST_DATABASE_URL /

@@ -31,4 +31,4 @@ export {
   MAX_UCS2_UNITS,
 } from './validation';
 export { createSendWorker, type SendWorker } from './send-worker';
-export { recipientProblem, SENDING_SCOPES } from './send-rules';
+export { recipientProblem, textProblem, ownNumberProblem, SENDING_SCOPES } from './send-rules';

@@ -48,3 +48,20 @@ export function recipientProblem(
     return "to: with 'sms:send:self' a token may send only to its own phone number (phone_number claim)";
   return undefined;
 }
+
+/**
+ * The recipient rule for verification codes: a token limited to its own number (`sms:send:self`
+ * without `sms:send`) may ask for a code only to its own `phone_number` claim — verified or not,
+ * since the code is how it gets verified. Any other token: any number the tenant allows.
+ */
+export function ownNumberProblem(
+  identity: Pick<Identity, 'scopes' | 'phoneNumber'>,
+  recipient: string,
+): string | undefined {
+  if (identity.scopes.includes('sms:send') || !identity.scopes.includes('sms:send:self')) return undefined;
+  if (!identity.phoneNumber)
+    return "to: with 'sms:send:self' a token may verify only its own phone number, and it has none (phone_number claim)";
+  if (compact(identity.phoneNumber) !== compact(recipient))
+    return "to: with 'sms:send:self' a token may verify only its own phone number (phone_number claim)";
+  return undefined;
+}

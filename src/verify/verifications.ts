@@ -3,7 +3,7 @@ import type { Identity } from '../auth';
 import type { Clock } from '../clock';
 import type { Config, TenantConfig, VerificationConfig } from '../config';
 import { ApiError } from '../http';
-import { normaliseRecipients, type SendMessages } from '../messages';
+import { normaliseRecipients, ownNumberProblem, type SendMessages } from '../messages';
 import type { Logger } from '../observability';
 import { equalsConstantTime } from '../security';
 import type { StoredEvent, VerificationRecord, VerificationRepository } from '../store';
@@ -59,8 +59,11 @@ const HOUR_MS = 3_600_000;
  */
 export function createVerifier(deps: VerifierDeps): Verifier {
   const { config, repository, clock, logger } = deps;
-  const secret = config.verification.secret;
-  if (!secret) throw new Error('verification.secret is required');
+  // Config load requires verification.secret when a tenant verifies (random per process in sandbox
+  // mode); a gateway where no tenant verifies needs none.
+  const secret = config.verification.secret ?? '';
+  if (!secret && Object.values(config.tenants).some((tenant) => tenant.verification))
+    throw new Error('verification.secret is required');
 
   function settingsOf(tenantId: string): { tenant: TenantConfig; settings: VerificationConfig } {
     const tenant = config.tenants[tenantId] as TenantConfig;
@@ -81,6 +84,8 @@ export function createVerifier(deps: VerifierDeps): Verifier {
     async start(identity, request, clientIp) {
       const { tenant, settings } = settingsOf(identity.tenantId);
       const recipient = numberOf(tenant, request.to);
+      const notOwn = ownNumberProblem(identity, recipient);
+      if (notOwn) throw new ApiError('FORBIDDEN', notOwn);
       const { country, range } = rangeOf(recipient, settings.prefixLength);
       const now = clock.now();
       const id = `vrf_${nextUlid(now)}`;

@@ -21,7 +21,7 @@ function verifyConfig(tenantHook: WebhookReceiver, adminHook: WebhookReceiver) {
   return {
     tenants: {
       alpha: {
-        scopes: ['sms:send', 'sms:read', 'verify:send', 'verify:check'],
+        scopes: ['sms:send', 'sms:send:self', 'sms:read', 'verify:send', 'verify:check'],
         rateLimit: { requests: 100_000, windowSec: 60 },
         webhook: { url: tenantHook.url, secret: TEST_WEBHOOK_SECRETS.alpha },
         templates: {
@@ -296,6 +296,29 @@ describe('verification codes', () => {
       events: events.filter(holds),
       rows: rows.filter(holds),
     }).toEqual({ logs: [], responses: [], events: [], rows: [] });
+  });
+
+  it("an end user's token (sms:send:self) asks codes only for its own number: another is 403 and nothing is sent", async () => {
+    const endUser = bearer(
+      tokenFor('alpha', {
+        scope: 'verify:send sms:send:self',
+        extra: { sub: 'eve', phone_number: '+61 423 000 077', phone_number_verified: false },
+      }),
+    );
+    const before = sendCalls();
+    const other = await request(gw.url)
+      .post('/v1/verifications')
+      .set(endUser)
+      .send({ to: '0423000078', channel: 'sms' });
+    expect(other.status).toBe(403);
+    expect(other.body.error.description).toMatch(/^to: with 'sms:send:self' a token may verify only its own/);
+    expect(sendCalls()).toBe(before);
+    const own = await request(gw.url)
+      .post('/v1/verifications')
+      .set(endUser)
+      .send({ to: '0423000077', channel: 'sms' });
+    expect(own.status).toBe(201);
+    await waitFor(() => sendCalls() === before + 1, 5000, 'the code to the own number');
   });
 
   it('scopes: verify:send cannot check, verify:check cannot send, a tenant without verification is refused', async () => {
