@@ -87,7 +87,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         audience: EXAMPLE_AUDIENCE,
         tenant: DEMO_TENANT,
         tenantClaim: config.auth.tenantClaim,
-        scopes: ['sms:send:self', 'sms:read'],
+        scopes: ['sms:send:self', 'sms:read', 'verify:send', 'verify:check'],
         clock,
       });
       await identityProvider.start(config.sandbox.identityProviderPort, config.sandbox.host);

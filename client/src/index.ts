@@ -9,6 +9,9 @@ export type SendResult = components['schemas']['SendResult'];
 export type Message = components['schemas']['Message'];
 export type ErrorCode = components['schemas']['ErrorCode'];
 export type EventTicket = components['schemas']['EventTicket'];
+export type VerificationRequest = components['schemas']['VerificationRequest'];
+export type Verification = components['schemas']['Verification'];
+export type VerificationCheckResult = components['schemas']['VerificationCheckResult'];
 
 /** An event type the gateway sends (the OpenAPI document's `webhooks`). */
 export type EventType = keyof webhooks;
@@ -139,6 +142,16 @@ export interface SmsgateClient {
    * drop a new ticket and a new connection resuming after the last event received.
    */
   events(handlers: EventHandlers, options?: EventOptions): EventSubscription;
+  /**
+   * POST /v1/verifications: sends a code by SMS to `request.to`. Never retried (a retry could send
+   * a second code); a refusal (e.g. 429 with `retryAfterMs` during the resend cooldown) is thrown.
+   */
+  verify(request: VerificationRequest, signal?: AbortSignal): Promise<Verification>;
+  /**
+   * POST /v1/verifications/{id}/check: `approved`, or `denied` with its reason (a wrong code is an
+   * answer, not an error). Never retried: every check counts against the code's checks.
+   */
+  check(id: string, code: string, signal?: AbortSignal): Promise<VerificationCheckResult>;
 }
 
 const RETRY_STATUSES = new Set([409, 429, 503]);
@@ -238,6 +251,32 @@ export function createClient(options: ClientOptions): SmsgateClient {
     return data.data;
   }
 
+  /** One request, no retry: the data, or the gateway's refusal (or NETWORK_ERROR) thrown. */
+  async function once<T>(
+    attempt: () => Promise<{ response: Response; data?: { data: T }; error?: unknown }>,
+  ): Promise<T> {
+    let outcome: Awaited<ReturnType<typeof attempt>>;
+    try {
+      outcome = await attempt();
+    } catch (cause) {
+      throw new SmsgateError(0, 'NETWORK_ERROR', describe(cause), undefined, { cause });
+    }
+    if (outcome.response.ok && outcome.data !== undefined) return outcome.data.data;
+    throw refusal(outcome.response, outcome.error);
+  }
+
+  const verify = (request: VerificationRequest, signal?: AbortSignal) =>
+    once(() => api.POST('/v1/verifications', { body: request, ...(signal ? { signal } : {}) }));
+
+  const check = (id: string, code: string, signal?: AbortSignal) =>
+    once(() =>
+      api.POST('/v1/verifications/{id}/check', {
+        params: { path: { id } },
+        body: { code },
+        ...(signal ? { signal } : {}),
+      }),
+    );
+
   function events(handlers: EventHandlers, eventOptions: EventOptions = {}): EventSubscription {
     const EventSourceImpl =
       options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
@@ -311,7 +350,7 @@ export function createClient(options: ClientOptions): SmsgateClient {
     };
   }
 
-  return { api, send, ticket, events };
+  return { api, send, ticket, events, verify, check };
 }
 
 /** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds from `now`. */

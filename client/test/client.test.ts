@@ -15,6 +15,15 @@ const TENANTS = {
     allowedCountries: ['AU'],
     rateLimit: { requests: 2, windowSec: 3600 },
   },
+  // Sends verification codes with its template.
+  verifier: {
+    scopes: ['verify:send', 'verify:check'],
+    allowedCountries: ['AU'],
+    templates: {
+      verify: { text: 'Verifier code {{code}}', fields: { code: { type: 'digits', maxLength: 10 } } },
+    },
+    verification: { template: 'verify' },
+  },
 };
 
 /** fetch that keeps every request the client made (method, path, Idempotency-Key, status). */
@@ -158,6 +167,50 @@ describe('@smsgate/client against a gateway process', () => {
     expect(refused).toMatchObject({ status: 400, code: 'RECIPIENTS_ERROR' });
     expect((refused as SmsgateError).description).toMatch(/^to/);
     expect(waits).toEqual([]);
+  });
+
+  it('verify() and check(): a code by SMS; a wrong code is `denied` (an answer, not an error), the right one `approved`; a second code within the cooldown is refused, not retried', async () => {
+    const { requests, fetchImpl } = recordingFetch();
+    const { waits, sleep } = recordingSleep();
+    const client = createClient({
+      baseUrl: gw.url,
+      token: clientToken('verifier', 'verify:send verify:check'),
+      fetch: fetchImpl,
+      sleep,
+    });
+    const verification = await client.verify({ to: '0412000111', channel: 'sms' });
+    expect(verification).toMatchObject({ to: '+61412000111', status: 'pending' });
+    expect(verification.id).toMatch(/^vrf_/);
+
+    // The code as the phone got it: in the text the provider sandbox was asked to send.
+    const calls = (await (await fetch(`${gw.sandboxUrl}/_sandbox/calls`)).json()) as { body: unknown }[];
+    const code = calls
+      .map((call) => /Verifier code ([0-9]{6})/.exec(JSON.stringify(call.body))?.[1])
+      .find((found) => found !== undefined);
+    expect(code).toMatch(/^[0-9]{6}$/);
+
+    const wrong = code!.replace(/^./, (digit) => String((Number(digit) + 1) % 10));
+    expect(await client.check(verification.id, wrong)).toMatchObject({
+      id: verification.id,
+      status: 'denied',
+      reason: 'wrong_code',
+      checksLeft: 4,
+    });
+    expect(await client.check(verification.id, code!)).toMatchObject({
+      status: 'approved',
+      reason: null,
+    });
+
+    const again = await client.verify({ to: '0412000111', channel: 'sms' }).catch((error: unknown) => error);
+    expect(again).toBeInstanceOf(SmsgateError);
+    expect(again).toMatchObject({ status: 429, code: 'OVER_LIMIT', retryAfterMs: 30_000 });
+    expect(waits).toEqual([]);
+    expect(requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      'POST /v1/verifications 201',
+      `POST /v1/verifications/${verification.id}/check 200`,
+      `POST /v1/verifications/${verification.id}/check 200`,
+      'POST /v1/verifications 429',
+    ]);
   });
 
   it('api: every route is typed and carries the token (GET /v1/messages/{id})', async () => {

@@ -1,5 +1,6 @@
-// The example app (sandbox mode): sign in at the identity provider, send to your own number with
-// `sms:send:self`, and watch the message's status arrive over the event stream. Bundled by the
+// The example app (sandbox mode): sign in at the identity provider, verify your number with a code
+// by SMS (`verify:send`, `verify:check`), send to your own number with `sms:send:self`, and watch
+// the message's status arrive over the event stream. Bundled by the
 // sandbox with esbuild; it uses the client in client/ as an app would use the published package.
 import { createClient, SmsgateError, type GatewayEvent, type SmsgateClient } from '../../client/src/index';
 
@@ -117,6 +118,8 @@ function showSignedIn(config: AppConfig, session: Session): void {
     }
   });
 
+  verifyNumber(client, session);
+
   const form = element<HTMLFormElement>('send-form');
   form.addEventListener('submit', (submitted) => {
     submitted.preventDefault();
@@ -134,6 +137,66 @@ function showSignedIn(config: AppConfig, session: Session): void {
         // The stream may have told us already (a fast delivery report); otherwise the answer's status.
         if (!statuses.has(message.id)) statuses.set(message.id, message.status);
         show(message.id);
+      })
+      .catch(showError)
+      .finally(() => (button.disabled = false));
+  });
+}
+
+/** "Verify my number": a code by SMS to the signed-in user's own number, then its check. */
+function verifyNumber(client: SmsgateClient, session: Session): void {
+  const start = element<HTMLButtonElement>('verify-start');
+  const form = element<HTMLFormElement>('verify-form');
+  const input = element<HTMLInputElement>('verify-code');
+  const result = element<HTMLOutputElement>('verify-result');
+  const show = (status: string, text: string) => {
+    result.dataset.status = status;
+    result.textContent = text;
+  };
+  let verificationId: string | undefined;
+  if (!session.phoneNumber) start.disabled = true;
+
+  start.addEventListener('click', () => {
+    element('error').hidden = true;
+    start.disabled = true;
+    client
+      .verify({ to: session.phoneNumber ?? '', channel: 'sms' })
+      .then((verification) => {
+        verificationId = verification.id;
+        element('verification-id').textContent = verification.id;
+        form.hidden = false;
+        input.value = '';
+        input.focus();
+        show(
+          'pending',
+          `code sent to ${verification.to}; it expires at ${new Date(verification.expiresAt).toLocaleTimeString()}`,
+        );
+        start.textContent = 'Send me a new code';
+      })
+      .catch(showError)
+      .finally(() => (start.disabled = false));
+  });
+
+  form.addEventListener('submit', (submitted) => {
+    submitted.preventDefault();
+    if (!verificationId) return;
+    element('error').hidden = true;
+    const button = form.querySelector('button') as HTMLButtonElement;
+    button.disabled = true;
+    client
+      .check(verificationId, input.value.trim())
+      .then((checked) => {
+        if (checked.status === 'approved') {
+          show('approved', `approved: ${checked.to} is your number`);
+          // The token still says what the identity provider knew at sign-in; this page knows more now.
+          element('verified').textContent = '(verified just now)';
+          form.hidden = true;
+          start.hidden = true;
+        } else {
+          const left = checked.checksLeft > 0 ? ` (${checked.checksLeft} checks left)` : '';
+          show('denied', `denied: ${(checked.reason ?? 'wrong_code').replace('_', ' ')}${left}`);
+          input.select();
+        }
       })
       .catch(showError)
       .finally(() => (button.disabled = false));

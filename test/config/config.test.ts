@@ -180,6 +180,13 @@ describe('configuration', () => {
     );
   });
 
+  it('lets the sandbox demo tenant verify numbers (the example app’s “Verify my number”)', () => {
+    const demo = loadConfig(sandboxEnv).tenants.demo;
+    expect(demo?.scopes).toEqual(expect.arrayContaining(['verify:send', 'verify:check']));
+    expect(demo?.verification?.template).toBe('verify');
+    expect(demo?.templates.verify?.fields).toEqual({ code: { type: 'digits', maxLength: 10 } });
+  });
+
   it('has the demo tenants in sandbox mode only: in production only the declared tenants exist', () => {
     expect(Object.keys(loadConfig(sandboxEnv).tenants)).toEqual(['demo', 'ops']);
     const declared = { tenants: { website: { scopes: ['sms:send'] } } };

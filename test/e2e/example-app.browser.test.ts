@@ -13,6 +13,8 @@ import { startTestGateway } from '../support/gateway';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = resolve(__dirname, '../artifacts');
 const PHONE = '+61412345678';
+/** Another user's number, so the verification limits of one number are not shared with the test above. */
+const VERIFY_PHONE = '+61498765432';
 
 /** What the browser reported: console lines and uncaught page errors. */
 function watch(page: Page): string[] {
@@ -104,6 +106,63 @@ describe('the cross-origin example app in Chromium', () => {
     expect(stored).toEqual({ subject: 'alice', tenant_id: 'demo' });
 
     // No CORS refusal, nor any other error, on the app's page.
+    expect(
+      reported.filter((line) => /^(error|pageerror)/.test(line) || /CORS|Access-Control/i.test(line)),
+    ).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  it('verifies the signed-in user’s own number: a wrong code shows `denied`, the code the phone got shows `approved`', async () => {
+    const app = gw.exampleApp!;
+    const idp = gw.identityProvider!;
+    const page = await context.newPage();
+    const reported = watch(page);
+    await page.goto(app.url);
+    await page.click('#sign-in');
+    await page.waitForURL(`${idp.issuer}/authorize?**`);
+    await page.fill('input[name=username]', 'bob');
+    await page.fill('input[name=phone_number]', VERIFY_PHONE);
+    await page.uncheck('input[name=phone_number_verified]');
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${app.url}/`);
+    await page.waitForSelector('#signed-in:not([hidden])');
+    expect(await page.textContent('#verified')).toBe('(not verified)');
+
+    const before = [...gw.sandbox!.sent.values()].length;
+    await page.click('#verify-start');
+    await page.waitForSelector('#verify-form:not([hidden])');
+    const verificationId = await page.textContent('#verification-id');
+    expect(verificationId).toMatch(/^vrf_[0-9A-Z]{26}$/);
+
+    // The code as the phone got it: the provider sandbox's record of the SMS (the gateway's ledger
+    // keeps it masked).
+    const sms = [...gw.sandbox!.sent.values()].slice(before);
+    expect(sms.map((m) => m.to)).toEqual([VERIFY_PHONE.slice(1)]);
+    const code = /code is ([0-9]{6})\b/.exec(sms[0]!.body)?.[1];
+    expect(code).toMatch(/^[0-9]{6}$/);
+    const stored = await gw.db
+      .selectFrom('messages')
+      .select('text')
+      .where('tenant_id', '=', 'demo')
+      .where('recipient', '=', VERIFY_PHONE)
+      .executeTakeFirstOrThrow();
+    expect(stored.text).not.toContain(code);
+
+    const wrong = code!.replace(/^./, (digit) => String((Number(digit) + 1) % 10));
+    await page.fill('#verify-code', wrong);
+    await page.click('#verify-form button[type=submit]');
+    await page.waitForSelector('#verify-result[data-status=denied]');
+    expect(await page.textContent('#verify-result')).toContain('denied');
+
+    await page.fill('#verify-code', code!);
+    await page.click('#verify-form button[type=submit]');
+    await page.waitForSelector('#verify-result[data-status=approved]');
+    expect(await page.textContent('#verify-result')).toContain('approved');
+    expect(await page.textContent('#verified')).toBe('(verified just now)');
+    await page.screenshot({ path: join(artifacts, 'example-app-verify.png'), fullPage: true });
+
+    // One code sent, nothing else; no CORS refusal nor any other error on the page.
+    expect([...gw.sandbox!.sent.values()].length - before).toBe(1);
     expect(
       reported.filter((line) => /^(error|pageerror)/.test(line) || /CORS|Access-Control/i.test(line)),
     ).toEqual([]);
