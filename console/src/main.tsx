@@ -575,7 +575,7 @@ function LivePanel() {
         const parsed = JSON.parse(data) as { tenant: string; body: { data?: Record<string, unknown> } };
         const d = parsed.body.data ?? {};
         const summary = [d.status, d.to ?? d.from, d.reference]
-          .filter((v) => v !== undefined && v !== null)
+          .filter((v): v is string | number => typeof v === 'string' || typeof v === 'number')
           .join(' · ');
         const event = { key: (seq.current += 1), type, tenant: parsed.tenant, summary };
         if (pausedRef.current) {

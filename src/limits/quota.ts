@@ -168,7 +168,9 @@ export function createQuotaService(config: Config, repository: QuotaRepository, 
       const { creditPeriods, centiCredits } = reservation;
       if (creditPeriods && centiCredits && reservation.amount > 0) {
         // The same share of the credits (exact when the recipients' countries cost the same).
-        const share = Math.round((centiCredits * Math.min(segments, reservation.amount)) / reservation.amount);
+        const share = Math.round(
+          (centiCredits * Math.min(segments, reservation.amount)) / reservation.amount,
+        );
         await repository.release(reservation.tenantId, creditPeriods, share);
       }
       if (reservation.user)

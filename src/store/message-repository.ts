@@ -1,4 +1,4 @@
-import { sql, type ExpressionBuilder, type Transaction } from 'kysely';
+import { type ExpressionBuilder, type Transaction } from 'kysely';
 import type { Database, Db, MessagesTable } from './database';
 import { appendEvents, type StoredEvent, type WebhookTenants } from './event-repository';
 import { createGroupCommit } from './group-commit';

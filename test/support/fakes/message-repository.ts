@@ -43,7 +43,11 @@ export function createFakeMessageRepository(
       }
       if (job) options.onJob?.(first.batchId, job, first.createdAt);
       for (const message of batch) {
-        messages.set(message.id, { ...message, subject: message.subject ?? null, purpose: message.purpose ?? null });
+        messages.set(message.id, {
+          ...message,
+          subject: message.subject ?? null,
+          purpose: message.purpose ?? null,
+        });
         const position = (counters.get(message.tenantId) ?? 0) + 1;
         counters.set(message.tenantId, position);
         positions.set(message.id, position);
