@@ -126,7 +126,7 @@ async function measure(dialect, storeEnv, oldQueries) {
     sandbox.kill();
     throw error;
   });
-  const token = jwt.sign({ tenant: 'demo', scope: 'sms:read' }, jwtSecret, {
+  const token = jwt.sign({ tenant: 'demo', scope: 'sms:read:all' }, jwtSecret, {
     algorithm: 'HS256',
     expiresIn: '1h',
   });

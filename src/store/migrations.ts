@@ -299,11 +299,6 @@ export const migrations: Record<string, Migration> = {
         .addColumn('read_all', 'integer', (col) => col.notNull().defaultTo(0))
         .execute();
       await db.schema
-        .createIndex('messages_tenant_subject')
-        .on('messages')
-        .columns(['tenant_id', 'subject'])
-        .execute();
-      await db.schema
         .createIndex('events_tenant_subject_id')
         .on('events')
         .columns(['tenant_id', 'subject', 'id'])
@@ -311,7 +306,6 @@ export const migrations: Record<string, Migration> = {
     },
     async down(db: Kysely<unknown>) {
       await db.schema.dropIndex('events_tenant_subject_id').execute();
-      await db.schema.dropIndex('messages_tenant_subject').execute();
       await db.schema.alterTable('event_tickets').dropColumn('read_all').execute();
       await db.schema.alterTable('event_tickets').dropColumn('subject').execute();
       await db.schema.alterTable('events').dropColumn('subject').execute();
@@ -433,8 +427,15 @@ export const migrations: Record<string, Migration> = {
         .columns(['tenant_id', 'tenant_seq'])
         .unique()
         .execute();
+      // An end user's list (sms:read): their rows in ledger order, counted and paged on this index.
+      await db.schema
+        .createIndex('messages_tenant_subject_seq')
+        .on('messages')
+        .columns(['tenant_id', 'subject', 'tenant_seq'])
+        .execute();
     },
     async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('messages_tenant_subject_seq').execute();
       await db.schema.dropIndex('messages_tenant_seq').execute();
       await db.schema.alterTable('messages').dropColumn('tenant_seq').execute();
       await sql`drop table tenant_message_counts`.execute(db);
