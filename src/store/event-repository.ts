@@ -2,6 +2,7 @@ import { sql, type Transaction } from 'kysely';
 import { monotonicFactory } from 'ulid';
 import type { Database, Db } from './database';
 import { isPostgres } from './dialect';
+import { ownedBy } from './subject';
 
 export type EventType =
   | 'message.status'
@@ -145,9 +146,7 @@ export function createEventRepository(db: Db): EventRepository {
         .selectFrom('events')
         .selectAll()
         .where('tenant_id', '=', tenantId)
-        .$if(subject !== undefined, (q) =>
-          q.where((eb) => (subject === null ? eb('subject', 'is', null) : eb('subject', '=', subject!))),
-        )
+        .$if(subject !== undefined, (q) => q.where(ownedBy(subject)))
         .where('id', '>', afterId)
         .orderBy('id', 'asc')
         .limit(limit)

@@ -2,6 +2,7 @@ import type { Transaction } from 'kysely';
 import type { Database, Db, InboundMessagesTable } from './database';
 import { appendEvents, type NewEvent, type StoredEvent, type WebhookTenants } from './event-repository';
 import { applySuppressionChanges, type AppliedChange, type OptOutRules } from './suppression-repository';
+import { ownedBy } from './subject';
 
 export interface InboundInput {
   id: string;
@@ -172,9 +173,7 @@ export function createInboundRepository(
     const filtered = db
       .selectFrom('inbound_messages')
       .where((eb) => (tenantId === null ? eb('tenant_id', 'is', null) : eb('tenant_id', '=', tenantId)))
-      .$if(subject !== undefined, (q) =>
-        q.where((eb) => (subject === null ? eb('subject', 'is', null) : eb('subject', '=', subject!))),
-      );
+      .$if(subject !== undefined, (q) => q.where(ownedBy(subject)));
     const { total } = await filtered
       .select((eb) => eb.fn.countAll<number | string>().as('total'))
       .executeTakeFirstOrThrow();

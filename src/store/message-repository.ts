@@ -1,9 +1,10 @@
-import { type ExpressionBuilder, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { Database, Db, MessagesTable } from './database';
 import { appendEvents, type StoredEvent, type WebhookTenants } from './event-repository';
 import { createGroupCommit } from './group-commit';
 import { MESSAGE_STATUSES, statusRank } from './message-status';
 import { insertText, listOf, placeholderOf, run, type Placeholder } from './statements';
+import { ownedBy } from './subject';
 
 /** A message as the ledger keeps it: one row per recipient. */
 export interface MessageRecord {
@@ -510,12 +511,6 @@ async function applyOutcomes(
   values.push(...lower);
   const { rows } = await run<{ id: string }>(trx, text, values);
   return rows.map((row) => row.id);
-}
-
-/** Rows of one subject: `subject = ?`, or `subject is null` for a token without one. */
-export function ownedBy(subject: string | null | undefined) {
-  return (eb: ExpressionBuilder<Database, 'messages' | 'events' | 'inbound_messages'>) =>
-    subject === null || subject === undefined ? eb('subject', 'is', null) : eb('subject', '=', subject);
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
