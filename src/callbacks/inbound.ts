@@ -1,4 +1,4 @@
-import { monotonicFactory } from 'ulid';
+import { ulidFactory } from '../security';
 import { z } from 'zod';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
@@ -17,7 +17,7 @@ const inboundSchema = z.object({
 
 /** Inbound text is attacker-chosen (anyone can text the number): stored as data, capped. */
 const MAX_INBOUND_TEXT = 2000;
-const nextUlid = monotonicFactory();
+const nextUlid = ulidFactory();
 
 /**
  * Inbound replies from the provider (a JSON array, or one object). A reply to one of our messages

@@ -1,4 +1,4 @@
-import { monotonicFactory } from 'ulid';
+import { ulidFactory } from '../security';
 import type { Identity } from '../auth';
 import { formatProviderTime, type Clock } from '../clock';
 import type { Config, TenantConfig } from '../config';
@@ -103,7 +103,7 @@ export interface PublicMessage {
 }
 
 // ULIDs sort by creation time (lists are newest first) and stay ordered within one millisecond.
-const nextUlid = monotonicFactory();
+const nextUlid = ulidFactory();
 
 export function createMessageSender(deps: MessagesDeps): SendMessages {
   const { config, repository, sendThroughBudget, quotas, clock, logger } = deps;

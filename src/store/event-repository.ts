@@ -1,5 +1,5 @@
+import { ulidFactory } from '../security';
 import { sql, type Transaction } from 'kysely';
-import { monotonicFactory } from 'ulid';
 import type { Database, Db } from './database';
 import { isPostgres } from './dialect';
 import { ownedBy } from './subject';
@@ -46,7 +46,7 @@ export interface StoredEvent {
 /** Which tenants get an outbox row (a webhook to deliver to) for their events. */
 export type WebhookTenants = (tenantId: string) => boolean;
 
-const nextUlid = monotonicFactory();
+const nextUlid = ulidFactory();
 
 /**
  * Appends events inside the caller's transaction, each with its outbox row when the tenant has a

@@ -1,11 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
 import https from 'node:https';
-import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { z } from 'zod';
 import { isLoopback } from '../security';
 import { UpstreamError } from './errors';
 import { createScrub } from './scrub';
+import { exchange, TransportError, type Exchange } from './transport';
 
 export interface UpstreamOptions {
   baseUrl: string;
@@ -95,7 +95,7 @@ const sendDataSchema = z.object({
  * The Cellcast v3 adapter. It is the only code that holds the APPKEY: the key is attached to
  * each request here, every answer is scrubbed of it before anything reads it (a provider may
  * echo it in any field), and every error it raises is rebuilt from scratch from the scrubbed
- * answer, so no axios error (which carries request headers) ever leaves this module.
+ * answer, so no transport error (a request carries its headers) ever leaves this module.
  */
 export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
   const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
@@ -118,38 +118,39 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
     maxSockets: 64,
     scheduling: 'lifo',
   } as const;
-  const httpAgent = gatedWrites(trackingConnects(new http.Agent(agentOptions), connected));
-  const httpsAgent = gatedWrites(trackingConnects(new https.Agent(agentOptions), connected));
-  const client: AxiosInstance = axios.create({
-    baseURL: base.toString(),
-    timeout: options.timeoutMs,
-    httpAgent,
-    httpsAgent,
-    maxRedirects: 0,
-    maxContentLength: 10 * 1024 * 1024,
-    validateStatus: () => true,
-    headers: { ...authHeaders, 'Content-Type': 'application/json', Accept: 'application/json' },
-    transitional: { clarifyTimeoutError: true },
-    proxy: false,
-  });
-
+  const agent = gatedWrites(
+    trackingConnects(
+      base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions),
+      connected,
+    ),
+  );
+  const headers: Record<string, string> = {
+    ...authHeaders,
+    'Content-Type': 'application/json',
+    Accept: 'application/json',
+  };
   async function call(
-    method: 'get' | 'post',
+    method: 'GET' | 'POST',
     endpoint: string,
     payload: { query?: Record<string, string>; body?: unknown },
     gate: WriteGate | undefined,
-  ): Promise<AxiosResponse<unknown>> {
+  ): Promise<Exchange> {
     const started = performance.now();
     const report = (outcome: string) =>
       options.onCall?.(endpoint, outcome, (performance.now() - started) / 1000);
     const write = gate ? { gate, refused: false } : undefined;
     try {
+      const url = new URL(endpoint, base);
+      for (const [name, value] of Object.entries(payload.query ?? {})) url.searchParams.set(name, value);
       const send = () =>
-        client.request({
+        exchange({
           method,
-          url: endpoint,
-          params: payload.query,
-          data: payload.body,
+          url,
+          headers,
+          ...(payload.body === undefined ? {} : { body: JSON.stringify(payload.body) }),
+          agent,
+          timeoutMs: options.timeoutMs,
+          maxResponseBytes: 10 * 1024 * 1024,
         });
       const response = await (write ? writeGates.run(write, send) : send());
       report(response.status >= 200 && response.status < 300 ? 'ok' : `http_${response.status}`);
@@ -170,7 +171,7 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
 
   return {
     async sendSms(request, gate) {
-      const response = await call('post', 'send-sms', { body: toSendBody(request) }, gate);
+      const response = await call('POST', 'send-sms', { body: toSendBody(request) }, gate);
       return toSendResult(
         checkedEnvelope(response.status, response.data, response.headers, 'send-sms'),
         response.status,
@@ -179,7 +180,7 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
     },
 
     async bulkSendSms(requests, gate) {
-      const response = await call('post', 'bulk-send-sms', { body: requests.map(toSendBody) }, gate);
+      const response = await call('POST', 'bulk-send-sms', { body: requests.map(toSendBody) }, gate);
       // A refusal of the whole call (auth, throttling) comes as one envelope, not an array.
       if (!Array.isArray(response.data)) {
         checkedEnvelope(response.status, response.data, response.headers, 'bulk-send-sms');
@@ -205,19 +206,18 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
     },
 
     async read(endpoint, query, gate) {
-      const response = await call('get', endpoint, { query }, gate);
+      const response = await call('GET', endpoint, { query }, gate);
       checkedEnvelope(response.status, response.data, response.headers, endpoint);
       return { httpStatus: response.status, body: response.data as Record<string, unknown> };
     },
 
     async markInboundRead(inboundIds, gate) {
-      const response = await call('post', 'inbound-read-bulk', { body: { message_id: inboundIds } }, gate);
+      const response = await call('POST', 'inbound-read-bulk', { body: { message_id: inboundIds } }, gate);
       checkedEnvelope(response.status, response.data, response.headers, 'inbound-read-bulk');
     },
 
     close() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      agent.destroy();
     },
   };
 }
@@ -306,8 +306,7 @@ function checkedEnvelope(
 
 /**
  * Remembers which of the agent's sockets completed their TCP connect (a reused keep-alive socket
- * did, earlier). Hand-rolled because axios's timeout error does not say in which phase the call
- * was cut off, and that decides whether anything can have reached the provider.
+ * did, earlier): whether a call cut off by its timeout can have reached the provider.
  */
 function trackingConnects<A extends http.Agent>(agent: A, connected: WeakSet<object>): A {
   const create = agent.createConnection.bind(agent);
@@ -325,7 +324,7 @@ interface GatedWrite {
   refused: boolean;
 }
 
-/** The write gate of the call being made, carried from `call` to the agent through axios. */
+/** The write gate of the call being made, carried from `call` to the agent (synchronously, inside `http.request`). */
 const writeGates = new AsyncLocalStorage<GatedWrite>();
 
 /**
@@ -369,13 +368,12 @@ function transportFailure(
   timeoutMs: number,
   connected: WeakSet<object>,
 ): UpstreamError {
-  const code = error instanceof AxiosError ? error.code : undefined;
-  if (code === 'ETIMEDOUT' || code === 'ECONNABORTED') {
+  const code = error instanceof TransportError ? error.code : undefined;
+  if (code === 'ETIMEDOUT') {
     // Node writes a request only once its socket is connected, so a call cut off before that sent
     // nothing: a black-holed provider, or (on a starved event loop) a refusal not yet seen when the
     // timer fired. That is "not sent" and may be retried, not an unknown outcome.
-    const request = (error as AxiosError).request as http.ClientRequest | undefined;
-    const socket = request?.socket;
+    const socket = (error as TransportError).socket;
     if (!socket || !connected.has(socket)) {
       return new UpstreamError(
         'unavailable',

@@ -1,4 +1,4 @@
-// The provider adapter (Cellcast v3 over axios). The APPKEY is attached here and nowhere else;
+// The provider adapter (Cellcast v3 over node:http). The APPKEY is attached here and nowhere else;
 // provider answers are validated and mapped to the gateway's error codes.
 export {
   createUpstreamClient,

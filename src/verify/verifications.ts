@@ -1,11 +1,10 @@
-import { monotonicFactory } from 'ulid';
 import type { Identity } from '../auth';
 import type { Clock } from '../clock';
 import type { Config, TenantConfig, VerificationConfig } from '../config';
 import { ApiError } from '../http';
 import { normaliseRecipients, ownNumberProblem, type SendMessages } from '../messages';
 import type { Logger } from '../observability';
-import { equalsConstantTime } from '../security';
+import { equalsConstantTime, ulidFactory } from '../security';
 import type { StoredEvent, VerificationRecord, VerificationRepository } from '../store';
 import { codeDigest, generateCode } from './codes';
 import { decide, rangeOf, REFUSALS, type Refusal } from './pumping';
@@ -49,7 +48,7 @@ export interface Verifier {
   expireDue(): Promise<number>;
 }
 
-const nextUlid = monotonicFactory();
+const nextUlid = ulidFactory();
 const HOUR_MS = 3_600_000;
 
 /**

@@ -6,6 +6,7 @@ import {
   normaliseRecipientsIncrementally,
   parseSendRequest,
 } from '../../src/messages';
+import { SegmentedMessage } from 'sms-segments-calculator';
 import { testConfig } from '../support/gateway';
 
 const tenant = testConfig().tenants.alpha!;
@@ -62,6 +63,35 @@ describe('segment counting (GSM-7 / UCS-2)', () => {
     const error = errorOf(() => measureText(text));
     expect(error.code).toBe('FIELD_INVALID');
     expect(error.description).toBe('text: at most 6 SMS segments, got 7');
+  });
+});
+
+// Plain GSM-7 text (ASCII letters, digits, GSM punctuation) is counted without the library; the
+// count must be the library's for every such text, of every length up to the maximum.
+describe('counting plain GSM-7 text without the segment library', () => {
+  const alphabet = 'ABCxyz0189 !"#%&\'()*+,-./:;<=>?@$_';
+  // A seeded generator (mulberry32), so a failure names a text that can be replayed.
+  let seed = 0x5eed;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const texts = Array.from({ length: 918 }, (_, i) =>
+    Array.from({ length: i + 1 }, () => alphabet[Math.floor(random() * alphabet.length)]).join(''),
+  );
+
+  it("gives the library's encoding, length and segments for plain texts of 1 to 918 characters", () => {
+    for (const text of texts) {
+      const library = new SegmentedMessage(text);
+      expect({ text, ...measureText(text) }).toEqual({
+        text,
+        encoding: library.encodingName,
+        length: library.numberOfCharacters,
+        segments: library.segmentsCount,
+      });
+    }
   });
 });
 
