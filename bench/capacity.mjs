@@ -4,29 +4,21 @@
 // Part 1, the ledger alone (in-process, no HTTP): the store writes of one send (insert the
 // message as queued, then record the provider's answer) for 1-recipient sends, one at a time and
 // 16 at once (group commit joins concurrent ones), in µs per message.
-// Part 2, the whole node: the provider sandbox (cap lifted) and the gateway (budget lifted) as
-// separate processes; autocannon sends POST /v1/messages with 1 recipient as fast as they are
-// answered, on SQLite and on PostgreSQL (skipped when it does not answer).
+// Part 2, the whole node: the provider stand-in (bench/provider-stand-in.mjs, cap lifted) and the
+// gateway (budget lifted) as separate processes; autocannon sends POST /v1/messages with 1
+// recipient as fast as they are answered, on SQLite and on PostgreSQL (skipped when it does not
+// answer). The same load on bench/node-floor.mjs gives the floor: what Node.js and the kernel
+// cost per send on this machine before any of smsgate's own work.
 // Prints a table with the load average beside it, a verdict, and writes bench/results/capacity.json.
 // Usage: npm run bench:capacity [-- --duration 10 --connections 32 --dialects sqlite,postgres]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
-import { freePort, root, start } from './lib.mjs';
-
-/**
- * CPU time (user + system, ms) a process has used so far: on a shared, busy machine, a request's
- * CPU cost moves far less than its wall-clock latency.
- */
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100/s)
-}
+import { cpuMs, freePort, root, startGateway, startNodeFloor, startStandIn } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -118,89 +110,88 @@ async function postgresSchema() {
   };
 }
 
-async function capacity(storeEnv) {
-  const sandboxPort = await freePort();
-  const gatewayPort = await freePort();
-  const sandbox = await start(
-    'sandbox/cli.js',
-    {
-      SMSGATE_APPKEY: appKey,
-      SANDBOX_PORT: String(sandboxPort),
-      SANDBOX_CALLS_PER_SECOND: '0',
-      SANDBOX_DLR_DELAY_MS: '600000',
-    },
-    `http://127.0.0.1:${sandboxPort}/_sandbox/calls`,
+/** autocannon at `url` with the send body, as fast as answers come, for `duration` s. */
+function load(url, headers, duration) {
+  return new Promise((done, fail) =>
+    autocannon(
+      {
+        url,
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ to: '0412345678', text: 'Benchmark message' }),
+        connections: CONNECTIONS,
+        duration,
+        timeout: 10,
+      },
+      (error, result) => (error ? fail(error) : done(result)),
+    ),
   );
-  const gateway = await start(
-    'main.js',
-    {
-      SMSGATE_MODE: 'production',
-      PORT: String(gatewayPort),
-      HOST: '127.0.0.1',
-      SMSGATE_UPSTREAM_URL: `http://127.0.0.1:${sandboxPort}/api/v3/`,
-      SMSGATE_APPKEY: appKey,
-      SMSGATE_JWT_SECRET: jwtSecret,
-      SMSGATE__http__requireHttps: 'false',
-      SMSGATE__upstream__callsPerSecond: '100000',
-      SMSGATE__tenants__demo__rateLimit: '{requests: 100000000, windowSec: 60}',
-      LOG_LEVEL: 'warn',
-      ...storeEnv,
-    },
-    `http://127.0.0.1:${gatewayPort}/readyz`,
-  ).catch((error) => {
-    sandbox.kill();
-    throw error;
+}
+
+/** Warm-up, then a measured run: answers/s, latency, and the server's CPU per answer. */
+async function measure(pid, url, headers) {
+  await load(url, headers, 3); // warm-up: JIT, pools, pages
+  const cpu0 = cpuMs(pid);
+  const r = await load(url, headers, DURATION);
+  const cpu = cpuMs(pid) - cpu0;
+  return {
+    // CPU per answered send: on a busy machine, the figure to compare (1,000,000 / µs is what
+    // one core could answer).
+    gatewayCpuUsPerSend: Math.round((cpu * 1000) / Math.max(1, r.requests.total)),
+    reqPerSec: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  };
+}
+
+async function capacity(storeEnv) {
+  const gatewayPort = await freePort();
+  const gateway = await startGateway({
+    port: gatewayPort,
+    upstreamUrl: `${standIn.url}/api/v3/`,
+    appKey,
+    jwtSecret,
+    dataDir,
+    env: { SMSGATE__upstream__callsPerSecond: '100000', LOG_LEVEL: 'warn', ...storeEnv },
   });
   const token = jwt.sign({ tenant: 'demo', scope: 'sms:send' }, jwtSecret, {
     algorithm: 'HS256',
     expiresIn: '1h',
   });
-  const run = (duration) =>
-    new Promise((done, fail) =>
-      autocannon(
-        {
-          url: `http://127.0.0.1:${gatewayPort}/v1/messages`,
-          method: 'POST',
-          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ to: '0412345678', text: 'Benchmark message' }),
-          connections: CONNECTIONS,
-          duration,
-          timeout: 10,
-        },
-        (error, result) => (error ? fail(error) : done(result)),
-      ),
-    );
   try {
-    await run(3); // warm-up: JIT, pools, pages
-    const cpu0 = cpuMs(gateway.pid);
-    const r = await run(DURATION);
-    const cpu = cpuMs(gateway.pid) - cpu0;
-    return {
-      // The gateway's CPU per answered send: on a busy machine, the figure to compare
-      // (1,000,000 / µs is what one core could answer).
-      gatewayCpuUsPerSend: Math.round((cpu * 1000) / Math.max(1, r.requests.total)),
-      reqPerSec: Math.round(r.requests.average),
-      p50: r.latency.p50,
-      p99: r.latency.p99,
-      errors: r.errors + r.timeouts,
-      non2xx: r.non2xx,
-    };
+    return await measure(gateway.pid, `http://127.0.0.1:${gatewayPort}/v1/messages`, {
+      Authorization: `Bearer ${token}`,
+    });
   } finally {
     gateway.kill('SIGTERM');
-    sandbox.kill('SIGTERM');
+  }
+}
+
+/** The same load on bench/node-floor.mjs: what any Node.js gateway pays here before its own work. */
+async function nodeFloor() {
+  const port = await freePort();
+  const floor = await startNodeFloor({ port, upstreamUrl: `${standIn.url}/api/v3/`, appKey });
+  try {
+    return await measure(floor.pid, `http://127.0.0.1:${port}/v1/messages`, {});
+  } finally {
+    floor.kill('SIGTERM');
   }
 }
 
 const rows = [];
+let floor;
 const dataDir = mkdtempSync(join(tmpdir(), 'smsgate-capacity-'));
+const standIn = await startStandIn({ cap: 0, appKey });
 try {
+  floor = { ...(await nodeFloor()), load: loadavg()[0].toFixed(2) };
   for (const dialect of dialects) {
     let env;
     let drop = async () => undefined;
     let db;
     if (dialect === 'sqlite') {
-      const file = join(dataDir, 'capacity.db');
-      env = { SMSGATE_SQLITE_FILE: file };
+      env = {};
       db = await store.openSqliteDatabase(join(dataDir, 'ledger-writes.db'));
     } else {
       const schema = await postgresSchema();
@@ -226,6 +217,7 @@ try {
     rows.push({ dialect, ledgerUsPerMessage: { sequential, concurrent16: concurrent }, ...node, load });
   }
 } finally {
+  standIn.child.kill('SIGTERM');
   rmSync(dataDir, { recursive: true, force: true });
 }
 
@@ -241,6 +233,7 @@ const result = {
     .map((l) => l.toFixed(2))
     .join(' '),
   rows,
+  nodeFloor: floor,
   verdict: pass ? 'PASS' : 'FAIL',
 };
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
@@ -253,6 +246,9 @@ for (const r of rows) {
     `| ${r.dialect} | ${r.ledgerUsPerMessage.sequential.wall} / ${r.ledgerUsPerMessage.sequential.cpu} | ${r.ledgerUsPerMessage.concurrent16.wall} / ${r.ledgerUsPerMessage.concurrent16.cpu} | ${r.reqPerSec} | ${r.gatewayCpuUsPerSend} | ${r.p50} | ${r.p99} | ${r.errors + r.non2xx} | ${r.load} | ≥ ${GOALS[r.dialect]}/s, p99 < 100 ms |`,
   );
 }
+console.log(
+  `| node floor (bench/node-floor.mjs) | — | — | ${floor.reqPerSec} | ${floor.gatewayCpuUsPerSend} | ${floor.p50} | ${floor.p99} | ${floor.errors + floor.non2xx} | ${floor.load} | what Node.js and the kernel cost here |`,
+);
 console.log(
   `\n${CONNECTIONS} connections × ${DURATION} s per store, load average ${result.loadAverage}: ${result.verdict}`,
 );

@@ -3,6 +3,8 @@
 // allow; every answer after the first 100 is 429 OVER_LIMIT. The quiet tenant sends 10 messages
 // a second meanwhile. Goals: ≥ 10,000 429 answers/s, quiet tenant p99 < 25 ms. First the quiet
 // tenant alone, for its baseline. The provider is the stand-in (separate process, cap lifted).
+// Then the same flood on bench/node-floor.mjs answering 429 to everything: the most refusals a
+// Node.js server answers here, whatever it does.
 // Usage: npm run bench:flood [-- --duration 15 --connections 64]
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ import {
   machine,
   rssSampler,
   startGateway,
+  startNodeFloor,
   startStandIn,
   table,
   writeResult,
@@ -112,6 +115,31 @@ try {
   result.pass = refusedPerSecond >= 10_000 && quiet.latency.p99 < 25 && quiet.non2xx === 0;
 } finally {
   gateway.kill('SIGTERM');
+}
+try {
+  const floorPort = await freePort();
+  const floor = await startNodeFloor({
+    port: floorPort,
+    upstreamUrl: `${standIn.url}/api/v3/`,
+    appKey,
+    refuse: true,
+  });
+  try {
+    const cpuBefore = cpuMs(floor.pid);
+    const flood = await run({
+      ...send('noisy', { connections: Number(values.connections), duration }),
+      url: `http://127.0.0.1:${floorPort}/v1/messages`,
+    });
+    result.nodeFloor = {
+      refusedPerSecond: Math.round(flood.non2xx / duration),
+      p50Ms: flood.latency.p50,
+      p99Ms: flood.latency.p99,
+      cpuUsPerAnswer: Math.round(((cpuMs(floor.pid) - cpuBefore) * 1000) / Math.max(1, flood.requests.total)),
+    };
+  } finally {
+    floor.kill('SIGTERM');
+  }
+} finally {
   standIn.child.kill('SIGTERM');
 }
 const refusedPerSecond = result.noisy.refusedPerSecond;
@@ -142,9 +170,17 @@ const text = table(
       `${result.quietDuringFlood.ok} / ${result.quietDuringFlood.non2xx}`,
       result.quietDuringFlood.loadAverage,
     ],
+    [
+      'node floor (bench/node-floor.mjs): 429s',
+      result.nodeFloor.refusedPerSecond,
+      result.nodeFloor.p50Ms,
+      result.nodeFloor.p99Ms,
+      '—',
+      '—',
+    ],
   ],
 );
-const verdict = `flood (${duration} s, ${values.connections} connections): ${refusedPerSecond} 429s/s (≥ 10,000), quiet p99 ${result.quietDuringFlood.p99Ms} ms (< 25; alone ${result.quietAlone.p99Ms}), gateway CPU ${result.gatewayCpuUsPerAnswer} µs per answer (≤ 100 µs on 1 core for 10,000/s), loop max ${result.eventLoopMaxMs} ms, peak RSS ${result.peakRssMb} MB: ${result.pass ? 'PASS' : 'FAIL'}`;
+const verdict = `flood (${duration} s, ${values.connections} connections): ${refusedPerSecond} 429s/s (≥ 10,000), quiet p99 ${result.quietDuringFlood.p99Ms} ms (< 25; alone ${result.quietAlone.p99Ms}), gateway CPU ${result.gatewayCpuUsPerAnswer} µs per answer (≤ 100 µs on 1 core for 10,000/s; a bare Node.js server ${result.nodeFloor.cpuUsPerAnswer} µs, ${result.nodeFloor.refusedPerSecond}/s), loop max ${result.eventLoopMaxMs} ms, peak RSS ${result.peakRssMb} MB: ${result.pass ? 'PASS' : 'FAIL'}`;
 result.verdict = verdict;
 console.log(`${text}\n\n${verdict}`);
 const file = writeResult(

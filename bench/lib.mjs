@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 
 export const root = resolve(import.meta.dirname, '..');
 
@@ -20,7 +20,7 @@ export async function start(script, env, readyUrl) {
   const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   // BENCH_DIST=/path/to/other/dist runs another build (a "before" for a comparison).
   const dist = process.env.BENCH_DIST ?? join(root, 'dist');
-  const child = spawn(process.execPath, [...flags, join(dist, script)], {
+  const child = spawn(process.execPath, [...flags, isAbsolute(script) ? script : join(dist, script)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -103,6 +103,19 @@ export async function startGateway({ port, upstreamUrl, appKey, jwtSecret, dataD
       LOG_LEVEL: 'info',
       ...env,
     },
+    `http://127.0.0.1:${port}/readyz`,
+  );
+}
+
+/**
+ * bench/node-floor.mjs against `upstreamUrl`: the least a Node.js gateway costs here (one HTTP
+ * server, one keep-alive provider call, nothing else), to tell smsgate's own cost from Node's and
+ * the kernel's.
+ */
+export function startNodeFloor({ port, upstreamUrl, appKey, refuse = false }) {
+  return start(
+    join(root, 'bench', 'node-floor.mjs'),
+    { PORT: String(port), UPSTREAM_URL: upstreamUrl, APPKEY: appKey, REFUSE: refuse ? '1' : '0' },
     `http://127.0.0.1:${port}/readyz`,
   );
 }

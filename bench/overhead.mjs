@@ -4,7 +4,8 @@
 // lifted); the gateway runs in production mode with the budget and tenant rate limit lifted.
 // Each path is driven at a fixed rate with autocannon (4 connections sharing the rate: many
 // connections make autocannon fire in bursts and measure its own queueing), in interleaved rounds
-// after a warm-up: direct, nginx, smsgate. Reports p50/p99 per path, what smsgate adds over each,
+// after a warm-up: direct, nginx, node floor (bench/node-floor.mjs: the least a Node.js gateway
+// adds here), smsgate. Reports p50/p99 per path, what smsgate adds over each,
 // the gateway's peak RSS, its event-loop delay and its CPU per send, with the load average.
 // Goals: p50 ≤ +1 ms and p99 ≤ +5 ms over direct (and beside nginx's), peak RSS < 120 MB.
 // nginx: found on PATH or in /usr/sbin (Debian: apt-get install -y nginx-light); without it the
@@ -25,6 +26,7 @@ import {
   machine,
   rssSampler,
   startGateway,
+  startNodeFloor,
   startStandIn,
   table,
   writeResult,
@@ -120,6 +122,8 @@ const gateway = await startGateway({
   dataDir: mkdtempSync(join(tmpdir(), 'smsgate-bench-')),
   env: { SMSGATE__upstream__callsPerSecond: '100000' },
 });
+const floorPort = await freePort();
+const floor = await startNodeFloor({ port: floorPort, upstreamUrl: `${standIn.url}/api/v3/`, appKey });
 const nginxBinary = findNginx();
 const nginxPort = await freePort();
 const nginx = nginxBinary ? await startNginx(nginxBinary, nginxPort, standIn.port) : undefined;
@@ -153,6 +157,13 @@ const paths = {
         },
       }
     : {}),
+  // The least any Node.js gateway adds here (bench/node-floor.mjs: one server, one provider call).
+  'node floor': {
+    url: `http://127.0.0.1:${floorPort}/v1/messages`,
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ to: '+61412345678', text: 'Benchmark message' }),
+  },
   smsgate: {
     url: `http://127.0.0.1:${gatewayPort}/v1/messages`,
     method: 'POST',
@@ -181,6 +192,8 @@ try {
     }
     round.addedP50 = round.smsgate.p50 - round.direct.p50;
     round.addedP99 = round.smsgate.p99 - round.direct.p99;
+    round.floorAddedP50 = round['node floor'].p50 - round.direct.p50;
+    round.floorAddedP99 = round['node floor'].p99 - round.direct.p99;
     if (round.nginx) {
       round.nginxAddedP50 = round.nginx.p50 - round.direct.p50;
       round.nginxAddedP99 = round.nginx.p99 - round.direct.p99;
@@ -197,6 +210,8 @@ try {
     rounds,
     addedP50Ms: median(rounds.map((r) => r.addedP50)),
     addedP99Ms: median(rounds.map((r) => r.addedP99)),
+    floorAddedP50Ms: median(rounds.map((r) => r.floorAddedP50)),
+    floorAddedP99Ms: median(rounds.map((r) => r.floorAddedP99)),
     nginxAddedP50Ms: nginx ? median(rounds.map((r) => r.nginxAddedP50)) : null,
     nginxAddedP99Ms: nginx ? median(rounds.map((r) => r.nginxAddedP99)) : null,
     gatewayErrors: rounds.reduce((n, r) => n + r.smsgate.errors + r.smsgate.non2xx, 0),
@@ -213,6 +228,7 @@ try {
   rss.stop();
   gateway.kill('SIGTERM');
   nginx?.kill('SIGTERM');
+  floor.kill('SIGTERM');
   standIn.child.kill('SIGTERM');
 }
 const rows = [];
@@ -231,6 +247,7 @@ const verdict =
   (nginx
     ? `; nginx adds p50 ${result.nginxAddedP50Ms}, p99 ${result.nginxAddedP99Ms}`
     : '; nginx NOT INSTALLED, not compared') +
+  `; a bare Node.js proxy (node floor) adds p50 ${result.floorAddedP50Ms}, p99 ${result.floorAddedP99Ms}` +
   `; errors ${result.gatewayErrors}, peak RSS ${result.gatewayPeakRssMb} MB (< 120), gateway CPU ${result.gatewayCpuUsPerSend} µs per send, loop max ${result.eventLoopMaxMs} ms: ${result.pass ? 'PASS' : 'FAIL'}`;
 result.verdict = verdict;
 console.log(`${text}\n\n${verdict}`);

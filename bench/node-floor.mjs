@@ -1,0 +1,72 @@
+// The least a gateway written in Node.js can cost on this machine: an HTTP server that takes the
+// same POST /v1/messages body, makes one keep-alive call to the provider with the APPKEY, and
+// answers JSON. No auth, no validation, no ledger, no framework. What it costs (CPU per request,
+// latency added over calling the provider directly) is Node's HTTP parser and the kernel's
+// loopback, which smsgate pays too; what smsgate costs above it is its own code.
+// With REFUSE=1 it answers every POST with a 429 envelope instead (no provider call): the least a
+// Node.js server costs per refusal, the floor of bench/flood.
+//   PORT=… UPSTREAM_URL=http://127.0.0.1:…/api/v3/ APPKEY=… [REFUSE=1] node bench/node-floor.mjs
+// GET /readyz answers 200 once it listens.
+import http from 'node:http';
+
+const upstream = new URL(process.env.UPSTREAM_URL);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64, scheduling: 'lifo' });
+
+function callProvider(body) {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      new URL('send-sms', upstream),
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          APPKEY: process.env.APPKEY,
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(body),
+        },
+      },
+      (answer) => {
+        const chunks = [];
+        answer.on('data', (chunk) => chunks.push(chunk));
+        answer.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+        answer.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+const refusal = JSON.stringify({ data: null, error: { code: 'OVER_LIMIT', description: 'rate limit' } });
+
+const server = http.createServer((req, res) => {
+  if (req.method === 'GET' && req.url === '/readyz') {
+    res.end('ok');
+    return;
+  }
+  const chunks = [];
+  req.on('data', (chunk) => chunks.push(chunk));
+  req.on('end', async () => {
+    if (process.env.REFUSE === '1') {
+      res.writeHead(429, {
+        'Content-Type': 'application/json',
+        'Content-Length': Buffer.byteLength(refusal),
+      });
+      res.end(refusal);
+      return;
+    }
+    try {
+      const { to, text } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const answer = await callProvider(
+        JSON.stringify({ sms_text: text, numbers: [to], from: '', custom_string: 'floor' }),
+      );
+      const body = JSON.stringify({ data: answer.data, error: { code: 'SUCCESS', description: '' } });
+      res.writeHead(201, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    } catch {
+      res.writeHead(502).end();
+    }
+  });
+});
+server.keepAliveTimeout = 65_000;
+server.listen(Number(process.env.PORT), '127.0.0.1');
