@@ -18,9 +18,15 @@ export class Pacer {
 
   constructor(readonly spacingMs: number) {}
 
-  /** 0 when a grant may go now, else how many ms until one may. */
+  /**
+   * 0 when a grant may go now, else how many ms until one may. Less than 1 ms counts as due: the
+   * clock counts whole milliseconds and no timer waits less, so a spacing under 1 ms (a cap in the
+   * thousands a second) would otherwise hold every second call of a millisecond for a whole one.
+   * A grant up to 1 ms early is harmless: the sliding log, not the pacer, holds the cap.
+   */
   waitMs(now: number): number {
-    return now >= this.dueAt ? 0 : Math.ceil(this.dueAt - now);
+    const wait = this.dueAt - now;
+    return wait < 1 ? 0 : Math.ceil(wait);
   }
 
   /** A call was told to wait (by this pacer or by the log): the next grant is not after a lull. */

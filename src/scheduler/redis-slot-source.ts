@@ -65,7 +65,7 @@ local wait = 0
 if count >= cap then
   local entry = redis.call('ZRANGE', KEYS[1], count - cap, count - cap, 'WITHSCORES')
   wait = math.max(1, math.ceil(tonumber(entry[2]) + window + 1 - now))
-elseif now < dueAt then
+elseif dueAt - now >= 1 then
   wait = math.ceil(dueAt - now)
 end
 if wait > 0 then

@@ -47,6 +47,18 @@ describe('Pacer', () => {
     expect(pacer.waitMs(5000)).toBe(100);
   });
 
+  it('counts a wait under 1 ms as none: a cap of thousands a second is not held to one call per ms', () => {
+    const fine = new Pacer(paceSpacing(10_000, 1050)); // 0.105 ms apart
+    for (let i = 0; i < 5; i++) {
+      expect(fine.waitMs(7)).toBe(0); // five calls in the same millisecond all go
+      fine.record(7);
+    }
+    const coarse = new Pacer(70.07);
+    coarse.record(0);
+    expect(coarse.waitMs(69)).toBe(2); // 1.07 ms to go: waited, rounded up
+    expect(coarse.waitMs(70)).toBe(0); // 0.07 ms early: goes
+  });
+
   it('spaces `limit` grants over the window plus the 1 ms the log adds', () => {
     expect(paceSpacing(15, 1050)).toBeCloseTo(1051 / 15);
   });
