@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
 import https from 'node:https';
 import { z } from 'zod';
@@ -152,7 +151,7 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
           timeoutMs: options.timeoutMs,
           maxResponseBytes: 10 * 1024 * 1024,
         });
-      const response = await (write ? writeGates.run(write, send) : send());
+      const response = await (write ? withWriteGate(write, send) : send());
       report(response.status >= 200 && response.status < 300 ? 'ok' : `http_${response.status}`);
       return { ...response, data: scrub(response.data) };
     } catch (error) {
@@ -324,8 +323,23 @@ interface GatedWrite {
   refused: boolean;
 }
 
-/** The write gate of the call being made, carried from `call` to the agent (synchronously, inside `http.request`). */
-const writeGates = new AsyncLocalStorage<GatedWrite>();
+/**
+ * The write gate of the call being made, from `call` to the agent. `http.request` hands the request
+ * to the agent (addRequest, createConnection) synchronously, so a variable set around that call is
+ * enough. Not an AsyncLocalStorage: running one turns on async hooks for every promise in the
+ * process, a cost the whole gateway would pay for this one synchronous hand-over.
+ */
+let currentWrite: GatedWrite | undefined;
+
+function withWriteGate<T>(write: GatedWrite, start: () => T): T {
+  const outer = currentWrite;
+  currentWrite = write;
+  try {
+    return start();
+  } finally {
+    currentWrite = outer;
+  }
+}
 
 /**
  * Asks the call's write gate at the last moment before the request reaches the socket. A request
@@ -339,7 +353,7 @@ function gatedWrites<A extends http.Agent>(agent: A): A {
   const add = (agent as unknown as { addRequest: (...args: unknown[]) => void }).addRequest.bind(agent);
   const create = agent.createConnection.bind(agent);
   (agent as unknown as { addRequest: (...args: unknown[]) => void }).addRequest = (...args: unknown[]) => {
-    const write = writeGates.getStore();
+    const write = currentWrite;
     if (write && !write.gate()) {
       write.refused = true;
       throw new Error('budget slot too old; request not written');
@@ -348,7 +362,7 @@ function gatedWrites<A extends http.Agent>(agent: A): A {
   };
   agent.createConnection = (...args: Parameters<typeof create>) => {
     const socket = create(...args);
-    const write = writeGates.getStore();
+    const write = currentWrite;
     if (write) {
       socket?.prependOnceListener('connect', () => {
         if (!write.gate()) {
