@@ -14,10 +14,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import jwt from 'jsonwebtoken';
-import { cpuMs, freePort, loadNow, startGateway, startNodeFloor, startStandIn, table } from './lib.mjs';
+import {
+  cpuMs,
+  freePort,
+  loadNow,
+  machine,
+  startGateway,
+  startNodeFloor,
+  startStandIn,
+  table,
+  writeResult,
+} from './lib.mjs';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' } } });
 const N = Number(values.requests);
+const info = await machine();
 const appKey = `bench-${Math.random().toString(36).slice(2)}-key`;
 const jwtSecret = 'bench-jwt-secret-bench-jwt-secret-0123456789';
 const standIn = await startStandIn({ cap: 0, appKey });
@@ -81,4 +92,15 @@ try {
   floor.kill('SIGTERM');
   standIn.child.kill('SIGTERM');
 }
-console.log(table(['request', 'server CPU µs', 'round trip µs', 'load avg (1 min)'], rows));
+const text = table(['request', 'server CPU µs', 'round trip µs', 'load avg (1 min)'], rows);
+console.log(text);
+const file = writeResult(
+  'request-costs',
+  {
+    machine: info,
+    requests: N,
+    rows: rows.map(([name, cpuUs, wallUs, load]) => ({ name, cpuUs, wallUs, load })),
+  },
+  `# bench/request-costs, ${info.date} on ${info.host} (${info.cpus}, Node ${info.node}), build ${info.build}, ${N} requests of each kind, one at a time\n\n${text}\n`,
+);
+console.log(`written to ${file}`);
