@@ -44,6 +44,7 @@ const run = (options) =>
 
 const info = await machine();
 const standIn = await startStandIn({ cap: 0, appKey });
+process.on('exit', () => standIn.child.kill('SIGTERM')); // also when a phase throws
 const port = await freePort();
 const gateway = await startGateway({
   port,

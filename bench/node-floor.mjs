@@ -28,7 +28,15 @@ function callProvider(body) {
       (answer) => {
         const chunks = [];
         answer.on('data', (chunk) => chunks.push(chunk));
-        answer.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+        answer.on('end', () => {
+          try {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            if (answer.statusCode === 200 && body?.meta?.status === 'SUCCESS') resolve(body);
+            else reject(new Error(`provider answered ${answer.statusCode}`));
+          } catch (error) {
+            reject(error);
+          }
+        });
         answer.on('error', reject);
       },
     );

@@ -35,7 +35,11 @@ export class Pacer {
   }
 
   record(now: number): void {
-    const from = this.waiting ? Math.max(this.dueAt, now - CATCH_UP_SLOTS * this.spacingMs) : now;
+    // A grant nobody waited for starts from itself, or from when it was due if it came early (by
+    // under 1 ms, see waitMs): early grants never pull the schedule forward.
+    const from = this.waiting
+      ? Math.max(this.dueAt, now - CATCH_UP_SLOTS * this.spacingMs)
+      : Math.max(this.dueAt, now);
     this.dueAt = from + this.spacingMs;
     this.waiting = false;
   }

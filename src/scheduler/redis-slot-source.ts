@@ -73,7 +73,7 @@ if wait > 0 then
   redis.call('PEXPIRE', KEYS[3], expire)
   return wait
 end
-local from = now
+local from = math.max(dueAt, now)
 if pace[2] == '1' then from = math.max(dueAt, now - catchUp * spacing) end
 redis.call('ZADD', KEYS[1], now, ARGV[8])
 redis.call('PEXPIRE', KEYS[1], expire)

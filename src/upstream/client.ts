@@ -127,6 +127,10 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
     ...authHeaders,
     'Content-Type': 'application/json',
     Accept: 'application/json',
+    // Answers are read as they come: none compressed (no header would allow any encoding).
+    'Accept-Encoding': 'identity',
+    // Some WAFs and CDNs refuse requests without one.
+    'User-Agent': 'smsgate',
   };
   async function call(
     method: 'GET' | 'POST',

@@ -23,9 +23,10 @@ export interface ExchangeRequest {
 }
 
 /**
- * Why an exchange failed, without the request (and so without its headers, which hold the key):
- * a Node network code (`ECONNREFUSED`, `ECONNRESET`…), `ETIMEDOUT` when the time ran out, or
- * `ERR_RESPONSE_TOO_LARGE`; and the socket the request had, if any (was it ever connected?).
+ * Why an exchange failed: a Node network code (`ECONNREFUSED`, `ECONNRESET`…), `ETIMEDOUT` when the
+ * time ran out, or `ERR_RESPONSE_TOO_LARGE`; and the socket the request had, if any (was it ever
+ * connected?). The socket still reaches the request and its headers (the key): this error never
+ * leaves the upstream client, which rebuilds every error it raises.
  */
 export class TransportError extends Error {
   constructor(
@@ -43,7 +44,7 @@ export class TransportError extends Error {
  * profiles). What the adapter needs is small: a JSON body, a whole-call timeout, a cap on the
  * answer's size, and the failure's network code and socket (to tell "never connected" from "sent,
  * outcome unknown"). The request runs synchronously up to the agent (where the write gate is
- * asked), so a refusal there throws from here.
+ * asked), so a refusal there rejects the returned promise with the gate's error.
  */
 export function exchange(request: ExchangeRequest): Promise<Exchange> {
   return new Promise<Exchange>((resolve, reject) => {
@@ -90,8 +91,9 @@ export function exchange(request: ExchangeRequest): Promise<Exchange> {
   });
 }
 
-/** JSON when it parses, else the text itself (a proxy's HTML error page, say). */
-function parsedBody(text: string): unknown {
+/** JSON when it parses (after a byte-order mark, if any), else the text itself (a proxy's HTML error page, say). */
+function parsedBody(raw: string): unknown {
+  const text = raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
   if (text === '') return '';
   try {
     return JSON.parse(text) as unknown;

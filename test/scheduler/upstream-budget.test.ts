@@ -53,6 +53,16 @@ describe('Pacer', () => {
       expect(fine.waitMs(7)).toBe(0); // five calls in the same millisecond all go
       fine.record(7);
     }
+    // Early grants do not pull the schedule forward: a steady stream asking every ms gets the paced rate.
+    const tight = new Pacer(1.5);
+    let granted = 0;
+    for (let now = 0; now < 300; now++) {
+      if (tight.waitMs(now) === 0) {
+        tight.record(now);
+        granted += 1;
+      }
+    }
+    expect(granted).toBeLessThanOrEqual(201); // 300 / 1.5, plus the first
     const coarse = new Pacer(70.07);
     coarse.record(0);
     expect(coarse.waitMs(69)).toBe(2); // 1.07 ms to go: waited, rounded up

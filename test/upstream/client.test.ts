@@ -8,7 +8,10 @@ import { waitFor } from '../support/wait';
 describe('the upstream client against the provider as captured live', () => {
   let server: Server;
   let baseUrl = '';
-  let answer: { status: number; body: unknown; headers?: Record<string, string> } = { status: 200, body: {} };
+  let answer: { status: number; body: unknown; headers?: Record<string, string>; bom?: boolean } = {
+    status: 200,
+    body: {},
+  };
   let lastRequest: { headers: IncomingMessage['headers']; body: string } | undefined;
 
   beforeAll(async () => {
@@ -18,7 +21,7 @@ describe('the upstream client against the provider as captured live', () => {
       req.on('end', () => {
         lastRequest = { headers: req.headers, body };
         res.writeHead(answer.status, { 'Content-Type': 'application/json', ...answer.headers });
-        res.end(JSON.stringify(answer.body));
+        res.end(`${answer.bom ? '\uFEFF' : ''}${JSON.stringify(answer.body)}`);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -80,6 +83,25 @@ describe('the upstream client against the provider as captured live', () => {
       from: '',
       custom_string: 'b-1',
     });
+  });
+
+  it('reads an answer that starts with a byte-order mark, and says who calls and that it wants no compression', async () => {
+    answer = {
+      status: 200,
+      bom: true,
+      body: {
+        meta: { code: 200, status: 'SUCCESS' },
+        msg: 'Queued',
+        data: {
+          messages: [{ message_id: 'M-1', to: '61485872892' }],
+          total_numbers: 1,
+          success_number: 1,
+          credits_used: 1,
+        },
+      },
+    };
+    await expect(send()).resolves.toMatchObject({ successNumber: 1 });
+    expect(lastRequest?.headers).toMatchObject({ 'user-agent': 'smsgate', 'accept-encoding': 'identity' });
   });
 
   it('treats HTTP 200 with a non-SUCCESS meta.status as a refusal', async () => {
