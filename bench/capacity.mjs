@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
-import { cpuMs, freePort, root, startGateway, startNodeFloor, startStandIn } from './lib.mjs';
+import { cpuMs, root, startGatewayBeside, startNodeFloor, startStandIn } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -147,13 +147,9 @@ async function measure(pid, url, headers) {
 }
 
 async function capacity(storeEnv) {
-  const gatewayPort = await freePort();
-  const gateway = await startGateway({
-    port: gatewayPort,
-    upstreamUrl: `${standIn.url}/api/v3/`,
+  const { gateway, url } = await startGatewayBeside(standIn, {
     appKey,
     jwtSecret,
-    dataDir,
     env: { SMSGATE__upstream__callsPerSecond: '100000', LOG_LEVEL: 'warn', ...storeEnv },
   });
   const token = jwt.sign({ tenant: 'demo', scope: 'sms:send' }, jwtSecret, {
@@ -161,7 +157,7 @@ async function capacity(storeEnv) {
     expiresIn: '1h',
   });
   try {
-    return await measure(gateway.pid, `http://127.0.0.1:${gatewayPort}/v1/messages`, {
+    return await measure(gateway.pid, `${url}/v1/messages`, {
       Authorization: `Bearer ${token}`,
     });
   } finally {
@@ -171,10 +167,9 @@ async function capacity(storeEnv) {
 
 /** The same load on bench/node-floor.mjs: what any Node.js gateway pays here before its own work. */
 async function nodeFloor() {
-  const port = await freePort();
-  const floor = await startNodeFloor({ port, upstreamUrl: `${standIn.url}/api/v3/`, appKey });
+  const { floor, url } = await startNodeFloor(standIn, { appKey });
   try {
-    return await measure(floor.pid, `http://127.0.0.1:${port}/v1/messages`, {});
+    return await measure(floor.pid, `${url}/v1/messages`, {});
   } finally {
     floor.kill('SIGTERM');
   }

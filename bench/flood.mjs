@@ -6,20 +6,16 @@
 // Then the same flood on bench/node-floor.mjs answering 429 to everything: the most refusals a
 // Node.js server answers here, whatever it does.
 // Usage: npm run bench:flood [-- --duration 15 --connections 64]
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
 import {
   cpuMs,
   eventLoopDelay,
-  freePort,
   loadNow,
   machine,
   rssSampler,
-  startGateway,
+  startGatewayBeside,
   startNodeFloor,
   startStandIn,
   table,
@@ -45,19 +41,14 @@ const run = (options) =>
 const info = await machine();
 const standIn = await startStandIn({ cap: 0, appKey });
 process.on('exit', () => standIn.child.kill('SIGTERM')); // also when a phase throws
-const port = await freePort();
-const gateway = await startGateway({
-  port,
-  upstreamUrl: `${standIn.url}/api/v3/`,
+const { gateway, url } = await startGatewayBeside(standIn, {
   appKey,
   jwtSecret,
-  dataDir: mkdtempSync(join(tmpdir(), 'smsgate-flood-')),
   env: {
     SMSGATE__tenants__noisy__rateLimit: '{requests: 100, windowSec: 60}',
     SMSGATE__tenants__quiet__rateLimit: '{requests: 1000000, windowSec: 60}',
   },
 });
-const url = `http://127.0.0.1:${port}`;
 const send = (tenant, extra = {}) => ({
   url: `${url}/v1/messages`,
   method: 'POST',
@@ -118,18 +109,12 @@ try {
   gateway.kill('SIGTERM');
 }
 try {
-  const floorPort = await freePort();
-  const floor = await startNodeFloor({
-    port: floorPort,
-    upstreamUrl: `${standIn.url}/api/v3/`,
-    appKey,
-    refuse: true,
-  });
+  const { floor, url: floorUrl } = await startNodeFloor(standIn, { appKey, refuse: true });
   try {
     const cpuBefore = cpuMs(floor.pid);
     const flood = await run({
       ...send('noisy', { connections: Number(values.connections), duration }),
-      url: `http://127.0.0.1:${floorPort}/v1/messages`,
+      url: `${floorUrl}/v1/messages`,
     });
     result.nodeFloor = {
       refusedPerSecond: Math.round(flood.non2xx / duration),

@@ -1,7 +1,8 @@
 // Shared by the benchmarks: free ports, starting built entry points and waiting until they answer.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 
 export const root = resolve(import.meta.dirname, '..');
@@ -108,16 +109,40 @@ export async function startGateway({ port, upstreamUrl, appKey, jwtSecret, dataD
 }
 
 /**
- * bench/node-floor.mjs against `upstreamUrl`: the least a Node.js gateway costs here (one HTTP
- * server, one keep-alive provider call, nothing else), to tell smsgate's own cost from Node's and
- * the kernel's.
+ * The gateway (production mode, `startGateway`'s defaults and `env`) on a free port against the
+ * provider stand-in, with a data directory of its own.
  */
-export function startNodeFloor({ port, upstreamUrl, appKey, refuse = false }) {
-  return start(
+export async function startGatewayBeside(standIn, { appKey, jwtSecret, env = {} }) {
+  const port = await freePort();
+  const gateway = await startGateway({
+    port,
+    upstreamUrl: `${standIn.url}/api/v3/`,
+    appKey,
+    jwtSecret,
+    dataDir: mkdtempSync(join(tmpdir(), 'smsgate-bench-')),
+    env,
+  });
+  return { gateway, port, url: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * bench/node-floor.mjs on a free port against the stand-in: the least a Node.js gateway costs here
+ * (one HTTP server, one keep-alive provider call, nothing else), to tell smsgate's own cost from
+ * Node's and the kernel's. With `refuse`, it answers every send 429 without calling the provider.
+ */
+export async function startNodeFloor(standIn, { appKey, refuse = false }) {
+  const port = await freePort();
+  const floor = await start(
     join(root, 'bench', 'node-floor.mjs'),
-    { PORT: String(port), UPSTREAM_URL: upstreamUrl, APPKEY: appKey, REFUSE: refuse ? '1' : '0' },
+    {
+      PORT: String(port),
+      UPSTREAM_URL: `${standIn.url}/api/v3/`,
+      APPKEY: appKey,
+      REFUSE: refuse ? '1' : '0',
+    },
     `http://127.0.0.1:${port}/readyz`,
   );
+  return { floor, port, url: `http://127.0.0.1:${port}` };
 }
 
 /** The gateway's event-loop delay (prom-client's histogram, reset at every scrape): max and p99 in ms since the last call. */

@@ -25,7 +25,7 @@ import {
   loadNow,
   machine,
   rssSampler,
-  startGateway,
+  startGatewayBeside,
   startNodeFloor,
   startStandIn,
   table,
@@ -113,17 +113,12 @@ http {
 
 const info = await machine();
 const standIn = await startStandIn({ cap: 0, appKey });
-const gatewayPort = await freePort();
-const gateway = await startGateway({
-  port: gatewayPort,
-  upstreamUrl: `${standIn.url}/api/v3/`,
+const { gateway, port: gatewayPort } = await startGatewayBeside(standIn, {
   appKey,
   jwtSecret,
-  dataDir: mkdtempSync(join(tmpdir(), 'smsgate-bench-')),
   env: { SMSGATE__upstream__callsPerSecond: '100000' },
 });
-const floorPort = await freePort();
-const floor = await startNodeFloor({ port: floorPort, upstreamUrl: `${standIn.url}/api/v3/`, appKey });
+const { floor, port: floorPort } = await startNodeFloor(standIn, { appKey });
 const nginxBinary = findNginx();
 const nginxPort = await freePort();
 const nginx = nginxBinary ? await startNginx(nginxBinary, nginxPort, standIn.port) : undefined;

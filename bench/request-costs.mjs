@@ -9,17 +9,13 @@
 // Gateway in production mode on SQLite, budget lifted; the provider is the stand-in. CPU is the
 // server process's (user + system, /proc), per request.
 // Usage: node bench/request-costs.mjs [--requests 2000]   (run `npm run build` first)
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import jwt from 'jsonwebtoken';
 import {
   cpuMs,
-  freePort,
   loadNow,
   machine,
-  startGateway,
+  startGatewayBeside,
   startNodeFloor,
   startStandIn,
   table,
@@ -32,17 +28,12 @@ const info = await machine();
 const appKey = `bench-${Math.random().toString(36).slice(2)}-key`;
 const jwtSecret = 'bench-jwt-secret-bench-jwt-secret-0123456789';
 const standIn = await startStandIn({ cap: 0, appKey });
-const port = await freePort();
-const gateway = await startGateway({
-  port,
-  upstreamUrl: `${standIn.url}/api/v3/`,
+const { gateway, url: gatewayUrl } = await startGatewayBeside(standIn, {
   appKey,
   jwtSecret,
-  dataDir: mkdtempSync(join(tmpdir(), 'smsgate-costs-')),
   env: { SMSGATE__upstream__callsPerSecond: '100000' },
 });
-const floorPort = await freePort();
-const floor = await startNodeFloor({ port: floorPort, upstreamUrl: `${standIn.url}/api/v3/`, appKey });
+const { floor, url: floorUrl } = await startNodeFloor(standIn, { appKey });
 
 const token = jwt.sign({ tenant: 'demo', scope: 'sms:send sms:read' }, jwtSecret, {
   algorithm: 'HS256',
@@ -59,7 +50,6 @@ const get = (url) => async () => {
   await response.text();
   if (response.status !== 200) throw new Error(`${url}: ${response.status}`);
 };
-const gatewayUrl = `http://127.0.0.1:${port}`;
 const kinds = [
   ['health', gateway.pid, get(`${gatewayUrl}/healthz`)],
   ['refused send', gateway.pid, post(`${gatewayUrl}/v1/messages`, { to: 'x', text: 'y' }, 400)],
@@ -72,7 +62,7 @@ const kinds = [
   [
     'node floor send',
     floor.pid,
-    post(`http://127.0.0.1:${floorPort}/v1/messages`, { to: '+61412345678', text: 'Benchmark message' }, 201),
+    post(`${floorUrl}/v1/messages`, { to: '+61412345678', text: 'Benchmark message' }, 201),
   ],
 ];
 const rows = [];

@@ -6,19 +6,15 @@
 //   thousand      1,000 recipients per request                                             goal ≥ 14,000 msg/s
 // and for all: at most 15 arrivals in any second, 0 provider 429s, event-loop delay max < 50 ms.
 // Usage: npm run bench:cap [-- --duration 20 --mix same-text,distinct-bulk,thousand]
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
 import {
   eventLoopDelay,
-  freePort,
   loadNow,
   machine,
   rssSampler,
-  startGateway,
+  startGatewayBeside,
   startStandIn,
   table,
   writeResult,
@@ -93,16 +89,11 @@ try {
   for (const name of values.mix.split(',')) {
     const mix = MIXES[name];
     if (!mix) throw new Error(`unknown mix ${name}`);
-    const port = await freePort();
-    const gateway = await startGateway({
-      port,
-      upstreamUrl: `${standIn.url}/api/v3/`,
+    const { gateway, url } = await startGatewayBeside(standIn, {
       appKey,
       jwtSecret,
-      dataDir: mkdtempSync(join(tmpdir(), 'smsgate-cap-')),
       env: { SMSGATE__http__maxInFlightPerTenant: '1000', ...mix.env },
     });
-    const url = `http://127.0.0.1:${port}`;
     try {
       await load(url, mix, 3); // warm-up: JIT, keep-alive sockets, SQLite pages
       await new Promise((r) => setTimeout(r, 6000)); // let the warm-up's queue drain
