@@ -1,18 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
 import { createSandbox, type Sandbox } from '../../src/sandbox';
-import {
-  TEST_APPKEY,
-  TEST_CALLBACK_TOKEN,
-  TEST_JWT_SECRET,
-  TEST_WEBHOOK_SECRETS,
-} from '../support/constants';
+import { TEST_APPKEY, TEST_CALLBACK_TOKEN, TEST_WEBHOOK_SECRETS } from '../support/constants';
 import { createPostgresSchema } from '../support/databases';
 import { bearer, tokenFor } from '../support/gateway';
-import { freePort } from '../support/ports';
-import { cleanEnv, startGatewayProcess, type GatewayProcess } from '../support/processes';
+import { startReplicas, type GatewayProcess } from '../support/processes';
 import { waitFor } from '../support/wait';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 
@@ -49,13 +40,9 @@ describe('three replicas on one PostgreSQL and one Redis', () => {
     receiver = await startWebhookReceiver();
     const schema = await createPostgresSchema();
     dropSchema = schema.drop;
-    const dir = mkdtempSync(join(tmpdir(), 'smsgate-cluster-'));
-    const configFile = join(dir, 'cluster.yaml');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
+    const started = await startReplicas(REPLICAS, {
+      config: {
         http: { requireHttps: false }, // plain HTTP on loopback in this test; TLS is the proxy's here
-        cluster: { replicas: REPLICAS },
         redis: { keyPrefix: `smsgate-cluster-${process.pid}-${Date.now()}` },
         // Three busy processes on two cores, and the provider stand-in counts arrivals inside this
         // Jest process, whose event loop also drives the 90 clients: a call can be counted hundreds
@@ -72,26 +59,12 @@ describe('three replicas on one PostgreSQL and one Redis', () => {
         },
         webhooks: { allowPrivateTargets: [`127.0.0.1:${receiver.port}`], pollIntervalMs: 200 },
         inbound: { pollIntervalMs: 0 },
-      }),
-    );
-    for (let i = 0; i < REPLICAS; i++) {
-      const port = await freePort();
-      const env = cleanEnv({
-        SMSGATE_CONFIG: configFile,
-        SMSGATE_MODE: 'production',
-        SMSGATE_APPKEY: TEST_APPKEY,
-        SMSGATE_JWT_SECRET: TEST_JWT_SECRET,
-        SMSGATE_CALLBACK_TOKEN: TEST_CALLBACK_TOKEN,
-        SMSGATE_UPSTREAM_URL: sandbox.apiUrl,
-        DATABASE_URL: schema.url,
-        REDIS_URL: 'redis://127.0.0.1:6379',
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'info',
-      });
-      gateways.push(await startGatewayProcess(env));
-      urls.push(`http://127.0.0.1:${port}`);
-    }
+      },
+      upstreamUrl: sandbox.apiUrl,
+      databaseUrl: schema.url,
+    });
+    gateways.push(...started.gateways);
+    urls.push(...started.urls);
   }, 120_000);
 
   afterAll(async () => {

@@ -1,13 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
 import { createSandbox, type Sandbox } from '../../src/sandbox';
-import { TEST_APPKEY, TEST_CALLBACK_TOKEN, TEST_JWT_SECRET } from '../support/constants';
+import { TEST_APPKEY, TEST_CALLBACK_TOKEN } from '../support/constants';
 import { createPostgresSchema } from '../support/databases';
 import { bearer, tokenFor } from '../support/gateway';
-import { freePort } from '../support/ports';
-import { cleanEnv, startGatewayProcess, type GatewayProcess } from '../support/processes';
+import { startReplicas, type GatewayProcess } from '../support/processes';
 
 // Opt-outs across replicas: two gateway processes on one PostgreSQL (a fresh schema) and one Redis,
 // in front of one sandbox account. A STOP taken in by one replica is in force on the other as soon
@@ -31,39 +27,21 @@ describe('opt-outs on two replicas sharing PostgreSQL', () => {
     await sandbox.start(0, '127.0.0.1');
     const schema = await createPostgresSchema();
     dropSchema = schema.drop;
-    const dir = mkdtempSync(join(tmpdir(), 'smsgate-optouts-'));
-    const configFile = join(dir, 'cluster.yaml');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
+    const started = await startReplicas(REPLICAS, {
+      config: {
         http: { requireHttps: false },
-        cluster: { replicas: REPLICAS },
         redis: { keyPrefix: `smsgate-optouts-${process.pid}-${Date.now()}` },
         upstream: { maxQueueWaitMs: 30_000 },
         tenants: { alpha: {}, beta: {} },
         inbound: { pollIntervalMs: 0 },
         optOuts: { importIntervalMs: 0 },
         account: { pollIntervalMs: 0 },
-      }),
-    );
-    for (let i = 0; i < REPLICAS; i++) {
-      const port = await freePort();
-      const env = cleanEnv({
-        SMSGATE_CONFIG: configFile,
-        SMSGATE_MODE: 'production',
-        SMSGATE_APPKEY: TEST_APPKEY,
-        SMSGATE_JWT_SECRET: TEST_JWT_SECRET,
-        SMSGATE_CALLBACK_TOKEN: TEST_CALLBACK_TOKEN,
-        SMSGATE_UPSTREAM_URL: sandbox.apiUrl,
-        DATABASE_URL: schema.url,
-        REDIS_URL: 'redis://127.0.0.1:6379',
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'info',
-      });
-      gateways.push(await startGatewayProcess(env));
-      urls.push(`http://127.0.0.1:${port}`);
-    }
+      },
+      upstreamUrl: sandbox.apiUrl,
+      databaseUrl: schema.url,
+    });
+    gateways.push(...started.gateways);
+    urls.push(...started.urls);
   }, 120_000);
 
   afterAll(async () => {
