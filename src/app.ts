@@ -115,6 +115,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   const fast = createFastRefusals({
     cachedIdentity: s.authenticate.cachedIdentity,
     bearerToken,
+    anySpent: s.rateLimit.anySpent,
     spentWindow: s.rateLimit.spentWindow,
     inFlightFull: inFlight.full,
     httpMetrics: s.metrics.httpMetrics,

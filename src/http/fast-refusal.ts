@@ -45,6 +45,8 @@ export interface FastRefusalOptions {
   cachedIdentity: (token: string, nowMs: number) => Identity | undefined;
   /** The bearer token of a request, read as the authenticator reads it. */
   bearerToken: (req: IncomingMessage) => string | undefined;
+  /** Whether the limiter knows of any spent window now (TenantRateLimit.anySpent): the gate for every request. */
+  anySpent: (nowMs: number) => boolean;
   /** The limiter's spent window for this caller (TenantRateLimit.spentWindow). */
   spentWindow: (
     identity: Identity,
@@ -127,10 +129,10 @@ export function createFastRefusals(options: FastRefusalOptions): FastRefusals {
 
   return {
     answer(req, res) {
-      if (!eligible(req, req.url ?? '')) return false;
+      const nowMs = now();
+      if (!options.anySpent(nowMs) || !eligible(req, req.url ?? '')) return false;
       const token = options.bearerToken(req);
       if (token === undefined) return false;
-      const nowMs = now();
       const identity = options.cachedIdentity(token, nowMs);
       if (!identity || options.inFlightFull(identity.tenantId)) return false;
       const window = options.spentWindow(identity, nowMs);

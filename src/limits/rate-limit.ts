@@ -54,6 +54,11 @@ export interface TenantRateLimit {
   /** Adds a listener told of each refusal the limiter answers (its answer is the template of the fast ones). */
   onRefusal: (listener: RefusalListener) => void;
   /**
+   * Whether any window is known to be spent now: lets every other request skip the look-up
+   * (hashing its token) while nobody is being refused. Expired windows are swept here, once a second.
+   */
+  anySpent: (nowMs: number) => boolean;
+  /**
    * A property, not a method: /v1/usage holds it as a callback. With `endUser`, that user's own
    * limit inside the tenant (tenants.<id>.perUser.rateLimit; undefined when there is none).
    */
@@ -96,6 +101,15 @@ export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRa
     spent.set(window.key, window);
     if (spent.size > MAX_SPENT_WINDOWS) spent.delete(spent.keys().next().value!);
     for (const listener of listeners) listener(req, res, window);
+  };
+  let sweptAt = 0;
+  const anySpent = (nowMs: number) => {
+    if (spent.size === 0) return false;
+    if (nowMs - sweptAt >= 1000) {
+      sweptAt = nowMs;
+      for (const [key, window] of spent) if (nowMs >= window.untilMs) spent.delete(key);
+    }
+    return spent.size > 0;
   };
   const spentNow = (key: string, nowMs: number) => {
     const window = spent.get(key);
@@ -182,6 +196,8 @@ export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRa
     onRefusal(listener) {
       listeners.push(listener);
     },
+
+    anySpent,
 
     // `used` is the store's count. A refusal answered before Express (a spent window, see
     // spentWindow) is not counted: the store is not asked, which is what makes it cheap, and the
