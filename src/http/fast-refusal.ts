@@ -86,8 +86,9 @@ interface Template {
   body: string;
 }
 
-/** Statuses, methods and media types the fast path handles; anything else goes to Express. */
+/** Methods the fast path answers (HEAD and OPTIONS, preflights among them, go to Express). */
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+const MAX_TEMPLATES = 10_000;
 const RATE_LIMIT_VALUE = /^(".*"; r=0; t=)\d+$/;
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 const UTF8_CHARSET = /;\s*charset="?utf-8"?\s*(;|$)/i;
@@ -167,7 +168,11 @@ export function createFastRefusals(options: FastRefusalOptions): FastRefusals {
       if (templates.has(window.key) || !eligible(req, url)) return;
       res.once('finish', () => {
         const template = templateOf(res, window.description);
-        if (template) templates.set(window.key, template);
+        if (!template) return;
+        templates.set(window.key, template);
+        // One per limiter key (each refused end user has one): the oldest dropped past the bound,
+        // which only sends that key's next refusal through Express again.
+        if (templates.size > MAX_TEMPLATES) templates.delete(templates.keys().next().value!);
       });
     },
   };
