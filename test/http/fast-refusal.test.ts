@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import request from 'supertest';
 import type { RunningServer } from '../../src/server';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
+import { captured } from '../support/leak-guard';
 
 // Refusals answered before Express (src/http/fast-refusal.ts): once a tenant's window is spent,
 // its 429s are written by the raw request listener, byte for byte as Express wrote the first. The
@@ -144,6 +145,12 @@ describe('refusals answered before Express', () => {
     // Not counted by the limiter: the fast path answered it. Counted in the metrics as Express would.
     expect(await counted()).toBe(3);
     expect(await refusalsInMetrics()).toBe(metricsBefore + 1);
+    // And in the access log, under its request id (at debug: 429s are sampled at info).
+    const id = /^X-Request-Id: (.*)\r$/m.exec(fast)![1];
+    const line = captured.logLines
+      .map((text) => JSON.parse(text) as Record<string, unknown>)
+      .find((entry) => (entry.req as { id?: string } | undefined)?.id === id);
+    expect(line).toMatchObject({ msg: 'GET /v1/messages 429', res: { statusCode: 429 } });
   });
 
   it('drains a refused body unread, so the connection goes on; a malformed body is refused 429 too', async () => {
