@@ -1,12 +1,14 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express, RequestHandler } from 'express';
 import { upstreamPassThroughRoutes } from './admin';
-import { apiCors, clientCredentialsRoutes, identityOf, requireAccess } from './auth';
+import { apiCors, bearerToken, clientCredentialsRoutes, identityOf, requireAccess } from './auth';
 import { consoleRoutes } from './console';
 import { callbackRoutes, inboundAdminRoutes, inboundRoutes } from './callbacks';
 import type { Config } from './config';
 import { eventDefinitions, webhookAdminRoutes } from './delivery';
 import { demoPageRoutes, formRoutes } from './forms';
-import { createHttpApp, healthRoutes, type RouteDefinition } from './http';
+import { accessLog, createHttpApp, healthRoutes, type RouteDefinition } from './http';
+import { createFastRefusals } from './http/fast-refusal';
 import { boundInFlight, usageRoutes } from './limits';
 import { messageAdminRoutes, messageRoutes } from './messages';
 import { metricsRoutes } from './observability';
@@ -21,6 +23,8 @@ export interface Gateway extends Pick<
   'metrics' | 'webhooks' | 'sends' | 'backstop' | 'events' | 'streams' | 'optOuts' | 'account'
 > {
   app: Express;
+  /** The HTTP server's request listener: refusals answered before Express (src/http/fast-refusal.ts), then the app. */
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
   /** The OpenAPI document served at /openapi.json: every route registered below, and the events. */
   document: OpenApiDocument;
   /** Starts the background work: the webhook outbox worker, the send worker and the inbound backstop. */
@@ -89,9 +93,10 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     s.recorder.count(identityOf(req).tenantId, 'requests');
     s.rateLimit.middleware(req, res, next);
   };
+  const inFlight = boundInFlight(config.http.maxInFlightPerTenant);
   const guards = {
     authenticate: s.authenticate,
-    inFlight: boundInFlight(config.http.maxInFlightPerTenant),
+    inFlight,
     rateLimit: countAndLimit,
     requireAccess,
   };
@@ -106,9 +111,28 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     },
     { publicRoutes, tenantRoutes },
   );
+  // A flooding tenant's 429s, answered from the raw request listener once the answer is certain.
+  const fast = createFastRefusals({
+    cachedIdentity: s.authenticate.cachedIdentity,
+    bearerToken,
+    anySpent: s.rateLimit.anySpent,
+    spentWindow: s.rateLimit.spentWindow,
+    inFlightFull: inFlight.full,
+    httpMetrics: s.metrics.httpMetrics,
+    accessLog: accessLog(runtime.logger, { sampleEvery: config.http.accessLogSampleEvery }),
+    countRequest: (tenantId) => s.recorder.count(tenantId, 'requests'),
+    isDraining: () => draining,
+    publicPaths: publicRoutes.map((route) => route.path),
+    http: config.http,
+    sandbox: config.mode === 'sandbox',
+  });
+  s.rateLimit.onRefusal(fast.learn);
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    if (!fast.answer(req, res)) app(req, res);
+  };
   const { metrics, webhooks, sends, backstop, events, streams, optOuts, account } = s;
   return {
-    ...{ app, document, metrics, webhooks, sends, backstop, events, streams, optOuts, account },
+    ...{ app, listener, document, metrics, webhooks, sends, backstop, events, streams, optOuts, account },
     async start() {
       for (const resource of s.resources) await resource.start?.();
     },

@@ -122,8 +122,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const { certFile, keyFile } = effective.tls;
   const server: Server =
     certFile && keyFile
-      ? createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, gateway.app)
-      : createServer(gateway.app);
+      ? createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, gateway.listener)
+      : createServer(gateway.listener);
   server.keepAliveTimeout = effective.http.keepAliveTimeoutMs;
   server.headersTimeout = effective.http.headersTimeoutMs;
   server.requestTimeout = effective.http.requestTimeoutMs;

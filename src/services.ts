@@ -1,4 +1,4 @@
-import { createAuthenticator, identityOf, type TrustedIssuer } from './auth';
+import { createAuthenticator, identityOf, type Authenticator, type TrustedIssuer } from './auth';
 import {
   createDeliveryReportIntake,
   createInboundBackstop,
@@ -68,7 +68,7 @@ export interface Services {
   upstream: UpstreamClient;
   budget: UpstreamBudget;
   quotas: QuotaService;
-  authenticate: RequestHandler;
+  authenticate: Authenticator;
   rateLimit: TenantRateLimit;
   /** Live events across replicas (SSE). */
   events: EventHub;

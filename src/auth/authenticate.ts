@@ -1,4 +1,5 @@
 import { createHash, createSecretKey, type KeyObject } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import jwt from 'jsonwebtoken';
 import { passportJwtSecret } from 'jwks-rsa';
@@ -28,11 +29,26 @@ export interface TrustedIssuer {
   audience: string;
 }
 
+/**
+ * The bearer-token check, and a synchronous look into its verified-token cache for the refusals
+ * answered before Express (src/http/fast-refusal.ts).
+ */
+export interface Authenticator extends RequestHandler {
+  /**
+   * The identity of a token this authenticator has already verified and would accept now without
+   * asking anyone (not expired: the same check a request makes); undefined otherwise. A token
+   * verified against a JWKS is left out: a hit on it still asks the key set (asynchronously)
+   * whether its key is there, and a removed key must answer 401, so it takes the normal path.
+   * A property, not a method: it is handed on as a callback.
+   */
+  cachedIdentity: (token: string, nowMs: number) => Identity | undefined;
+}
+
 export function createAuthenticator(
   auth: AuthConfig,
   tenants: Config['tenants'],
   alsoTrusted?: TrustedIssuer,
-): RequestHandler {
+): Authenticator {
   const passport = new Passport();
   const cache = new VerifiedTokens(auth.tokenCacheEntries);
   // What a verification learned about its request's token: its exp, and the JWKS key that verified it.
@@ -132,7 +148,7 @@ export function createAuthenticator(
     handler(req, res, next);
   }
 
-  return (req: Request, res: Response, next: NextFunction) => {
+  const authenticate = (req: Request, res: Response, next: NextFunction) => {
     const token = bearerToken(req);
     const hit = token === undefined ? undefined : cache.get(token, Date.now());
     if (!hit || token === undefined) {
@@ -157,13 +173,19 @@ export function createAuthenticator(
       next();
     });
   };
+  return Object.assign(authenticate, {
+    cachedIdentity(token: string, nowMs: number): Identity | undefined {
+      const hit = cache.get(token, nowMs);
+      return hit && !keySets[hit.strategy] ? hit.identity : undefined;
+    },
+  });
 }
 
 type Strategy = 'jwt' | 'trusted-issuer';
 type KeyProvider = ReturnType<typeof passportJwtSecret>;
 
 /** The token as passport-jwt's fromAuthHeaderAsBearerToken reads it (`Bearer <token>`, any case). */
-function bearerToken(req: Request): string | undefined {
+export function bearerToken(req: Pick<IncomingMessage, 'headers'>): string | undefined {
   const header = req.headers.authorization;
   if (typeof header !== 'string') return undefined;
   const match = /^(\S+)\s+(\S+)$/.exec(header);

@@ -9,9 +9,17 @@ import { ApiError } from '../http';
  * all the memory while staying under its rate. Counted from authentication until the response is
  * finished or its connection closed. `max` 0 = no bound.
  */
-export function boundInFlight(max: number): RequestHandler {
+export interface InFlightBound extends RequestHandler {
+  /**
+   * Whether this tenant's next request would be refused here (for the refusals answered before
+   * Express, which leave such a request to this bound's own answer).
+   */
+  full: (tenantId: string) => boolean;
+}
+
+export function boundInFlight(max: number): InFlightBound {
   const open = new Map<string, number>();
-  return (req, res, next) => {
+  const bound: RequestHandler = (req, res, next) => {
     const tenantId = (req.user as Identity | undefined)?.tenantId;
     if (max === 0 || tenantId === undefined) {
       next();
@@ -36,4 +44,7 @@ export function boundInFlight(max: number): RequestHandler {
     });
     next();
   };
+  return Object.assign(bound, {
+    full: (tenantId: string) => max !== 0 && (open.get(tenantId) ?? 0) >= max,
+  });
 }

@@ -9,4 +9,4 @@ export { createQuotaService, type QuotaService, type QuotaStatus, type QuotaRese
 export { dayPeriod, monthPeriod, type Period } from './periods';
 export { usageRoutes, quotaUsage } from './routes';
 export { createLimiterStores, type LimiterStores, type LimiterStoresOptions } from './stores';
-export { boundInFlight } from './in-flight';
+export { boundInFlight, type InFlightBound } from './in-flight';

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { rateLimit, type RateLimitRequestHandler } from 'express-rate-limit';
+import { rateLimit, type RateLimitInfo, type RateLimitRequestHandler } from 'express-rate-limit';
 import type { Identity } from '../auth';
 import type { Config } from '../config';
 import { ApiError } from '../http';
@@ -25,8 +25,39 @@ export interface RateLimitStatus {
   resetsAt: string | null;
 }
 
+/**
+ * A window known to be spent: its limiter refused a request in it. A fixed window's count only
+ * grows until its reset (both stores: the memory store's per-key window, rate-limit-redis's
+ * INCR + PEXPIRE set once), so every request counted in it before `untilMs` is refused too.
+ */
+export interface SpentWindow {
+  /** Which limiter and key (`rate:<tenant>:<tenant>`, `rate-user:<tenant>:<sub>`). */
+  key: string;
+  /** When the window ends, in wall-clock ms: express-rate-limit's clock (Date.now), not the injected one. */
+  untilMs: number;
+  /** The refusal's description in the error envelope. */
+  description: string;
+}
+
+/** Told of every refusal the limiter answers itself, with its request and response. */
+export type RefusalListener = (req: Request, res: Response, window: SpentWindow) => void;
+
 export interface TenantRateLimit {
   middleware: RequestHandler;
+  /**
+   * The spent window that refuses this caller's next request now, if one is known (synchronous:
+   * for the refusals answered before Express, src/http/fast-refusal.ts). An end user with a limit of
+   * their own is judged by it alone: while it is not spent, the request goes on to count against
+   * it (an answer only the limiter can give), even if the tenant's window is spent.
+   */
+  spentWindow: (identity: Identity, nowMs: number) => SpentWindow | undefined;
+  /** Adds a listener told of each refusal the limiter answers (its answer is the template of the fast ones). */
+  onRefusal: (listener: RefusalListener) => void;
+  /**
+   * Whether any window is known to be spent now: lets every other request skip the look-up
+   * (hashing its token) while nobody is being refused. Expired windows are swept here, once a second.
+   */
+  anySpent: (nowMs: number) => boolean;
   /**
    * A property, not a method: /v1/usage holds it as a callback. With `endUser`, that user's own
    * limit inside the tenant (tenants.<id>.perUser.rateLimit; undefined when there is none).
@@ -42,6 +73,9 @@ export interface TenantRateLimit {
  * let through, because every provider call still passes the upstream budget, which holds the
  * account's cap on its own (falling back to a local share of it).
  */
+/** Spent windows remembered at once (one per refused tenant or end user). */
+const MAX_SPENT_WINDOWS = 10_000;
+
 export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRateLimit {
   const stores = createLimiterStores({
     redisUrl: options.redisUrl,
@@ -50,6 +84,41 @@ export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRa
     purpose: 'tenant rate limits',
     whileDown: 'requests are let through, not counted,',
   });
+
+  // Spent windows by limiter and key, each until its reset; at most MAX_SPENT_WINDOWS (the oldest
+  // dropped first: losing one only sends that caller's refusals through Express again).
+  const spent = new Map<string, SpentWindow>();
+  const listeners: RefusalListener[] = [];
+  const remember = (req: Request, res: Response, prefix: string, description: string) => {
+    const info = (req as Request & { rateLimit?: RateLimitInfo }).rateLimit;
+    if (!(info?.resetTime instanceof Date)) return;
+    const window: SpentWindow = {
+      key: `${prefix}${info.key}`,
+      untilMs: info.resetTime.getTime(),
+      description,
+    };
+    spent.delete(window.key);
+    spent.set(window.key, window);
+    if (spent.size > MAX_SPENT_WINDOWS) spent.delete(spent.keys().next().value!);
+    for (const listener of listeners) listener(req, res, window);
+  };
+  let sweptAt = 0;
+  const anySpent = (nowMs: number) => {
+    if (spent.size === 0) return false;
+    if (nowMs - sweptAt >= 1000) {
+      sweptAt = nowMs;
+      for (const [key, window] of spent) if (nowMs >= window.untilMs) spent.delete(key);
+    }
+    return spent.size > 0;
+  };
+  const spentNow = (key: string, nowMs: number) => {
+    const window = spent.get(key);
+    if (window && nowMs >= window.untilMs) {
+      spent.delete(key);
+      return undefined;
+    }
+    return window;
+  };
 
   const limiterOf = (
     { requests, windowSec }: { requests: number; windowSec: number },
@@ -69,13 +138,11 @@ export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRa
       // Keyed by tenant or user, not by IP: the IP-oriented start-up checks do not apply.
       validate: { ip: false, keyGeneratorIpFallback: false, trustProxy: false, xForwardedForHeader: false },
       ...(store ? { store } : {}),
-      handler: (_req, _res, next) =>
-        next(
-          new ApiError(
-            'OVER_LIMIT',
-            `rate limit: ${who} may make ${requests} requests per ${windowSec} s; retry after the Retry-After delay`,
-          ),
-        ),
+      handler: (req, res, next) => {
+        const description = `rate limit: ${who} may make ${requests} requests per ${windowSec} s; retry after the Retry-After delay`;
+        remember(req, res, prefix, description);
+        next(new ApiError('OVER_LIMIT', description));
+      },
     });
   };
   const limiters = new Map<string, RateLimitRequestHandler>();
@@ -119,6 +186,24 @@ export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRa
       });
     },
 
+    spentWindow(identity, nowMs) {
+      const { tenantId, endUser } = identity;
+      if (endUser !== undefined && userLimiters.has(tenantId))
+        return spentNow(`rate-user:${tenantId}:${endUser}`, nowMs);
+      return limiters.has(tenantId) ? spentNow(`rate:${tenantId}:${tenantId}`, nowMs) : undefined;
+    },
+
+    onRefusal(listener) {
+      listeners.push(listener);
+    },
+
+    anySpent,
+
+    // `used` is the store's count. A refusal answered before Express (a spent window, see
+    // spentWindow) is not counted: the store is not asked, which is what makes it cheap, and the
+    // answer cannot change before the reset. So in a spent window `used` stays at the count of the
+    // requests the limiter saw (the limit plus the refusals it answered itself, usually one per
+    // replica) and `remaining` at 0; the console's request chart counts every request.
     async status(tenantId, endUser) {
       const tenant = Object.hasOwn(options.tenants, tenantId) ? options.tenants[tenantId] : undefined;
       const limiter = endUser === undefined ? limiters.get(tenantId) : userLimiters.get(tenantId);
