@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { createMessageRepository, type Db, type MessageRecord } from '../../src/store';
+import { createMessageRepository, createQuotaRepository, type Db, type MessageRecord } from '../../src/store';
 import { runPlan, YIELD_AFTER_ROWS, type Plan } from '../../src/store/write-plan';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
 
@@ -156,6 +156,20 @@ describe.each(DIALECTS)('the ledger’s write plans on %s', (dialect) => {
       .orderBy('id')
       .execute();
     expect(outbox.map((r) => r.event_id)).toEqual(events.map((e) => e.eventId));
+  });
+
+  it('a quota reservation refused by its second period leaves the first unchanged', async () => {
+    const quotas = createQuotaRepository(db);
+    const day = { period: 'day:2026-11-25', limit: 100 };
+    const month = { period: 'month:2026-11', limit: 5 };
+    expect(await quotas.reserve('plan-quota', [day, month], 4)).toEqual({ exceeded: undefined });
+    expect(await quotas.reserve('plan-quota', [day, month], 2)).toEqual({ exceeded: 'month:2026-11' });
+    // Credits count their own amount in the same reservation.
+    expect(await quotas.reserve('plan-quota', [day, { ...month, amount: 1 }], 50)).toEqual({
+      exceeded: undefined,
+    });
+    const usage = await quotas.usage('plan-quota', [day.period, month.period]);
+    expect(Object.fromEntries(usage)).toEqual({ [day.period]: 54, [month.period]: 5 });
   });
 
   if (dialect === 'sqlite') {
