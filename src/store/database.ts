@@ -6,6 +6,7 @@ import { isPostgres } from './dialect';
 import { Pool, types } from 'pg';
 import { migrations } from './migrations';
 import { preparedPostgres, preparedSqlite } from './statements';
+import { registerSqlite } from './write-plan';
 
 export interface MessagesTable {
   id: string;
@@ -330,8 +331,11 @@ export async function openSqliteDatabase(file: string): Promise<Db> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: preparedSqlite(sqlite) }) });
+  const prepared = preparedSqlite(sqlite);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: prepared }) });
   await migrateToLatest(db);
+  // The ledger's hot writes run on the handle itself, synchronously (write-plan.ts).
+  registerSqlite(db, prepared);
   return db;
 }
 

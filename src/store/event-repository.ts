@@ -1,7 +1,8 @@
 import { ulidFactory } from '../security';
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { Database, Db } from './database';
-import { isPostgres } from './dialect';
+import { insertText } from './statements';
+import { dialectOf, runPlanIn, type Plan, type PlanDialect } from './write-plan';
 import { ownedBy } from './subject';
 
 export type EventType =
@@ -58,48 +59,58 @@ export async function appendEvents(
   at: string,
   hasWebhook: WebhookTenants,
 ): Promise<StoredEvent[]> {
+  if (events.length === 0) return [];
+  return runPlanIn(trx, appendEventsPlan(dialectOf(trx), events, at, hasWebhook));
+}
+
+const EVENT_COLUMNS = ['event_id', 'tenant_id', 'type', 'payload', 'created_at', 'subject'] as const;
+const DELIVERY_COLUMNS = [
+  'event_id',
+  'tenant_id',
+  'state',
+  'attempts',
+  'next_attempt_at',
+  'lease_until',
+  'last_status',
+  'last_error',
+  'created_at',
+  'updated_at',
+] as const;
+
+/** appendEvents as a plan (write-plan.ts), for writes that run synchronously on SQLite. */
+export function* appendEventsPlan(
+  dialect: PlanDialect,
+  events: NewEvent[],
+  at: string,
+  hasWebhook: WebhookTenants,
+): Plan<StoredEvent[]> {
   const stored: StoredEvent[] = [];
   if (events.length === 0) return stored;
   // On PostgreSQL, ids from a sequence can commit out of order, and a Last-Event-ID replay
   // (`id > n`) would then skip one; a transaction-scoped lock makes appends commit in id order.
-  if (isPostgres(trx)) await sql`select pg_advisory_xact_lock(7261720)`.execute(trx);
+  if (dialect.postgres) yield { text: 'select pg_advisory_xact_lock(7261720)', values: [] };
+  const insertEvent = insertText(dialect.placeholder, 'events', EVENT_COLUMNS, 1, ' returning "id"');
+  const insertDelivery = insertText(dialect.placeholder, 'webhook_deliveries', DELIVERY_COLUMNS, 1);
   for (const event of events) {
     const eventId = `evt_${nextUlid(Date.parse(at))}`;
     const payload = JSON.stringify({ id: eventId, type: event.type, timestamp: at, data: event.data });
-    const row = await trx
-      .insertInto('events')
-      .values({
-        event_id: eventId,
-        tenant_id: event.tenantId,
-        type: event.type,
-        payload,
-        created_at: at,
-        subject: event.subject ?? null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const subject = event.subject ?? null;
+    const [row] = yield {
+      text: insertEvent,
+      values: [eventId, event.tenantId, event.type, payload, at, subject],
+    };
+    if (row === undefined) throw new Error('the event insert returned no id');
     if (hasWebhook(event.tenantId)) {
-      await trx
-        .insertInto('webhook_deliveries')
-        .values({
-          event_id: eventId,
-          tenant_id: event.tenantId,
-          state: 'pending',
-          attempts: 0,
-          next_attempt_at: at,
-          lease_until: null,
-          last_status: null,
-          last_error: null,
-          created_at: at,
-          updated_at: at,
-        })
-        .execute();
+      yield {
+        text: insertDelivery,
+        values: [eventId, event.tenantId, 'pending', 0, at, null, null, null, at, at],
+      };
     }
     stored.push({
       id: Number(row.id),
       eventId,
       tenantId: event.tenantId,
-      subject: event.subject ?? null,
+      subject,
       type: event.type,
       payload,
       createdAt: at,

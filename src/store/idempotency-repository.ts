@@ -1,4 +1,6 @@
-import type { Db } from './database';
+import type { Db, IdempotencyKeysTable } from './database';
+import { insertText } from './statements';
+import { runPlan, type Plan, type PlanDialect } from './write-plan';
 
 export type IdempotencyClaim =
   | { kind: 'new' }
@@ -23,43 +25,55 @@ export interface IdempotencyRepository {
   deleteExpired(now: string, limit: number): Promise<number>;
 }
 
+const KEY_COLUMNS = [
+  'scope',
+  'key',
+  'fingerprint',
+  'state',
+  'status_code',
+  'response',
+  'created_at',
+  'expires_at',
+] as const;
+
+function* claimPlan(
+  { placeholder: p }: PlanDialect,
+  claim: { scope: string; key: string; fingerprint: string; now: string; expiresAt: string },
+): Plan<IdempotencyClaim> {
+  const { scope, key, fingerprint, now, expiresAt } = claim;
+  // A key past its retention is free again.
+  yield {
+    text: `delete from "idempotency_keys" where "scope" = ${p(1)} and "key" = ${p(2)} and "expires_at" <= ${p(3)}`,
+    values: [scope, key, now],
+  };
+  // The insert is the claim: of concurrent requests (on any replica) exactly one inserts.
+  const inserted = yield {
+    text: insertText(
+      p,
+      'idempotency_keys',
+      KEY_COLUMNS,
+      1,
+      ' on conflict ("scope", "key") do nothing returning "scope"',
+    ),
+    values: [scope, key, fingerprint, 'in_flight', null, null, now, expiresAt],
+  };
+  if (inserted.length === 1) return { kind: 'new' };
+  const rows = yield {
+    text: `select "fingerprint", "state", "status_code", "response" from "idempotency_keys" where "scope" = ${p(1)} and "key" = ${p(2)}`,
+    values: [scope, key],
+  };
+  const [row] = rows as Pick<IdempotencyKeysTable, 'fingerprint' | 'state' | 'status_code' | 'response'>[];
+  if (row === undefined) return { kind: 'in_flight' }; // released between our insert and read: let the client retry
+  if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
+  if (row.state !== 'done' || row.status_code === null || row.response === null) return { kind: 'in_flight' };
+  return { kind: 'replay', status: Number(row.status_code), body: row.response };
+}
+
 export function createIdempotencyRepository(db: Db): IdempotencyRepository {
   return {
     async claim(scope, key, fingerprint, now, expiresAt) {
-      // A key past its retention is free again.
-      await db
-        .deleteFrom('idempotency_keys')
-        .where('scope', '=', scope)
-        .where('key', '=', key)
-        .where('expires_at', '<=', now)
-        .execute();
-      // The insert is the claim: of concurrent requests (on any replica) exactly one inserts.
-      const inserted = await db
-        .insertInto('idempotency_keys')
-        .values({
-          scope,
-          key,
-          fingerprint,
-          state: 'in_flight',
-          status_code: null,
-          response: null,
-          created_at: now,
-          expires_at: expiresAt,
-        })
-        .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { kind: 'new' };
-      const row = await db
-        .selectFrom('idempotency_keys')
-        .selectAll()
-        .where('scope', '=', scope)
-        .where('key', '=', key)
-        .executeTakeFirst();
-      if (!row) return { kind: 'in_flight' }; // released between our insert and read: let the client retry
-      if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
-      if (row.state !== 'done' || row.status_code === null || row.response === null)
-        return { kind: 'in_flight' };
-      return { kind: 'replay', status: row.status_code, body: row.response };
+      // A plan (write-plan.ts): on SQLite its three statements run synchronously, prepared once.
+      return runPlan(db, (dialect) => claimPlan(dialect, { scope, key, fingerprint, now, expiresAt }));
     },
 
     async complete(scope, key, status, body) {

@@ -1,9 +1,9 @@
-import type { Transaction } from 'kysely';
-import type { Database, Db, MessagesTable } from './database';
-import { appendEvents, type StoredEvent, type WebhookTenants } from './event-repository';
+import type { Db, MessagesTable } from './database';
+import { appendEventsPlan, type StoredEvent, type WebhookTenants } from './event-repository';
 import { createGroupCommit } from './group-commit';
 import { MESSAGE_STATUSES, statusRank } from './message-status';
-import { insertText, listOf, placeholderOf, run, type Placeholder } from './statements';
+import { insertText, listOf, type Placeholder } from './statements';
+import { runPlan, type Plan, type PlanDialect } from './write-plan';
 import { ownedBy } from './subject';
 
 /** A message as the ledger keeps it: one row per recipient. */
@@ -123,12 +123,13 @@ interface OutcomeJob {
 
 export function createMessageRepository(db: Db): MessageRepository {
   // Concurrent sends' inserts and outcomes are each written in one transaction per group (group
-  // commit): a send's promise settles only once its rows are committed.
+  // commit): a send's promise settles only once its rows are committed. On SQLite the group's
+  // statements run synchronously on the handle, prepared once (write-plan.ts).
   const insert = createGroupCommit<InsertJob, void>((jobs) =>
-    db.transaction().execute((trx) => writeBatches(trx, jobs)),
+    runPlan(db, (dialect) => writeBatches(dialect, jobs)),
   );
   const record = createGroupCommit<OutcomeJob, RecordedOutcomes>((jobs) =>
-    db.transaction().execute((trx) => writeOutcomes(trx, jobs)),
+    runPlan(db, (dialect) => writeOutcomes(dialect, jobs)),
   );
 
   return {
@@ -328,12 +329,7 @@ async function countOf(db: Db, tenantId: string): Promise<number> {
  * row lock on PostgreSQL until commit, so a tenant's inserts are numbered one transaction after
  * another: positions stay dense, and every committed position has all lower ones committed too.
  */
-async function advanceCounter(
-  trx: Transaction<Database>,
-  placeholder: Placeholder,
-  tenantId: string,
-  count: number,
-): Promise<number> {
+function* advanceCounter(placeholder: Placeholder, tenantId: string, count: number): Plan<number> {
   const text = insertText(
     placeholder,
     'tenant_message_counts',
@@ -341,13 +337,12 @@ async function advanceCounter(
     1,
     ' on conflict ("tenant_id") do update set "messages" = "tenant_message_counts"."messages" + excluded."messages" returning "messages"',
   );
-  const { rows } = await run<{ messages: number | string }>(trx, text, [tenantId, count]);
+  const rows = yield { text, values: [tenantId, count] };
   return Number(rows[0]?.messages);
 }
 
-/** Inserts several sends' messages (and send jobs) in the one transaction `trx`. */
-async function writeBatches(trx: Transaction<Database>, jobs: InsertJob[]): Promise<void[]> {
-  const placeholder = placeholderOf(trx);
+/** Inserts several sends' messages (and send jobs) in one transaction. */
+function* writeBatches({ placeholder }: PlanDialect, jobs: InsertJob[]): Plan<void[]> {
   const queued = jobs.flatMap(({ messages, job }) => (job ? [{ first: messages[0]!, job }] : []));
   for (const chunk of chunks(queued, ROWS_PER_STATEMENT)) {
     const values = chunk.flatMap(({ first, job }) => [
@@ -363,7 +358,11 @@ async function writeBatches(trx: Transaction<Database>, jobs: InsertJob[]): Prom
       first.createdAt,
       first.createdAt,
     ]);
-    await run(trx, insertText(placeholder, 'send_jobs', JOB_COLUMNS, chunk.length), values);
+    yield {
+      text: insertText(placeholder, 'send_jobs', JOB_COLUMNS, chunk.length),
+      values,
+      rows: chunk.length,
+    };
   }
   const messages = jobs.flatMap((j) => j.messages);
   // One counter step per tenant, in tenant order (two groups on PostgreSQL never wait on each
@@ -373,7 +372,7 @@ async function writeBatches(trx: Transaction<Database>, jobs: InsertJob[]): Prom
   const nextSeq = new Map<string, number>();
   for (const tenantId of [...perTenant.keys()].sort()) {
     const count = perTenant.get(tenantId) as number;
-    nextSeq.set(tenantId, (await advanceCounter(trx, placeholder, tenantId, count)) - count + 1);
+    nextSeq.set(tenantId, (yield* advanceCounter(placeholder, tenantId, count)) - count + 1);
   }
   for (const chunk of chunks(messages, ROWS_PER_STATEMENT)) {
     const values: unknown[] = [];
@@ -382,24 +381,28 @@ async function writeBatches(trx: Transaction<Database>, jobs: InsertJob[]): Prom
       nextSeq.set(m.tenantId, seq + 1);
       values.push(...rowValues(m), seq);
     }
-    await run(trx, insertText(placeholder, 'messages', INSERT_COLUMNS, chunk.length), values);
-    await run(
-      trx,
-      insertText(placeholder, 'message_events', EVENT_COLUMNS, chunk.length),
-      chunk.flatMap((m) => [m.id, m.status, null, m.createdAt]),
-    );
+    yield {
+      text: insertText(placeholder, 'messages', INSERT_COLUMNS, chunk.length),
+      values,
+      rows: chunk.length,
+    };
+    yield {
+      text: insertText(placeholder, 'message_events', EVENT_COLUMNS, chunk.length),
+      values: chunk.flatMap((m) => [m.id, m.status, null, m.createdAt]),
+      rows: chunk.length,
+    };
   }
   return jobs.map(() => undefined);
 }
 
 /**
- * Applies several callers' outcomes in the one transaction `trx`: one conditional UPDATE per
+ * Applies several callers' outcomes in one transaction: one conditional UPDATE per
  * status, error and time (at most 200 messages each), so a 1000-number send, or 50 concurrent
  * one-number sends, take a handful of statements. Callers naming the same message are applied
  * one after the other, as they would be alone.
  */
-async function writeOutcomes(trx: Transaction<Database>, jobs: OutcomeJob[]): Promise<RecordedOutcomes[]> {
-  const placeholder = placeholderOf(trx);
+function* writeOutcomes(dialect: PlanDialect, jobs: OutcomeJob[]): Plan<RecordedOutcomes[]> {
+  const { placeholder } = dialect;
   const applied: MessageOutcome[][] = jobs.map(() => []);
   for (const round of disjointRounds(jobs)) {
     const moved = new Set<string>();
@@ -415,7 +418,7 @@ async function writeOutcomes(trx: Transaction<Database>, jobs: OutcomeJob[]): Pr
     }
     for (const { at, outcomes } of groups.values()) {
       for (const chunk of chunks(outcomes, ROWS_PER_STATEMENT)) {
-        for (const id of await applyOutcomes(trx, placeholder, chunk, at)) moved.add(id);
+        for (const id of yield* applyOutcomes(placeholder, chunk, at)) moved.add(id);
       }
     }
     for (const i of round) {
@@ -426,7 +429,11 @@ async function writeOutcomes(trx: Transaction<Database>, jobs: OutcomeJob[]): Pr
     (applied[i] as MessageOutcome[]).map((o) => [o.id, o.status, o.error ?? null, job.at]),
   );
   for (const chunk of chunks(history, ROWS_PER_STATEMENT)) {
-    await run(trx, insertText(placeholder, 'message_events', EVENT_COLUMNS, chunk.length), chunk.flat());
+    yield {
+      text: insertText(placeholder, 'message_events', EVENT_COLUMNS, chunk.length),
+      values: chunk.flat(),
+      rows: chunk.length,
+    };
   }
   const results: RecordedOutcomes[] = [];
   for (const [i, job] of jobs.entries()) {
@@ -458,7 +465,8 @@ async function writeOutcomes(trx: Transaction<Database>, jobs: OutcomeJob[]): Pr
         },
       ];
     });
-    results.push({ applied: ids, events: await appendEvents(trx, events, job.at, job.announce.hasWebhook) });
+    const stored = yield* appendEventsPlan(dialect, events, job.at, job.announce.hasWebhook);
+    results.push({ applied: ids, events: stored });
   }
   return results;
 }
@@ -486,12 +494,7 @@ function disjointRounds(jobs: OutcomeJob[]): number[][] {
  * forward (the WHERE is the rank check, so a report committed meanwhile is never overwritten),
  * keeping a provider id already known. Returns the ids it changed.
  */
-async function applyOutcomes(
-  trx: Transaction<Database>,
-  placeholder: Placeholder,
-  chunk: MessageOutcome[],
-  at: string,
-): Promise<string[]> {
+function* applyOutcomes(placeholder: Placeholder, chunk: MessageOutcome[], at: string): Plan<string[]> {
   const { status, error } = chunk[0] as MessageOutcome;
   const lower = MESSAGE_STATUSES.filter((s) => statusRank(s) < statusRank(status));
   if (lower.length === 0) return [];
@@ -509,8 +512,8 @@ async function applyOutcomes(
   values.push(...chunk.map((o) => o.id));
   text += ` and "status" in (${listOf(placeholder, values.length + 1, lower.length)}) returning "id"`;
   values.push(...lower);
-  const { rows } = await run<{ id: string }>(trx, text, values);
-  return rows.map((row) => row.id);
+  const rows = yield { text, values, rows: chunk.length };
+  return rows.map((row) => row.id as string);
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

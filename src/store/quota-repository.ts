@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './database';
+import { insertText } from './statements';
+import { runPlan, type Plan, type PlanDialect } from './write-plan';
 
 export interface QuotaDemand {
   period: string;
@@ -29,28 +31,38 @@ class QuotaExceeded extends Error {
   }
 }
 
+/**
+ * Adds to every period's row (created at 0 when missing), each a conditional UPDATE that changes
+ * nothing over the limit; throws QuotaExceeded, which rolls the whole reservation back.
+ */
+function* reservePlan(
+  { placeholder: p }: PlanDialect,
+  tenantId: string,
+  demands: QuotaDemand[],
+  total: number,
+): Plan<void> {
+  const create = insertText(
+    p,
+    'quota_usage',
+    ['tenant_id', 'period', 'used'],
+    1,
+    ' on conflict ("tenant_id", "period") do nothing',
+  );
+  const add = `update "quota_usage" set "used" = "used" + ${p(1)} where "tenant_id" = ${p(2)} and "period" = ${p(3)} and "used" + ${p(4)} <= ${p(5)} returning "used"`;
+  for (const { period, limit, amount: own } of demands) {
+    const amount = own ?? total;
+    yield { text: create, values: [tenantId, period, 0] };
+    const updated = yield { text: add, values: [amount, tenantId, period, amount, limit] };
+    if (updated.length === 0) throw new QuotaExceeded(period);
+  }
+}
+
 export function createQuotaRepository(db: Db): QuotaRepository {
   return {
     async reserve(tenantId, demands, total) {
       try {
-        await db.transaction().execute(async (trx) => {
-          for (const { period, limit, amount: own } of demands) {
-            const amount = own ?? total;
-            await trx
-              .insertInto('quota_usage')
-              .values({ tenant_id: tenantId, period, used: 0 })
-              .onConflict((oc) => oc.columns(['tenant_id', 'period']).doNothing())
-              .execute();
-            const result = await trx
-              .updateTable('quota_usage')
-              .set({ used: sql<number>`used + ${amount}` })
-              .where('tenant_id', '=', tenantId)
-              .where('period', '=', period)
-              .where(sql<number>`used + ${amount}`, '<=', limit)
-              .executeTakeFirst();
-            if (Number(result.numUpdatedRows) === 0) throw new QuotaExceeded(period);
-          }
-        });
+        // A plan (write-plan.ts): synchronous on SQLite, one kysely transaction on PostgreSQL.
+        await runPlan(db, (dialect) => reservePlan(dialect, tenantId, demands, total));
         return { exceeded: undefined };
       } catch (error) {
         if (error instanceof QuotaExceeded) return { exceeded: error.period };

@@ -36,8 +36,8 @@ export type Placeholder = (n: number) => string;
 const question: Placeholder = () => '?';
 const dollar: Placeholder = (n) => `$${n}`;
 
-export function placeholderOf(trx: Transaction<Database>): Placeholder {
-  return isPostgres(trx) ? dollar : question;
+export function placeholderOf(db: { getExecutor(): { adapter: unknown } }): Placeholder {
+  return isPostgres(db) ? dollar : question;
 }
 
 const insertTexts = new Map<string, string>();
@@ -84,11 +84,16 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
 /**
  * The better-sqlite3 database as kysely's SqliteDialect sees it, with its statements prepared once
  * per text. kysely only calls `prepare` then `all`/`run` (or `iterate` for streams, which this
- * code never uses: a cached statement cannot be iterated twice at once), one query at a time.
+ * code never uses: a cached statement cannot be iterated twice at once), one query at a time; the
+ * ledger's synchronous writes (write-plan.ts) share the cache.
  */
-export function preparedSqlite(handle: SqliteHandle): SqliteDatabase {
+export function preparedSqlite(handle: SqliteHandle): SqliteDatabase & {
+  handle: SqliteHandle;
+  prepare(text: string): Statement;
+} {
   const statements = new Map<string, Statement>();
   return {
+    handle,
     close: () => handle.close(),
     prepare(text: string) {
       let statement = statements.get(text);

@@ -1,0 +1,115 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Database as SqliteHandle, Statement } from 'better-sqlite3';
+import type { Transaction } from 'kysely';
+import type { Database, Db } from './database';
+import { isPostgres } from './dialect';
+import { placeholderOf, run, type Placeholder } from './statements';
+
+// The hot writes of the ledger as plans: a generator that yields each statement (SQL text and
+// values) and is handed back its rows. The same plan runs two ways:
+// - on SQLite, synchronously on the better-sqlite3 handle with its statements prepared once, in
+//   one transaction, without a promise per statement (better-sqlite3 is synchronous; kysely's
+//   chain of promises and its query building cost more than SQLite's own work here);
+// - on PostgreSQL (or a SQLite database opened without openSqliteDatabase), statement by
+//   statement through a kysely transaction, as before.
+
+export type Row = Record<string, unknown>;
+
+/** One statement of a plan. `values` are bound in order. */
+export interface Step {
+  text: string;
+  values: readonly unknown[];
+  /** About how many rows it writes (1 if absent): what the SQLite driver counts to yield. */
+  rows?: number;
+}
+
+/** A write: yields statements, gets each one's rows back (empty for statements without RETURNING). */
+export type Plan<R> = Generator<Step, R, Row[]>;
+
+/** What a plan needs to know about the database it is written for. */
+export interface PlanDialect {
+  placeholder: Placeholder;
+  postgres: boolean;
+}
+
+/**
+ * Rows written after which the SQLite driver lets the event loop turn before the next statement
+ * (the transaction stays open; other queries wait for it, as they wait for any transaction). 200
+ * rows (one multi-row statement) take about 1-2 ms on this project's machine, so a 1,000-recipient
+ * send never holds the loop for long. A count, not a clock: a run yields at the same places every
+ * time.
+ */
+export const YIELD_AFTER_ROWS = 200;
+
+/** The better-sqlite3 handle behind a Db, with its statement cache (set by openSqliteDatabase). */
+export interface SqliteAccess {
+  handle: SqliteHandle;
+  prepare(text: string): Statement;
+}
+
+const sqliteHandles = new WeakMap<Db, SqliteAccess>();
+
+export function registerSqlite(db: Db, access: SqliteAccess): void {
+  sqliteHandles.set(db, access);
+}
+
+export function dialectOf(db: Db | Transaction<Database>): PlanDialect {
+  const postgres = isPostgres(db);
+  return { placeholder: placeholderOf(db), postgres };
+}
+
+const NO_ROWS: Row[] = [];
+
+/** Runs a plan in a transaction of its own and returns its result; nothing of it is kept if it throws. */
+export async function runPlan<R>(db: Db, plan: (dialect: PlanDialect) => Plan<R>): Promise<R> {
+  const sqlite = sqliteHandles.get(db);
+  if (sqlite === undefined) return db.transaction().execute((trx) => runPlanIn(trx, plan(dialectOf(trx))));
+  // kysely's SQLite driver has one connection behind a mutex; holding it (db.connection()) keeps
+  // every kysely query, and every kysely transaction, out of this one: a better-sqlite3 BEGIN
+  // while a kysely transaction is open would join it (better-sqlite3 runs on the same handle).
+  return db.connection().execute(() => runSqlite(sqlite, plan(SQLITE)));
+}
+
+/** Runs a plan inside a kysely transaction the caller holds (other repositories' transactions). */
+export async function runPlanIn<R>(trx: Transaction<Database>, plan: Plan<R>): Promise<R> {
+  let rows = NO_ROWS;
+  for (;;) {
+    const next = plan.next(rows);
+    if (next.done) return next.value;
+    rows = (await run(trx, next.value.text, next.value.values)).rows;
+  }
+}
+
+const SQLITE: PlanDialect = { placeholder: () => '?', postgres: false };
+
+async function runSqlite<R>(sqlite: SqliteAccess, plan: Plan<R>): Promise<R> {
+  const prepare = (text: string): Statement => sqlite.prepare(text);
+  prepare('begin').run();
+  try {
+    let rows = NO_ROWS;
+    let written = 0;
+    for (;;) {
+      const next = plan.next(rows);
+      if (next.done) {
+        prepare('commit').run();
+        return next.value;
+      }
+      const statement = prepare(next.value.text);
+      if (statement.reader) {
+        rows = statement.all(...next.value.values) as Row[];
+      } else {
+        statement.run(...next.value.values);
+        rows = NO_ROWS;
+      }
+      written += next.value.rows ?? 1;
+      if (written >= YIELD_AFTER_ROWS) {
+        written = 0;
+        await nextTurn();
+      }
+    }
+  } catch (error) {
+    // A failed COMMIT may already have ended the transaction (SQLite rolls back on some errors).
+    if (sqlite.handle.inTransaction) prepare('rollback').run();
+    throw error;
+  }
+}

@@ -1,0 +1,218 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { createMessageRepository, createQuotaRepository, type Db, type MessageRecord } from '../../src/store';
+import { runPlan, YIELD_AFTER_ROWS, type Plan } from '../../src/store/write-plan';
+import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
+
+// The ledger's writes as plans (src/store/write-plan.ts): on SQLite they run synchronously on the
+// better-sqlite3 handle, one transaction per group, yielding to the event loop between chunks of a
+// large batch; on PostgreSQL through a kysely transaction. Both must commit all or nothing.
+const AT = '2026-11-25T01:00:00.000Z';
+
+let serial = 0;
+function batchOf(tenantId: string, size: number): MessageRecord[] {
+  const batchId = `wp_${++serial}`;
+  return Array.from({ length: size }, (_, i) => ({
+    id: `msg_wp_${String(serial).padStart(5, '0')}_${String(i).padStart(4, '0')}`,
+    tenantId,
+    batchId,
+    recipient: `+614120${String(i).padStart(5, '0')}`,
+    sender: '',
+    text: 'hello',
+    segments: 1,
+    encoding: 'GSM-7',
+    status: 'queued',
+    reference: null,
+    providerMessageId: null,
+    error: null,
+    scheduledAt: null,
+    createdAt: AT,
+    updatedAt: AT,
+  }));
+}
+
+async function countsOf(db: Db, tenantId: string) {
+  const messages = await db
+    .selectFrom('messages')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirstOrThrow();
+  const events = await db
+    .selectFrom('message_events')
+    .innerJoin('messages', 'messages.id', 'message_events.message_id')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('messages.tenant_id', '=', tenantId)
+    .executeTakeFirstOrThrow();
+  const counter = await db
+    .selectFrom('tenant_message_counts')
+    .select('messages')
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst();
+  return { messages: Number(messages.n), events: Number(events.n), counter: Number(counter?.messages ?? 0) };
+}
+
+/** Counts the event loop's turns until `promise` settles. */
+async function turnsDuring(promise: Promise<unknown>): Promise<number> {
+  let turns = 0;
+  let done = false;
+  const tick = (): void => {
+    if (done) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  try {
+    await promise;
+    return turns;
+  } finally {
+    done = true;
+  }
+}
+
+describe.each(DIALECTS)('the ledger’s write plans on %s', (dialect) => {
+  let store: TestStore;
+  let db: Db;
+  beforeAll(async () => {
+    store = await openTestStore(dialect);
+    db = store.db;
+  });
+  afterAll(() => store.drop());
+
+  it('writes a 1,000-recipient send and its answer whole', async () => {
+    const messages = createMessageRepository(db);
+    const batch = batchOf('big', 1000);
+    await messages.insertBatch(batch);
+    const { applied } = await messages.recordOutcomes(
+      batch.map((m, i) =>
+        i % 10 === 0
+          ? { id: m.id, status: 'failed', error: 'refused' }
+          : { id: m.id, status: 'sent', providerMessageId: `P-${m.id}` },
+      ),
+      AT,
+    );
+    expect(applied).toHaveLength(1000);
+    expect(await countsOf(db, 'big')).toEqual({ messages: 1000, events: 2000, counter: 1000 });
+    const found = await messages.findBatch(batch[0]!.batchId);
+    expect(found.filter((m) => m.status === 'sent')).toHaveLength(900);
+    expect(found[1]).toMatchObject({ status: 'sent', providerMessageId: `P-${batch[1]!.id}` });
+    expect(found[0]).toMatchObject({ status: 'failed', error: 'refused', providerMessageId: null });
+  });
+
+  it('a rolled-back 1,000-recipient send writes nothing, though it spans several chunks', async () => {
+    const messages = createMessageRepository(db);
+    await messages.insertBatch(batchOf('undone', 1));
+    const batch = batchOf('undone', 1000);
+    // The last row repeats the first one's id: the last chunk fails, after the others were written.
+    batch[999] = { ...batch[999]!, id: batch[0]!.id };
+    // Matched by code: better-sqlite3's errors may come from another test file's realm (not `instanceof Error` here).
+    await expect(messages.insertBatch(batch)).rejects.toMatchObject({
+      code: dialect === 'sqlite' ? 'SQLITE_CONSTRAINT_PRIMARYKEY' : '23505',
+    });
+    expect(await countsOf(db, 'undone')).toEqual({ messages: 1, events: 1, counter: 1 });
+  });
+
+  it('a plan that throws midway rolls back what it wrote, and fails with its own error', async () => {
+    function* plan(): Plan<void> {
+      yield {
+        text: `insert into "tenant_message_counts" ("tenant_id", "messages") values ('plan-undone', 5)`,
+        values: [],
+      };
+      throw new Error('the plan changed its mind');
+    }
+    await expect(runPlan(db, plan)).rejects.toThrow('the plan changed its mind');
+    expect(await countsOf(db, 'plan-undone')).toEqual({ messages: 0, events: 0, counter: 0 });
+    // The database is usable afterwards (no transaction left open).
+    await createMessageRepository(db).insertBatch(batchOf('plan-undone', 2));
+    expect(await countsOf(db, 'plan-undone')).toEqual({ messages: 2, events: 2, counter: 2 });
+  });
+
+  it('in a group with a failing write, only that caller fails; the others are written', async () => {
+    const messages = createMessageRepository(db);
+    const first = batchOf('group-fail', 2);
+    await messages.insertBatch(first);
+    const results = await Promise.allSettled([
+      messages.insertBatch(batchOf('group-fail', 3)),
+      messages.insertBatch(batchOf('group-fail', 1).map((m) => ({ ...m, id: first[1]!.id }))),
+      messages.insertBatch(batchOf('group-fail', 4)),
+      messages.recordOutcomes([{ id: first[0]!.id, status: 'sent', providerMessageId: 'P-1' }], AT),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(await countsOf(db, 'group-fail')).toEqual({ messages: 9, events: 10, counter: 9 });
+  });
+
+  it('announces applied outcomes as events, with their ids in order', async () => {
+    const messages = createMessageRepository(db);
+    const batch = batchOf('announced', 3);
+    await messages.insertBatch(batch);
+    const { applied, events } = await messages.recordOutcomes(
+      batch.map((m) => ({ id: m.id, status: 'sent', providerMessageId: `P-${m.id}` })),
+      AT,
+      { messages: batch, hasWebhook: () => true },
+    );
+    expect(applied).toEqual(batch.map((m) => m.id));
+    expect(events.map((e) => JSON.parse(e.payload).data.messageId)).toEqual(applied);
+    const ids = events.map((e) => e.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    const outbox = await db
+      .selectFrom('webhook_deliveries')
+      .select('event_id')
+      .where('tenant_id', '=', 'announced')
+      .orderBy('id')
+      .execute();
+    expect(outbox.map((r) => r.event_id)).toEqual(events.map((e) => e.eventId));
+  });
+
+  it('a quota reservation refused by its second period leaves the first unchanged', async () => {
+    const quotas = createQuotaRepository(db);
+    const day = { period: 'day:2026-11-25', limit: 100 };
+    const month = { period: 'month:2026-11', limit: 5 };
+    expect(await quotas.reserve('plan-quota', [day, month], 4)).toEqual({ exceeded: undefined });
+    expect(await quotas.reserve('plan-quota', [day, month], 2)).toEqual({ exceeded: 'month:2026-11' });
+    // Credits count their own amount in the same reservation.
+    expect(await quotas.reserve('plan-quota', [day, { ...month, amount: 1 }], 50)).toEqual({
+      exceeded: undefined,
+    });
+    const usage = await quotas.usage('plan-quota', [day.period, month.period]);
+    expect(Object.fromEntries(usage)).toEqual({ [day.period]: 54, [month.period]: 5 });
+  });
+
+  if (dialect === 'sqlite') {
+    it('writes a one-recipient send without giving the event loop a turn (synchronously)', async () => {
+      const messages = createMessageRepository(db);
+      const [message] = batchOf('sync', 1);
+      const turns = await turnsDuring(messages.insertBatch([message!]));
+      expect(turns).toBe(0);
+    });
+
+    it('lets the event loop turn between chunks of a large batch; readers see it whole or not at all', async () => {
+      const messages = createMessageRepository(db);
+      const batch = batchOf('chunked', 1000);
+      let seenDuring: number | undefined;
+      const reading = nextTurn().then(async () => (seenDuring = (await countsOf(db, 'chunked')).messages));
+      const turns = await turnsDuring(messages.insertBatch(batch));
+      await reading;
+      // 2,000 rows (messages and their events) at YIELD_AFTER_ROWS per turn.
+      expect(turns).toBeGreaterThanOrEqual(Math.floor(2000 / YIELD_AFTER_ROWS) - 1);
+      expect(seenDuring).toBe(1000);
+    });
+
+    it('never joins a kysely transaction open at the same time: its rollback leaves the batch', async () => {
+      const messages = createMessageRepository(db);
+      const batch = batchOf('apart', 2);
+      let writing: Promise<void> | undefined;
+      await expect(
+        db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('tenant_message_counts')
+            .values({ tenant_id: 'apart-other', messages: 1 })
+            .execute();
+          writing = messages.insertBatch(batch);
+          await nextTurn();
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      await writing;
+      expect(await countsOf(db, 'apart')).toEqual({ messages: 2, events: 2, counter: 2 });
+      expect(await countsOf(db, 'apart-other')).toEqual({ messages: 0, events: 0, counter: 0 });
+    });
+  }
+});
