@@ -143,5 +143,10 @@ function mergeIncrements(increments: RollupIncrement[]) {
 
 /** The minute bucket of a time: `YYYY-MM-DDTHH:MM` in UTC. */
 export function minuteBucket(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 16);
+  // Asked on every counted request: the string of the current minute is built once per minute.
+  const minute = Math.floor(ms / 60_000);
+  if (minute !== lastMinute.minute) lastMinute = { minute, text: new Date(ms).toISOString().slice(0, 16) };
+  return lastMinute.text;
 }
+
+let lastMinute = { minute: Number.NaN, text: '' };

@@ -1,12 +1,31 @@
 import { sql } from 'kysely';
 import { createConsoleRecorder, type ConsoleRecorder } from '../../src/console';
 import { createLogger } from '../../src/observability';
-import { createRollupRepository, openSqliteDatabase, type Db, type RollupRepository } from '../../src/store';
+import {
+  createRollupRepository,
+  minuteBucket,
+  openSqliteDatabase,
+  type Db,
+  type RollupRepository,
+} from '../../src/store';
 import { ManualClock } from '../support/manual-clock';
 
 const silent = createLogger({ level: 'silent', secrets: [] });
 const DAY = 86_400_000;
 const START = Date.parse('2026-10-01T00:00:00.000Z');
+
+describe('minuteBucket', () => {
+  it('names the minute of each time, also when times go back and forth across minutes', () => {
+    const times = [
+      '2026-10-01T00:00:59.999Z',
+      '2026-10-01T00:01:00.000Z',
+      '2026-10-01T00:00:00.000Z',
+      '2026-12-31T23:59:30.000Z',
+    ];
+    for (const time of [...times, ...times.reverse()])
+      expect(minuteBucket(Date.parse(time))).toBe(time.slice(0, 16));
+  });
+});
 
 describe('console rollups', () => {
   let db: Db;
