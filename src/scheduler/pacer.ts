@@ -59,7 +59,7 @@ export class Pacer {
 }
 
 /** Grants that may go at once after a lull, by default (`upstream.grantBurst`); see Pacer. */
-export const DEFAULT_GRANT_BURST = 3;
+export const DEFAULT_GRANT_BURST = 10;
 
 /**
  * Even spacing for `limit` grants per window. The log admits the next window's first grant 1 ms

@@ -18,13 +18,13 @@ import { waitFor } from '../support/wait';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LIMIT = 5;
 const WINDOW = 300;
-/** The default burst (DEFAULT_GRANT_BURST): grants an idle source gives at once. */
+/** Grants an idle source gives at once in these tests (the default, DEFAULT_GRANT_BURST, is larger). */
 const BURST = 3;
 const silent = createLogger({ level: 'silent', secrets: [] });
 const opened: SlotSource[] = [];
 
 function local(clock: Clock): SlotSource {
-  return createLocalSlotSource(LIMIT, WINDOW, clock);
+  return createLocalSlotSource(LIMIT, WINDOW, clock, { burst: BURST });
 }
 
 function redis(
@@ -36,6 +36,7 @@ function redis(
     windowMs = WINDOW,
     replicas = 1,
     scriptTime = 'clock',
+    burst = BURST,
   }: {
     prefix?: string;
     url?: string;
@@ -43,6 +44,7 @@ function redis(
     windowMs?: number;
     replicas?: number;
     scriptTime?: 'clock' | 'redis';
+    burst?: number;
   } = {},
 ): RedisSlotSource {
   const source = createRedisSlotSource({
@@ -54,6 +56,7 @@ function redis(
     clock,
     logger: silent,
     scriptTime,
+    burst,
   });
   opened.push(source);
   return source;

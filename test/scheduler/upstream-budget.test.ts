@@ -95,7 +95,8 @@ describe('the upstream budget', () => {
     maxQueueWaitMs = 3000,
     maxQueueLength = 100,
     weights = {},
-    burst,
+    // The tests' numbers assume a burst of 3 (the default, DEFAULT_GRANT_BURST, is larger).
+    burst = 3,
   }: {
     callsPerSecond?: number;
     maxQueueWaitMs?: number;
@@ -105,7 +106,7 @@ describe('the upstream budget', () => {
   } = {}) {
     const clock = new SteppingClock(0);
     const budget = createUpstreamBudget({
-      slots: createLocalSlotSource(callsPerSecond, 1000, clock, burst === undefined ? {} : { burst }),
+      slots: createLocalSlotSource(callsPerSecond, 1000, clock, { burst }),
       callsPerSecond,
       weightOf: (t) => weights[t] ?? 1,
       maxQueueWaitMs,
@@ -352,6 +353,7 @@ describe('the upstream budget as a strict provider counts arrivals', () => {
     // windowMarginMs, jitter it must absorb, least utilisation (at most 1000 / (1001 + margin)), burst
     [50, 50, 0.95, 1],
     [50, 50, 0.95, 3],
+    [50, 50, 0.95, 10],
     [50, 50, 0.95, 15],
     [60, 60, 0.94, 3],
   ])(
