@@ -142,7 +142,11 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlo
   const { clock, limit, windowMs } = options;
   const share = Math.max(1, Math.floor(limit / options.replicas));
   const burst = options.burst ?? DEFAULT_GRANT_BURST;
-  const fallback = createLocalSlotSource(share, windowMs, clock, { burst });
+  // The fallback shares split the burst as they split the cap: replicas on their fallback cannot
+  // see each other, so a full burst each would reach the provider as `replicas` bursts at once.
+  const fallback = createLocalSlotSource(share, windowMs, clock, {
+    burst: Math.max(1, Math.floor(burst / options.replicas)),
+  });
   const byClock = options.scriptTime === 'clock';
   // Keys only need to outlive the window; a manual clock may stand still for a while of real time.
   const expireMs = byClock ? 600_000 : 2 * windowMs + LIVE_TTL_MS;
