@@ -379,6 +379,7 @@ function createSlotSource(config: Config, clock: Clock, logger: Logger): SlotSou
   if (!config.redis.url) {
     return createLocalSlotSource(config.upstream.callsPerSecond, windowMs, clock, {
       pace: config.upstream.paceGrants,
+      burst: config.upstream.grantBurst,
     });
   }
   return createRedisSlotSource({
@@ -389,6 +390,7 @@ function createSlotSource(config: Config, clock: Clock, logger: Logger): SlotSou
     replicas: config.cluster.replicas,
     clock,
     logger,
+    burst: config.upstream.grantBurst,
   });
 }
 

@@ -60,6 +60,11 @@ export function createSendCoalescer(options: CoalescerOptions): SendThroughBudge
   const open = new Map<string, Group>();
 
   function messagesOf(group: Group): Message[] {
+    // A group of one (every send while slots are free) is its own message: no keys to work out.
+    if (group.members.length === 1) {
+      const [only] = group.members as [Member];
+      return [{ request: only.request, members: [only] }];
+    }
     const byKey = new Map<string, Message>();
     for (const member of group.members) {
       const key = messageKey(member.request);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import type { Clock } from '../clock';
 import type { Logger } from '../observability';
-import { CATCH_UP_SLOTS } from './pacer';
+import { DEFAULT_GRANT_BURST } from './pacer';
 import { createLocalSlotSource, type SlotSource } from './slot-source';
 
 /** How often a replica tells Redis it is there, and how long Redis believes it. */
@@ -19,7 +19,8 @@ const SLOW_RETRY_MS = 50;
 // The sliding log as one atomic script, timed by Redis's own clock (TIME) so that replicas with
 // skewed clocks still share one exact window. Same rules as the in-process source: a grant only
 // while fewer than `cap` grants are at most `window` ms old, and no sooner than the pacing allows
-// (see pacer.ts); otherwise the answer is how long to wait. A pause (after a provider 429)
+// (pacer.ts: up to `burst` at once, then one per spacing; `tat` is the Pacer's dueAt); otherwise
+// the answer is how long to wait, and a refusal writes nothing. A pause (after a provider 429)
 // holds everything.
 //
 // Replicas whose Redis is gone send on their fallback share (limit / replicas) with no way to
@@ -29,10 +30,9 @@ const SLOW_RETRY_MS = 50;
 // first adds its fallback grants of the last window to the log (seed), in the same script that
 // marks it live, so its share is never counted twice nor left out.
 //
-// KEYS: log, pause, pace, live
+// KEYS: log, pause, tat, live
 // ARGV: now ('' = Redis TIME), limit, window, replicas, share, liveTtl, node, member ('' = heartbeat
-//       only, take nothing), expireMs, n, catch-up slots, then n seed members and n seed ages
-//       (ms before now)
+//       only, take nothing), expireMs, n, burst, then n seed members and n seed ages (ms before now)
 const ACQUIRE = `
 local now = tonumber(ARGV[1])
 if not now then
@@ -42,7 +42,7 @@ end
 local limit, window = tonumber(ARGV[2]), tonumber(ARGV[3])
 local replicas, share, liveTtl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local expire = ARGV[9]
-local catchUp = tonumber(ARGV[11])
+local burst = tonumber(ARGV[11])
 local n = tonumber(ARGV[10])
 for i = 1, n do
   redis.call('ZADD', KEYS[1], now - tonumber(ARGV[11 + n + i]), ARGV[11 + i])
@@ -53,32 +53,29 @@ redis.call('PEXPIRE', KEYS[4], expire)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window - 1)
 if n > 0 then redis.call('PEXPIRE', KEYS[1], expire) end
 if ARGV[8] == '' then return 0 end
-local pausedUntil = tonumber(redis.call('GET', KEYS[2]) or '0')
-if now < pausedUntil then return math.ceil(pausedUntil - now) end
 local cap = limit - share * math.max(0, replicas - redis.call('ZCARD', KEYS[4]))
 if cap < 1 then return window end
-local count = redis.call('ZCARD', KEYS[1])
 local spacing = (window + 1) / cap
-local pace = redis.call('HMGET', KEYS[3], 'due', 'waiting')
-local dueAt = tonumber(pace[1]) or -1e300
-local wait = 0
-if count >= cap then
+local ahead = (math.min(burst, cap) - 1) * spacing
+local tat = tonumber(redis.call('GET', KEYS[3]) or '-1e300')
+-- Held back by a pause or a full log: the allowance does not refill meanwhile (Pacer.hold).
+local heldUntil = tonumber(redis.call('GET', KEYS[2]) or '0')
+local count = redis.call('ZCARD', KEYS[1])
+if now >= heldUntil and count >= cap then
   local entry = redis.call('ZRANGE', KEYS[1], count - cap, count - cap, 'WITHSCORES')
-  wait = math.max(1, math.ceil(tonumber(entry[2]) + window + 1 - now))
-elseif dueAt - now >= 1 then
-  wait = math.ceil(dueAt - now)
+  heldUntil = math.max(now + 1, tonumber(entry[2]) + window + 1)
 end
-if wait > 0 then
-  redis.call('HSET', KEYS[3], 'waiting', '1')
-  redis.call('PEXPIRE', KEYS[3], expire)
-  return wait
+if now < heldUntil then
+  if tat < heldUntil + ahead then
+    redis.call('SET', KEYS[3], string.format('%.3f', heldUntil + ahead), 'PX', expire)
+  end
+  return math.ceil(heldUntil - now)
 end
-local from = math.max(dueAt, now)
-if pace[2] == '1' then from = math.max(dueAt, now - catchUp * spacing) end
+local early = tat - ahead - now
+if early >= 1 then return math.ceil(early) end
 redis.call('ZADD', KEYS[1], now, ARGV[8])
 redis.call('PEXPIRE', KEYS[1], expire)
-redis.call('HSET', KEYS[3], 'due', string.format('%.3f', from + spacing), 'waiting', '0')
-redis.call('PEXPIRE', KEYS[3], expire)
+redis.call('SET', KEYS[3], string.format('%.3f', math.max(tat, now) + spacing), 'PX', expire)
 return 0
 `;
 
@@ -98,7 +95,7 @@ return 0
 
 export interface RedisSlotSourceOptions {
   url: string;
-  /** Keys are `${prefix}:log`, `:pause`, `:pace` and `:live`; every replica of one account must share it. */
+  /** Keys are `${prefix}:log`, `:pause`, `:tat` and `:live`; every replica of one account must share it. */
   keyPrefix: string;
   limit: number;
   windowMs: number;
@@ -114,6 +111,14 @@ export interface RedisSlotSourceOptions {
    * clocks share one exact window) or `clock` (tests drive a manual clock through Redis).
    */
   scriptTime?: 'redis' | 'clock';
+  /** Grants that may go at once after a lull, cluster-wide (see Pacer); default DEFAULT_GRANT_BURST. */
+  burst?: number;
+}
+
+/** The two scripts as ioredis commands: sent by SHA (EVALSHA), not as their whole text on every call. */
+interface ScriptCommands {
+  smsgateAcquire(...args: (string | number)[]): Promise<unknown>;
+  smsgatePause(...args: (string | number)[]): Promise<unknown>;
 }
 
 export interface RedisSlotSource extends SlotSource {
@@ -136,7 +141,12 @@ export interface RedisSlotSource extends SlotSource {
 export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlotSource {
   const { clock, limit, windowMs } = options;
   const share = Math.max(1, Math.floor(limit / options.replicas));
-  const fallback = createLocalSlotSource(share, windowMs, clock);
+  const burst = options.burst ?? DEFAULT_GRANT_BURST;
+  // The fallback shares split the burst as they split the cap: replicas on their fallback cannot
+  // see each other, so a full burst each would reach the provider as `replicas` bursts at once.
+  const fallback = createLocalSlotSource(share, windowMs, clock, {
+    burst: Math.max(1, Math.floor(burst / options.replicas)),
+  });
   const byClock = options.scriptTime === 'clock';
   // Keys only need to outlive the window; a manual clock may stand still for a while of real time.
   const expireMs = byClock ? 600_000 : 2 * windowMs + LIVE_TTL_MS;
@@ -149,7 +159,13 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlo
     retryStrategy: (times: number) => Math.min(times * 50, 500),
   });
   redis.on('error', () => undefined); // reported through the outage warning below, not per retry
-  const keys = ['log', 'pause', 'pace', 'live'].map((k) => `${options.keyPrefix}:${k}`);
+  // EVALSHA with a fallback to EVAL when Redis does not know the script (after a restart): the
+  // 2 kB script is not sent, nor hashed by Redis, on every call.
+  redis.defineCommand('smsgateAcquire', { numberOfKeys: 4, lua: ACQUIRE });
+  redis.defineCommand('smsgatePause', { numberOfKeys: 1, lua: PAUSE });
+  const scripts = redis as unknown as ScriptCommands;
+  // `tat` (the pacer's schedule) is a string; the `pace` hash of earlier versions is left to expire.
+  const keys = ['log', 'pause', 'tat', 'live'].map((k) => `${options.keyPrefix}:${k}`);
   const node = randomBytes(6).toString('hex');
   let sequence = 0;
   let degraded = false;
@@ -196,11 +212,11 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlo
     );
   }
 
-  /** Runs one eval, keeping track of when Redis may last have run a command of ours. */
-  async function evaluate(script: string, keyCount: number, args: (string | number)[]): Promise<number> {
+  /** Runs one script, keeping track of when Redis may last have run a command of ours. */
+  async function evaluate(script: keyof ScriptCommands, args: (string | number)[]): Promise<number> {
     const sent = redis.status === 'ready';
     try {
-      const answer = Number(await redis.eval(script, keyCount, ...args));
+      const answer = Number(await scripts[script](...args));
       reachedAt = Math.max(reachedAt, clock.now());
       answeredAt = clock.now();
       return answer;
@@ -214,7 +230,7 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlo
   async function acquireShared(member: string): Promise<number> {
     const now = clock.now();
     const seed = degraded ? fallbackGrants.filter((g) => now - g.at <= windowMs) : [];
-    const wait = await evaluate(ACQUIRE, keys.length, [
+    const wait = await evaluate('smsgateAcquire', [
       ...keys,
       byClock ? now : '',
       limit,
@@ -226,7 +242,7 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlo
       member,
       expireMs,
       seed.length,
-      CATCH_UP_SLOTS,
+      burst,
       ...seed.map((g) => g.id),
       ...seed.map((g) => now - g.at),
     ]);
@@ -280,7 +296,7 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlo
       await fallback.pause(ms);
       if (redis.status !== 'ready') await firstConnection;
       const until = Math.ceil(ms);
-      await evaluate(PAUSE, 1, [
+      await evaluate('smsgatePause', [
         keys[1]!,
         byClock ? clock.now() : '',
         until,

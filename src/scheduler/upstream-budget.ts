@@ -58,11 +58,17 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBu
   let draining = false;
   let again = false;
   let stopped = false;
+  // No waiter's deadline is earlier than this (a lower bound, exact after each scan), so the drain
+  // loop scans the queue for expired waiters only when one may be, not on every grant.
+  let earliest = Number.POSITIVE_INFINITY;
 
   const retryAfter = (ahead: number) => String(Math.max(1, Math.ceil((ahead + 1) / options.callsPerSecond)));
 
   function refuseExpired(now: number): void {
+    if (earliest >= now) return;
     const expired = queue.removeWhere((waiter) => waiter.deadline < now);
+    earliest = Number.POSITIVE_INFINITY;
+    for (const waiter of queue.items()) earliest = Math.min(earliest, waiter.deadline);
     for (const waiter of expired) {
       waiter.refuse(
         new ApiError('OVER_LIMIT', 'upstream: no provider slot within the queue deadline; not sent', {
@@ -70,10 +76,6 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBu
         }),
       );
     }
-  }
-
-  function earliestDeadline(): number {
-    return Math.min(...queue.items().map((waiter) => waiter.deadline));
   }
 
   // One drain loop at a time per node; a request to drain while one runs makes it go round again.
@@ -95,7 +97,7 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBu
           const askedAt = options.clock.now();
           const wait = await options.slots.tryAcquire();
           if (wait > 0) {
-            const wakeAt = Math.min(askedAt + wait, earliestDeadline() + 1);
+            const wakeAt = Math.min(askedAt + wait, earliest + 1);
             cancelWake = options.clock.schedule(
               () => void drain(),
               Math.max(1, wakeAt - options.clock.now()),
@@ -124,6 +126,7 @@ export function createUpstreamBudget(options: UpstreamBudgetOptions): UpstreamBu
     }
     return new Promise<number>((admit, refuse) => {
       const waiter = { deadline: deadline ?? options.clock.now() + options.maxQueueWaitMs, admit, refuse };
+      earliest = Math.min(earliest, waiter.deadline);
       if (atHead) queue.unshift(tenantId, waiter);
       else queue.push(tenantId, waiter);
       void drain();

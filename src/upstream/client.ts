@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { urlToHttpOptions } from 'node:url';
 import { z } from 'zod';
 import { isLoopback } from '../security';
 import { UpstreamError } from './errors';
@@ -132,6 +133,23 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
     // Some WAFs and CDNs refuse requests without one.
     'User-Agent': 'smsgate',
   };
+  // Request targets without a query, worked out once per endpoint (a URL parse and its conversion
+  // to request options cost more than the rest of building the request).
+  const targets = new Map<string, http.RequestOptions>();
+  const targetOf = (endpoint: string, query: Record<string, string> | undefined): http.RequestOptions => {
+    if (query === undefined || Object.keys(query).length === 0) {
+      let target = targets.get(endpoint);
+      if (!target) {
+        target = urlToHttpOptions(new URL(endpoint, base));
+        targets.set(endpoint, target);
+      }
+      return target;
+    }
+    const url = new URL(endpoint, base);
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+    return urlToHttpOptions(url);
+  };
+
   async function call(
     method: 'GET' | 'POST',
     endpoint: string,
@@ -143,12 +161,11 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
       options.onCall?.(endpoint, outcome, (performance.now() - started) / 1000);
     const write = gate ? { gate, refused: false } : undefined;
     try {
-      const url = new URL(endpoint, base);
-      for (const [name, value] of Object.entries(payload.query ?? {})) url.searchParams.set(name, value);
+      const target = targetOf(endpoint, payload.query);
       const send = () =>
         exchange({
           method,
-          url,
+          target,
           headers,
           ...(payload.body === undefined ? {} : { body: JSON.stringify(payload.body) }),
           agent,
@@ -157,7 +174,13 @@ export function createUpstreamClient(options: UpstreamOptions): UpstreamClient {
         });
       const response = await (write ? withWriteGate(write, send) : send());
       report(response.status >= 200 && response.status < 300 ? 'ok' : `http_${response.status}`);
-      return { ...response, data: scrub(response.data) };
+      // Not the raw text: only the cleaned answer leaves here.
+      return {
+        status: response.status,
+        headers: response.headers,
+        data: scrub.answer(response.raw, response.data),
+        raw: '',
+      };
     } catch (error) {
       if (write?.refused) {
         report('stale');

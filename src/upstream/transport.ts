@@ -8,11 +8,17 @@ export interface Exchange {
   headers: http.IncomingHttpHeaders;
   /** The parsed JSON body, or the body as text when it is not JSON ('' when empty). */
   data: unknown;
+  /** The body as text, as it came. */
+  raw: string;
 }
 
 export interface ExchangeRequest {
   method: 'GET' | 'POST';
-  url: URL;
+  /**
+   * Where to: the URL as request options (node:url's urlToHttpOptions), which the client works out
+   * once per endpoint; given a URL, http.request would convert it again on every call.
+   */
+  target: http.RequestOptions;
   headers: Record<string, string>;
   /** JSON text to send; none for a GET. */
   body?: string;
@@ -52,8 +58,9 @@ export function exchange(request: ExchangeRequest): Promise<Exchange> {
       request.body === undefined
         ? request.headers
         : { ...request.headers, 'Content-Length': String(Buffer.byteLength(request.body)) };
-    const transport = request.url.protocol === 'https:' ? https : http;
-    const outgoing = transport.request(request.url, {
+    const transport = request.target.protocol === 'https:' ? https : http;
+    const outgoing = transport.request({
+      ...request.target,
       method: request.method,
       agent: request.agent,
       headers,
@@ -80,11 +87,8 @@ export function exchange(request: ExchangeRequest): Promise<Exchange> {
       answer.on('end', () => {
         if (failure) return;
         clearTimeout(timer);
-        resolve({
-          status: answer.statusCode ?? 0,
-          headers: answer.headers,
-          data: parsedBody(Buffer.concat(chunks).toString('utf8')),
-        });
+        const raw = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: answer.statusCode ?? 0, headers: answer.headers, data: parsedBody(raw), raw });
       });
     });
     outgoing.end(request.body);

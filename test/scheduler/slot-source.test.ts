@@ -18,11 +18,13 @@ import { waitFor } from '../support/wait';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LIMIT = 5;
 const WINDOW = 300;
+/** Grants an idle source gives at once in these tests (the default, DEFAULT_GRANT_BURST, is larger). */
+const BURST = 3;
 const silent = createLogger({ level: 'silent', secrets: [] });
 const opened: SlotSource[] = [];
 
 function local(clock: Clock): SlotSource {
-  return createLocalSlotSource(LIMIT, WINDOW, clock);
+  return createLocalSlotSource(LIMIT, WINDOW, clock, { burst: BURST });
 }
 
 function redis(
@@ -34,6 +36,7 @@ function redis(
     windowMs = WINDOW,
     replicas = 1,
     scriptTime = 'clock',
+    burst = BURST,
   }: {
     prefix?: string;
     url?: string;
@@ -41,6 +44,7 @@ function redis(
     windowMs?: number;
     replicas?: number;
     scriptTime?: 'clock' | 'redis';
+    burst?: number;
   } = {},
 ): RedisSlotSource {
   const source = createRedisSlotSource({
@@ -52,6 +56,7 @@ function redis(
     clock,
     logger: silent,
     scriptTime,
+    burst,
   });
   opened.push(source);
   return source;
@@ -88,15 +93,20 @@ describe.each([
   ['in-process', (clock: ManualClock) => local(clock)],
   ['Redis', (clock: ManualClock) => redis(clock)],
 ])('%s slot source', (_name, make) => {
-  it('admits at most `limit` calls in any window, spread across it rather than in one burst', async () => {
+  it('admits at most `limit` calls in any window: its burst at once when idle, the rest spread across it', async () => {
     const clock = new ManualClock(1_000_000);
     const slots = make(clock);
     const granted = await saturate(slots, clock, 4 * WINDOW);
     for (let i = LIMIT; i < granted.length; i++)
       expect(granted[i]! - granted[i - LIMIT]!).toBeGreaterThan(WINDOW);
-    // Paced: never two grants closer than half the even spacing (window / limit).
-    for (let i = 1; i < granted.length; i++)
-      expect(granted[i]! - granted[i - 1]!).toBeGreaterThanOrEqual(WINDOW / LIMIT / 2);
+    expect(granted.slice(0, BURST)).toEqual(Array(BURST).fill(1_000_000));
+    // Paced: never BURST + 1 grants closer than half the even spacing (window / limit).
+    for (let i = BURST; i < granted.length; i++)
+      expect(granted[i]! - granted[i - BURST]!).toBeGreaterThanOrEqual(WINDOW / LIMIT / 2);
+    // ... and from the second window on, no burst at all: a full log does not release one.
+    const later = granted.filter((at) => at > 1_000_000 + WINDOW);
+    for (let i = 1; i < later.length; i++)
+      expect(later[i]! - later[i - 1]!).toBeGreaterThanOrEqual(WINDOW / LIMIT / 2);
     // ... and still the whole budget: `limit` per window, less the 1 ms each window adds.
     expect(granted.length).toBeGreaterThanOrEqual(4 * LIMIT - 1);
   });
@@ -104,7 +114,7 @@ describe.each([
   it('answers how long to wait, and takes no slot when it says wait', async () => {
     const clock = new ManualClock(1_000_000);
     const slots = make(clock);
-    expect(await slots.tryAcquire()).toBe(0);
+    for (let i = 0; i < BURST; i++) expect(await slots.tryAcquire()).toBe(0); // idle: the burst at once
     const wait = await slots.tryAcquire();
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThanOrEqual(Math.ceil((WINDOW + 1) / LIMIT));
@@ -164,6 +174,49 @@ describe('the Redis slot source across replicas', () => {
       clock.advance(1);
     }
     expect(granted).toHaveLength(LIMIT);
+  });
+
+  it('two or three replicas share one burst: an idle budget gives BURST at once in all, then one per spacing', async () => {
+    for (const count of [2, 3]) {
+      const clock = new ManualClock(1_000_000);
+      const prefix = `test:${randomBytes(6).toString('hex')}`;
+      const replicas = Array.from({ length: count }, () =>
+        redis(clock, { prefix, replicas: count, limit: 15, windowMs: 1050 }),
+      );
+      // Every replica is heard from first (until then the log holds back the share of each one
+      // missing, see ACQUIRE); 400 ms later, still live, the burst allowance has refilled.
+      await Promise.all(replicas.map((s) => s.tryAcquire()));
+      clock.advance(400);
+      const granted: number[] = [];
+      // Every replica asks twice at every millisecond for three windows: all of them always waiting.
+      for (let t = 0; t < 3 * 1051; t++) {
+        const answers = await Promise.all([...replicas, ...replicas].map((s) => s.tryAcquire()));
+        for (const wait of answers) if (wait === 0) granted.push(clock.now() - 1_000_400);
+        clock.advance(1);
+      }
+      expect({ count, first: granted.slice(0, BURST + 1) }).toEqual({ count, first: [0, 0, 0, 70] });
+      const spacing = 1051 / 15;
+      for (let i = BURST; i < granted.length; i++)
+        expect(granted[i]! - granted[i - BURST]!).toBeGreaterThanOrEqual(spacing - 2);
+      // From the second window on, one grant per spacing: the log's release is no burst either.
+      const later = granted.filter((at) => at > 1051);
+      for (let i = 1; i < later.length; i++)
+        expect(later[i]! - later[i - 1]!).toBeGreaterThanOrEqual(spacing - 2);
+      expect(mostInAnySecond(granted)).toBe(15);
+      expect(granted.length).toBeGreaterThanOrEqual(3 * 15 - 1);
+    }
+  }, 60_000);
+
+  it('a quiet replica after a lull gets its grants at once while another replica is idle', async () => {
+    const clock = new ManualClock(1_000_000);
+    const prefix = `test:${randomBytes(6).toString('hex')}`;
+    const [a, b] = [redis(clock, { prefix, replicas: 2 }), redis(clock, { prefix, replicas: 2 })];
+    // Pairs of calls every 200 ms, alternately on each replica: well under the cap, never a wait.
+    for (let i = 0; i < 20; i++) {
+      const replica = i % 2 === 0 ? a : b;
+      expect(await Promise.all([replica.tryAcquire(), replica.tryAcquire()])).toEqual([0, 0]);
+      clock.advance(200);
+    }
   });
 
   it('a pause set by one replica holds the others', async () => {

@@ -30,20 +30,35 @@ describe('SlidingLog', () => {
 });
 
 describe('Pacer', () => {
-  it('spaces grants evenly; while calls wait, a late grant keeps the schedule; after a lull, no burst', () => {
+  it('spaces grants evenly; while calls wait, a late grant keeps the schedule; after a lull, no burst (burst 1)', () => {
     const pacer = new Pacer(100);
     expect(pacer.waitMs(0)).toBe(0);
     pacer.record(0);
     expect(pacer.waitMs(0)).toBe(100);
-    pacer.noteWaiting();
     pacer.record(130); // 30 ms late: the timer fired late
-    expect(pacer.waitMs(130)).toBe(70); // due at 200, as if it had been on time
-    pacer.noteWaiting();
-    pacer.record(390); // 190 ms late: catches up by at most two spacings
-    expect(pacer.waitMs(390)).toBe(0); // due at 300 = max(200, 390 - 2 x 100) + 100
-    pacer.record(390);
-    expect(pacer.waitMs(390)).toBe(100); // nobody waited for that one: a new schedule
+    expect(pacer.waitMs(130)).toBe(100); // with no burst allowance, lateness is not made up
     pacer.record(5000); // after a lull
+    expect(pacer.waitMs(5000)).toBe(100);
+  });
+
+  it('with a burst of 3: an idle pacer grants 3 at once, then one per spacing; lateness under 2 spacings is made up', () => {
+    const pacer = new Pacer(100, 3);
+    for (let i = 0; i < 3; i++) {
+      expect(pacer.waitMs(0)).toBe(0);
+      pacer.record(0);
+    }
+    expect(pacer.waitMs(0)).toBe(100); // the fourth waits a spacing
+    pacer.record(100);
+    expect(pacer.waitMs(100)).toBe(100); // a backlog is served one per spacing
+    pacer.record(330); // 130 ms late: due at 200
+    expect(pacer.waitMs(330)).toBe(0); // due at 300: the schedule is kept
+    pacer.record(330);
+    expect(pacer.waitMs(330)).toBe(70); // back on the schedule: due at 400
+    // A lull refills the allowance: 3 at once again, never more.
+    for (let i = 0; i < 3; i++) {
+      expect(pacer.waitMs(5000)).toBe(0);
+      pacer.record(5000);
+    }
     expect(pacer.waitMs(5000)).toBe(100);
   });
 
@@ -80,15 +95,18 @@ describe('the upstream budget', () => {
     maxQueueWaitMs = 3000,
     maxQueueLength = 100,
     weights = {},
+    // The tests' numbers assume a burst of 3 (the default, DEFAULT_GRANT_BURST, is larger).
+    burst = 3,
   }: {
     callsPerSecond?: number;
     maxQueueWaitMs?: number;
     maxQueueLength?: number;
     weights?: Record<string, number>;
+    burst?: number;
   } = {}) {
     const clock = new SteppingClock(0);
     const budget = createUpstreamBudget({
-      slots: createLocalSlotSource(callsPerSecond, 1000, clock),
+      slots: createLocalSlotSource(callsPerSecond, 1000, clock, { burst }),
       callsPerSecond,
       weightOf: (t) => weights[t] ?? 1,
       maxQueueWaitMs,
@@ -101,13 +119,46 @@ describe('the upstream budget', () => {
   }
 
   it('queues calls beyond the cap and starts them as slots free up, paced across the window', async () => {
-    const { clock, started, run } = setup();
+    const { clock, started, run } = setup({ burst: 1 });
     const calls = [run(), run(), run(), run()];
     await clock.run(1000);
     // Two a second, spaced 500.5 ms apart.
     expect(started.map((s) => s.at)).toEqual([0, 501]);
     await clock.run(600);
     expect(started.map((s) => s.at)).toEqual([0, 501, 1001, 1502]);
+    await Promise.all(calls);
+  });
+
+  it('an idle budget grants at once, up to its burst; a burst beyond the room waits in the queue, paced', async () => {
+    const { clock, budget, started, run } = setup({ callsPerSecond: 15, maxQueueWaitMs: 60_000 });
+    // A quiet tenant's pair of sends: both start at once, neither queues.
+    const pair = [run('quiet'), run('quiet')];
+    await clock.run(0);
+    expect(started.map((s) => s.at)).toEqual([0, 0]);
+    await Promise.all(pair);
+    // Later, once the budget has been idle again, 8 calls at once: 3 go (the burst), 5 queue and
+    // go one per spacing (1001 / 15 = 66.7 ms).
+    clock.advance(10_000);
+    started.length = 0;
+    const burst = Array.from({ length: 8 }, () => run('busy'));
+    await clock.run(0);
+    expect(started.map((s) => s.at)).toEqual([10_000, 10_000, 10_000]);
+    expect(budget.queueLength()).toBe(5);
+    await clock.run(400);
+    expect(started.map((s) => s.at - 10_000)).toEqual([0, 0, 0, 67, 134, 201, 267, 334]);
+    await Promise.all(burst);
+  });
+
+  it('after a full window, the log releases one grant at a time: no burst in the next window', async () => {
+    const { clock, started, run } = setup({ callsPerSecond: 15, maxQueueWaitMs: 60_000, burst: 15 });
+    // burst 15: the whole window goes at once from idle; the next 15 must not go together again.
+    const calls = Array.from({ length: 30 }, () => run());
+    await clock.run(2500);
+    const times = started.map((s) => s.at);
+    expect(times.slice(0, 15)).toEqual(Array(15).fill(0));
+    expect(times[15]).toBe(1001);
+    const gaps = times.slice(16).map((at, i) => at - times[15 + i]!);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(66);
     await Promise.all(calls);
   });
 
@@ -123,10 +174,10 @@ describe('the upstream budget', () => {
     ];
     await clock.run(3003);
     const quiet = started.filter((s) => s.tenant === 'quiet');
-    // One slot at 0 (first come), then the quiet tenant gets every other slot: its 10 calls are
-    // done within the first 21 slots, ~100 ms apart.
+    // The burst's three slots at 0 go to the first to come (noisy), then the quiet tenant gets
+    // every other slot: its 10 calls are done within the first 23 slots, ~100 ms apart.
     expect(quiet).toHaveLength(10);
-    expect(Math.max(...quiet.map((s) => s.at))).toBeLessThanOrEqual(2102);
+    expect(Math.max(...quiet.map((s) => s.at))).toBeLessThanOrEqual(2203);
     void Promise.allSettled(pending);
   });
 
@@ -229,11 +280,19 @@ describe('the upstream budget', () => {
 });
 
 describe('the upstream budget as a strict provider counts arrivals', () => {
-  /** Three tenants flood the budget for `seconds` of manual time; returns when each call was let go. */
-  async function flood(windowMs: number, seconds: number): Promise<number[]> {
+  /**
+   * Three tenants flood the budget for `seconds` of manual time; returns when each call was let go.
+   * `lulls`: the flood comes in waves (a wave every 5 s: 1 s of 30 calls a second, twice the cap,
+   * then none), so the budget keeps going from idle (its burst) to full and back.
+   */
+  async function flood(
+    windowMs: number,
+    seconds: number,
+    { burst, lulls = false }: { burst?: number; lulls?: boolean } = {},
+  ): Promise<number[]> {
     const clock = new SteppingClock(0);
     const budget = createUpstreamBudget({
-      slots: createLocalSlotSource(15, windowMs, clock),
+      slots: createLocalSlotSource(15, windowMs, clock, burst === undefined ? {} : { burst }),
       callsPerSecond: 15,
       weightOf: () => 1,
       maxQueueWaitMs: 3_600_000,
@@ -241,10 +300,18 @@ describe('the upstream budget as a strict provider counts arrivals', () => {
       clock,
     });
     const granted: number[] = [];
-    const pending = ['a', 'b', 'c'].flatMap((tenant) =>
-      Array.from({ length: 10 * seconds }, () => budget.run(tenant, async () => granted.push(clock.now()))),
-    );
-    await clock.run(seconds * 1000);
+    const call = (tenant: string) => budget.run(tenant, async () => granted.push(clock.now()));
+    const pending: Promise<unknown>[] = [];
+    if (!lulls) {
+      for (const tenant of ['a', 'b', 'c'])
+        pending.push(...Array.from({ length: 10 * seconds }, () => call(tenant)));
+      await clock.run(seconds * 1000);
+    } else {
+      for (let at = 0; at < seconds * 1000; at += 100) {
+        if (at % 5000 < 1000) for (const tenant of ['a', 'b', 'c']) pending.push(call(tenant));
+        await clock.run(100);
+      }
+    }
     budget.stop();
     await Promise.allSettled(pending);
     return granted;
@@ -283,28 +350,48 @@ describe('the upstream budget as a strict provider counts arrivals', () => {
   }
 
   it.each([
-    // windowMarginMs, jitter it must absorb, least utilisation (at most 1000 / (1001 + margin))
-    [50, 50, 0.95],
-    [60, 60, 0.94],
+    // windowMarginMs, jitter it must absorb, least utilisation (at most 1000 / (1001 + margin)), burst
+    [50, 50, 0.95, 1],
+    [50, 50, 0.95, 3],
+    [50, 50, 0.95, 10],
+    [50, 50, 0.95, 15],
+    [60, 60, 0.94, 3],
   ])(
-    'with a %i ms margin, calls reaching the provider less than %i ms late never make 16 in a second, at utilisation >= %d',
-    async (margin, jitter, least) => {
-      const granted = await flood(1000 + margin, 20);
-      for (const [name, late] of Object.entries(delays(granted.length, jitter))) {
-        const arrivals = granted.map((at, i) => at + late[i]!);
-        expect([name, mostInAnySecond(arrivals)]).toEqual([name, 15]);
+    'with a %i ms margin, calls reaching the provider less than %i ms late never make 16 in a second, at utilisation >= %d (burst %i)',
+    async (margin, jitter, least, burst) => {
+      for (const lulls of [false, true]) {
+        const granted = await flood(1000 + margin, 20, { burst, lulls });
+        for (const [name, late] of Object.entries(delays(granted.length, jitter))) {
+          const arrivals = granted.map((at, i) => at + late[i]!);
+          expect([name, lulls, mostInAnySecond(arrivals)]).toEqual([name, lulls, 15]);
+        }
+        if (!lulls) expect(utilisation(granted)).toBeGreaterThanOrEqual(least);
       }
-      expect(utilisation(granted)).toBeGreaterThanOrEqual(least);
     },
   );
 
-  it('paces grants: never a burst, never two slots closer than half the even spacing', async () => {
-    const granted = await flood(1050, 5);
+  it.each([1, 3])(
+    'paces grants (burst %i): never more than the burst within one spacing; in the steady state, the even spacing',
+    async (burst) => {
+      const granted = await flood(1050, 5, { burst });
+      const spacing = paceSpacing(15, 1050);
+      expect(granted.slice(0, burst)).toEqual(Array(burst).fill(0));
+      // On the clock's whole ms a grant may be up to 1 ms late (rounding) or early (Pacer.waitMs).
+      for (let i = burst; i < granted.length; i++)
+        expect(granted[i]! - granted[i - burst]!).toBeGreaterThanOrEqual(spacing - 2);
+      // From the second window on, one grant per spacing: the burst is not repeated.
+      const gaps = granted.slice(16).map((at, i) => at - granted[15 + i]!);
+      expect(gaps.every((gap) => gap >= spacing - 2 && gap <= spacing + 2)).toBe(true);
+    },
+  );
+
+  it('waves of calls with lulls between them: every wave starts with the burst, none repeats it', async () => {
+    const granted = await flood(1050, 20, { burst: 3, lulls: true });
     const spacing = paceSpacing(15, 1050);
-    const gaps = granted.slice(1).map((at, i) => at - granted[i]!);
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(spacing / 2);
-    // In the steady state the gaps are the even spacing (rounded up to the clock's ms).
-    expect(gaps.slice(15).every((gap) => gap >= spacing - 1 && gap <= spacing + 1)).toBe(true);
+    // Grants closer than half a spacing come only in the first ms of a wave (t = 0, 5000, 10000, 15000).
+    const close = granted.slice(1).filter((at, i) => at - granted[i]! < spacing / 2);
+    expect(new Set(close.map((at) => at % 5000))).toEqual(new Set([0]));
+    expect(close).toHaveLength(4 * 2);
   });
 
   it('is honest about the limit: jitter beyond the margin can make 16, paced or not', async () => {
