@@ -4,8 +4,9 @@ import type { Config } from '../config';
 import type { Logger } from '../observability';
 import { errorHandler, notFound } from './error-handler';
 import { requireHttps } from './https-check';
-import { limitJsonDepth, MAX_JSON_DEPTH } from './json-depth';
-import { accessLog } from './request-context';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-depth';
+import { ApiError } from './errors';
+import { accessLogger } from './request-context';
 import { buildRouters, type RouteGuards, type RouteTables } from './routes';
 
 export interface HttpAppOptions {
@@ -28,19 +29,25 @@ export function createHttpApp(config: Config, options: HttpAppOptions, routes: R
   const { logger, isDraining } = options;
   const app = express();
   app.disable('x-powered-by');
+  // No ETag on API answers: nothing revalidates them (each is a fresh read), and Express would hash
+  // every body to make one. Static files (the console, Swagger UI) keep theirs from `send`.
+  app.set('etag', false);
   app.set('trust proxy', config.http.trustProxy);
   app.set('query parser', 'simple');
   app.use(options.httpMetrics);
-  app.use((_req, res, next) => {
+  const log = accessLogger(logger, { sampleEvery: config.http.accessLogSampleEvery });
+  const headers = securityHeaders(helmet({ strictTransportSecurity: hstsOf(config) }));
+  // One layer for what every request gets before routing (each Express layer costs a match and a call).
+  app.use((req, res, next) => {
     if (isDraining()) res.setHeader('Connection', 'close');
+    log(req, res);
+    for (const [name, value] of headers) res.setHeader(name, value);
     next();
   });
-  app.use(accessLog(logger, { sampleEvery: config.http.accessLogSampleEvery }));
-  app.use(helmet({ strictTransportSecurity: hstsOf(config) }));
-  app.use(requireHttps({ enabled: config.http.requireHttps, sandbox: config.mode === 'sandbox' }));
-  app.use(express.json({ limit: config.http.bodyLimit, strict: true }));
-  // Provider callback batches are checked item by item (src/callbacks), so one bad item costs nothing else.
-  app.use(limitJsonDepth(MAX_JSON_DEPTH, { except: (req) => /^\/v1\/callbacks\//i.test(req.path) }));
+  if (config.http.requireHttps) {
+    app.use(requireHttps({ enabled: true, sandbox: config.mode === 'sandbox' }));
+  }
+  app.use(jsonBody(config.http.bodyLimit));
   if (options.cors) app.use(options.cors);
   const routers = buildRouters(routes, options.guards);
   app.use(routers.public);
@@ -54,4 +61,61 @@ export function createHttpApp(config: Config, options: HttpAppOptions, routes: R
 function hstsOf(config: Config) {
   const overTls = config.tls.certFile !== undefined || config.http.trustProxy > 0;
   return overTls ? { maxAge: config.tls.hstsMaxAgeSec, includeSubDomains: true } : false;
+}
+
+/**
+ * The headers helmet sets, computed once: helmet builds its Content-Security-Policy value (and
+ * calls a dozen small middleware) on every request, though with a fixed configuration (no nonce,
+ * no function directive) every request gets the same values. Helmet is run once against a
+ * recording response, and its headers are replayed from this list.
+ */
+export function securityHeaders(middleware: RequestHandler): readonly (readonly [string, string])[] {
+  const set = new Map<string, string>();
+  const recorder = {
+    setHeader(name: string, value: unknown) {
+      set.set(name, String(value));
+      return recorder;
+    },
+    removeHeader(name: string) {
+      set.delete(name);
+    },
+    getHeader: (name: string) => set.get(name),
+  };
+  let called = false;
+  middleware(
+    {} as Parameters<RequestHandler>[0],
+    recorder as unknown as Parameters<RequestHandler>[1],
+    (error?: unknown) => {
+      if (error instanceof Error) throw error;
+      if (error) throw new Error('helmet refused its own configuration');
+      called = true;
+    },
+  );
+  if (!called) throw new Error('helmet did not call next() synchronously');
+  return Object.freeze([...set].map(([name, value]) => Object.freeze([name, value] as const)));
+}
+
+/**
+ * `express.json` and the depth limit in one layer. The depth walk runs only on a parsed object or
+ * array (never on a GET), and not for provider callback batches, which are checked item by item
+ * (src/callbacks) so that one bad item costs nothing else.
+ */
+function jsonBody(limit: Config['http']['bodyLimit']): RequestHandler {
+  const parse = express.json({ limit, strict: true });
+  const batches = /^\/v1\/callbacks\//i;
+  return (req, res, next) => {
+    parse(req, res, (error?: unknown) => {
+      if (error) return next(error);
+      const body: unknown = req.body;
+      if (
+        typeof body === 'object' &&
+        body !== null &&
+        !batches.test(req.path) &&
+        exceedsJsonDepth(body, MAX_JSON_DEPTH)
+      ) {
+        return next(new ApiError('FIELD_INVALID', `body: nested deeper than ${MAX_JSON_DEPTH} levels`));
+      }
+      next();
+    });
+  };
 }

@@ -7,7 +7,7 @@ export { parsePage, pageBlock, pageQuery, PAGE_SIZE, type PageRequest } from './
 export { knownTenant, tenantFilter } from './tenant-param';
 export { requireJson } from './content-type';
 export { MAX_JSON_DEPTH, exceedsJsonDepth, limitJsonDepth } from './json-depth';
-export { accessLog, requestId } from './request-context';
+export { accessLog, accessLogger, requestId } from './request-context';
 export { requireHttps } from './https-check';
 export { errorHandler, notFound } from './error-handler';
 export { healthRoutes, type ReadinessCheck } from './health';
@@ -23,6 +23,7 @@ export {
   buildRouters,
   checkTables,
   parseWith,
+  prefixOf,
   toOpenApiPath,
   type Access,
   type HttpMethod,
@@ -33,4 +34,4 @@ export {
   type RouteTables,
   type SecurityRequirements,
 } from './routes';
-export { createHttpApp, type HttpAppOptions } from './app';
+export { createHttpApp, securityHeaders, type HttpAppOptions } from './app';

@@ -58,20 +58,35 @@ declare module 'node:http' {
  * gateway's CPU under load with its write); this does the work only for a line that is written.
  */
 export function accessLog(logger: Logger, options: AccessLogOptions): RequestHandler {
+  const begin = accessLogger(logger, options);
+  return (req, res, next) => {
+    begin(req, res);
+    next();
+  };
+}
+
+/**
+ * What `accessLog` does for one request, without the middleware's `next`, for the app's edge layer:
+ * sets the request id and writes the line when the answer ends. One 'close' listener per request:
+ * a response emits 'close' after 'finish', and alone when the connection ended first (aborted).
+ */
+export function accessLogger(
+  logger: Logger,
+  options: AccessLogOptions,
+): (req: IncomingMessage & { originalUrl?: string }, res: ServerResponse) => void {
   const every = Math.max(1, Math.floor(options.sampleEvery));
   let counter = 0;
-  return (req, res, next) => {
+  return (req, res) => {
     const id = requestId(req, res);
     req.id = id;
     const started = performance.now();
-    const done = (): void => {
-      res.removeListener('finish', done);
-      res.removeListener('close', done);
+    res.once('close', () => {
       const status = res.statusCode;
       const aborted = !res.writableFinished;
-      let level: AccessLogLevel | 'error' = chosenLevel(res) ?? levelOf(status);
+      const chosen = chosenLevel(res);
+      let level: AccessLogLevel | 'error' = chosen ?? levelOf(status);
       let sampled: number | undefined;
-      if (chosenLevel(res) === undefined && !aborted && (status < 400 || status === 429)) {
+      if (chosen === undefined && !aborted && (status < 400 || status === 429)) {
         counter = (counter + 1) % every;
         if (counter === 0) {
           level = 'info';
@@ -90,10 +105,7 @@ export function accessLog(logger: Logger, options: AccessLogOptions): RequestHan
         },
         `${req.method} ${path} ${aborted ? 'aborted' : status}`,
       );
-    };
-    res.on('finish', done);
-    res.on('close', done);
-    next();
+    });
   };
 }
 

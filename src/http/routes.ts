@@ -91,16 +91,26 @@ export function toOpenApiPath(path: string): string {
  * goes and inserts its access check, so a route cannot end up unauthenticated by being mounted on
  * the wrong line: a public table may hold only `public` routes (or one that authenticates itself),
  * a tenant table none of them, and a route without a known access stops the gateway from starting.
+ *
+ * Each table is split by the path's leading literal segments (`/healthz`, `/v1/messages`: see
+ * `prefixOf`), so a request is matched only against the routes that could answer it, not against
+ * every route's pattern in turn (a send used to be tried against each public route first). The
+ * order is unchanged where it matters: the public routes of a prefix still come before the tenant
+ * routes, and authentication still comes before any tenant route or unknown `/v1` path.
  */
-export function buildRouters(tables: RouteTables, guards: RouteGuards): { public: Router; tenant: Router } {
+export function buildRouters(
+  tables: RouteTables,
+  guards: RouteGuards,
+): { public: RequestHandler; tenant: RequestHandler } {
   checkTables(tables);
-  const publicRouter = Router();
-  for (const route of tables.publicRoutes) {
-    const checks = route.authenticate
-      ? [route.authenticate.handler, guards.requireAccess(route.access as Exclude<Access, 'public'>)]
-      : [];
-    register(publicRouter, route, checks);
-  }
+  const publicRouter = byPrefix(
+    tables.publicRoutes.map((route) => {
+      const checks = route.authenticate
+        ? [route.authenticate.handler, guards.requireAccess(route.access as Exclude<Access, 'public'>)]
+        : [];
+      return { route, checks };
+    }),
+  );
   const tenantRouter = Router();
   // Every /v1 path not answered by a public route is authenticated first, known or not.
   tenantRouter.use(
@@ -109,10 +119,77 @@ export function buildRouters(tables: RouteTables, guards: RouteGuards): { public
     ...(guards.inFlight ? [guards.inFlight] : []),
     guards.rateLimit,
   );
-  for (const route of tables.tenantRoutes) {
-    register(tenantRouter, route, [guards.requireAccess(route.access as Exclude<Access, 'public'>)]);
-  }
+  tenantRouter.use(
+    byPrefix(
+      tables.tenantRoutes.map((route) => ({
+        route,
+        checks: [guards.requireAccess(route.access as Exclude<Access, 'public'>)],
+      })),
+    ),
+  );
   return { public: publicRouter, tenant: tenantRouter };
+}
+
+/**
+ * The prefix a request or a route path is grouped by: the first segment, or the first two under
+ * `/v1/` (`/v1/messages`), lower-cased as Express matches paths case-insensitively. A trailing
+ * slash is ignored (`/healthz/` is `/healthz`), as Express ignores it.
+ */
+export function prefixOf(path: string): string {
+  const lower = path.toLowerCase();
+  const firstEnd = lower.indexOf('/', 1);
+  if (firstEnd === -1) return lower;
+  if (lower.slice(0, firstEnd) !== '/v1') return lower.slice(0, firstEnd);
+  const secondEnd = lower.indexOf('/', firstEnd + 1);
+  return secondEnd === -1 ? lower : lower.slice(0, secondEnd);
+}
+
+/** A route path's prefix, when its leading segments are plain text (no parameter or wildcard in them). */
+function routePrefix(path: string): string | undefined {
+  const special = path.search(/[:*{(?+]/);
+  const literal = special === -1 ? path : path.slice(0, special);
+  const prefix = prefixOf(literal);
+  // The literal part must cover the prefix's segments whole: `/docs{/*asset}` is `/docs`, `/v1/:x` has none.
+  const rest = literal.slice(prefix.length);
+  const whole = special === -1 || rest.startsWith('/') || (rest === '' && path.startsWith('{/', special));
+  return whole && prefix.length > 1 && /^[/a-z0-9._~-]+$/.test(prefix) ? prefix : undefined;
+}
+
+/**
+ * One router per prefix, and a handler that hands a request to its prefix's router (or straight on
+ * when no route has that prefix). A route whose leading segments are not plain text goes into a
+ * router tried for every request, after the prefix's.
+ */
+function byPrefix(entries: { route: RouteDefinition; checks: RequestHandler[] }[]): RequestHandler {
+  const routers = new Map<string, Router>();
+  let anyPath: Router | undefined;
+  for (const { route, checks } of entries) {
+    const prefix = routePrefix(route.path);
+    let router = prefix === undefined ? anyPath : routers.get(prefix);
+    if (!router) {
+      router = Router();
+      if (prefix === undefined) anyPath = router;
+      else routers.set(prefix, router);
+    }
+    register(router, route, checks);
+  }
+  const fallback = anyPath;
+  return (req, res, next) => {
+    const router = routers.get(prefixOf(req.path));
+    if (!fallback) {
+      if (router) router(req, res, next);
+      else next();
+      return;
+    }
+    if (!router) {
+      fallback(req, res, next);
+      return;
+    }
+    router(req, res, (error?: unknown) => {
+      if (error) next(error);
+      else fallback(req, res, next);
+    });
+  };
 }
 
 /** Throws on any route whose access is missing, unknown, or in the wrong table, or on a duplicate. */

@@ -1,4 +1,7 @@
+import express from 'express';
+import helmet from 'helmet';
 import request from 'supertest';
+import { securityHeaders } from '../../src/http';
 import type { RunningServer } from '../../src/server';
 import { bearer, startTestGateway, tokenFor } from '../support/gateway';
 import { captured } from '../support/leak-guard';
@@ -97,6 +100,15 @@ describe('the HTTP edge', () => {
     expect(unsafe.headers['x-request-id']).not.toContain('bad');
   });
 
+  it('answers the API without an ETag (no body is hashed for one)', async () => {
+    const res = await request(gw.url)
+      .get('/v1/messages')
+      .set(bearer(tokenFor('alpha')));
+    expect(res.status).toBe(200);
+    expect(res.headers.etag).toBeUndefined();
+    expect((await request(gw.url).get('/healthz')).headers.etag).toBeUndefined();
+  });
+
   it('reports liveness and readiness in the envelope', async () => {
     expect((await request(gw.url).get('/healthz')).body).toEqual({
       error: { code: 'SUCCESS', description: '' },
@@ -152,5 +164,27 @@ describe('HTTPS only, as the contract says', () => {
 
   it('leaves the health probes reachable over plain HTTP', async () => {
     expect((await request(gw.url).get('/healthz')).status).toBe(200);
+  });
+});
+
+describe('the security headers, computed once from helmet', () => {
+  it.each([
+    ['without HSTS', { strictTransportSecurity: false as const }],
+    ['with HSTS', { strictTransportSecurity: { maxAge: 86_400, includeSubDomains: true } }],
+  ])('are the headers helmet sets on a request (%s)', async (_name, options) => {
+    const app = express();
+    app.use(helmet(options));
+    app.get('/', (_req, res) => {
+      res.end();
+    });
+    const fromHelmet = (await request(app).get('/')).headers;
+    const listed = securityHeaders(helmet(options));
+    expect(Object.isFrozen(listed)).toBe(true);
+    expect(listed.length).toBeGreaterThanOrEqual(10);
+    for (const [name, value] of listed) expect([name, fromHelmet[name.toLowerCase()]]).toEqual([name, value]);
+    const expected = Object.keys(fromHelmet).filter(
+      (name) => !['date', 'connection', 'content-length', 'keep-alive', 'transfer-encoding'].includes(name),
+    );
+    expect(listed.map(([name]) => name.toLowerCase()).sort()).toEqual(expected.sort());
   });
 });

@@ -9,6 +9,7 @@ import { scopeSchema } from '../../src/config';
 import {
   ApiError,
   buildRouters,
+  prefixOf,
   errorHandler,
   sendSuccess,
   type RouteDefinition,
@@ -160,5 +161,105 @@ describe('the route table: every route states its access, and the table enforces
       const ok = await request(url).get('/v1/items/12?page=2').set('Authorization', 'alpha sms:read');
       expect(ok.status).toBe(200);
     });
+  });
+});
+
+describe('routing by prefix: a request meets only the routes of its leading segments', () => {
+  it('groups by the first segment, or the first two under /v1/, lower-cased, ignoring a trailing slash', () => {
+    expect(prefixOf('/healthz')).toBe('/healthz');
+    expect(prefixOf('/HealthZ/')).toBe('/healthz');
+    expect(prefixOf('/docs/index.html')).toBe('/docs');
+    expect(prefixOf('/v1/messages')).toBe('/v1/messages');
+    expect(prefixOf('/V1/Messages/01ABC')).toBe('/v1/messages');
+    expect(prefixOf('/v1/callbacks/cellcast/token/dlr')).toBe('/v1/callbacks');
+    expect(prefixOf('/v1')).toBe('/v1');
+    expect(prefixOf('/v1/')).toBe('/v1/');
+    expect(prefixOf('/')).toBe('/');
+  });
+
+  let server: Server;
+  let url: string;
+  beforeAll(async () => {
+    const tag =
+      (name: string): RequestHandler =>
+      (_req, res) =>
+        sendSuccess(res, 200, { route: name });
+    const routers = build({
+      publicRoutes: [
+        route({ path: '/healthz', access: 'public', handler: tag('health') }),
+        route({ path: '/docs{/*asset}', access: 'public', handler: tag('docs') }),
+        // A public route and tenant routes share the /v1/events prefix.
+        route({ path: '/v1/events', access: 'public', handler: tag('stream') }),
+        route({ path: '/v1/hooks/:token', method: 'post', access: 'public', handler: tag('hook') }),
+        // Not groupable by a plain prefix: tried for every request, after the prefix's routes.
+        route({ path: '/:page.html', access: 'public', handler: tag('page') }),
+      ],
+      tenantRoutes: [
+        route({ path: '/v1/events/tickets', method: 'post', access: 'sms:read', handler: tag('tickets') }),
+        route({ path: '/v1/messages', access: 'sms:read', handler: tag('list') }),
+        route({ path: '/v1/messages/:id', access: 'sms:read', handler: tag('detail') }),
+      ],
+    });
+    const app = express();
+    app.use(routers.public, routers.tenant);
+    app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
+    app.use(
+      errorHandler(
+        createLogger({
+          level: 'fatal',
+          secrets: [],
+          destination: new Writable({ write: (_c, _e, done) => done() }),
+        }),
+      ),
+    );
+    server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const routeOf = async (method: 'get' | 'post', path: string, auth?: string) => {
+    const req = request(url)[method](path);
+    const res = auth ? await req.set('Authorization', auth) : await req;
+    return res.status === 200 ? (res.body.data as { route: string }).route : res.status;
+  };
+
+  it('serves public routes without a token, as Express matches them (any case, a trailing slash)', async () => {
+    expect(await routeOf('get', '/healthz')).toBe('health');
+    expect(await routeOf('get', '/HEALTHZ/')).toBe('health');
+    expect(await routeOf('get', '/docs')).toBe('docs');
+    expect(await routeOf('get', '/docs/swagger-ui.css')).toBe('docs');
+    expect(await routeOf('get', '/v1/events')).toBe('stream');
+    expect(await routeOf('post', '/v1/hooks/abc')).toBe('hook');
+    expect(await routeOf('get', '/guide.html')).toBe('page');
+  });
+
+  it('authenticates every other /v1 path, known or not, also under a public route’s prefix', async () => {
+    for (const [method, path] of [
+      ['get', '/v1/messages'],
+      ['get', '/V1/MESSAGES'],
+      ['get', '/v1/messages/42'],
+      ['post', '/v1/events/tickets'],
+      ['get', '/v1/events/nope'],
+      ['get', '/v1/hooks/abc'],
+      ['post', '/v1/hooks'],
+      ['get', '/v1/nope'],
+      ['get', '/v1'],
+      ['get', '/v1/'],
+    ] as const) {
+      expect([path, await routeOf(method, path)]).toEqual([path, 401]);
+    }
+  });
+
+  it('serves tenant routes to an authenticated caller, and answers 404 for an unknown /v1 path after authenticating', async () => {
+    const alpha = 'alpha sms:read';
+    expect(await routeOf('get', '/v1/messages', alpha)).toBe('list');
+    expect(await routeOf('get', '/V1/Messages/', alpha)).toBe('list');
+    expect(await routeOf('get', '/v1/messages/42', alpha)).toBe('detail');
+    expect(await routeOf('post', '/v1/events/tickets', alpha)).toBe('tickets');
+    expect(await routeOf('get', '/v1/events', alpha)).toBe('stream');
+    expect(await routeOf('get', '/v1/events/nope', alpha)).toBe(404);
+    expect(await routeOf('get', '/v1/nope', alpha)).toBe(404);
+    expect(await routeOf('get', '/nope')).toBe(404);
   });
 });
