@@ -174,7 +174,7 @@ function byPrefix(entries: { route: RouteDefinition; checks: RequestHandler[] }[
     register(router, route, checks);
   }
   const fallback = anyPath;
-  return (req, res, next) => {
+  const dispatch: RequestHandler = (req, res, next) => {
     const router = routers.get(prefixOf(req.path));
     if (!fallback) {
       if (router) router(req, res, next);
@@ -190,6 +190,10 @@ function byPrefix(entries: { route: RouteDefinition; checks: RequestHandler[] }[
       else fallback(req, res, next);
     });
   };
+  // Every route's layer, as a Router shows them in `stack`, for what inspects the mounted routes
+  // (the test that the OpenAPI document lists exactly what is served).
+  const stack = [...routers.values(), ...(fallback ? [fallback] : [])].flatMap((router) => router.stack);
+  return Object.assign(dispatch, { stack });
 }
 
 /** Throws on any route whose access is missing, unknown, or in the wrong table, or on a duplicate. */

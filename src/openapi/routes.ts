@@ -1,6 +1,5 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import swaggerUi from 'swagger-ui-express';
 import { jsonResponse, textResponse, type RouteDefinition } from '../http';
 import type { OpenApiDocument } from './document';
 
@@ -10,8 +9,23 @@ import type { OpenApiDocument } from './document';
  */
 export function openApiRoutes(documentOf: () => OpenApiDocument): RouteDefinition[] {
   // Swagger UI's page and assets live under /docs/ (a request for /docs is redirected there).
-  const ui = Router();
-  ui.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } }));
+  // Loaded on the first request for them: most gateways never serve /docs, and the module and
+  // its page template need not sit in every process's memory.
+  let ui: Promise<RequestHandler> | undefined;
+  const loadUi = async (): Promise<RequestHandler> => {
+    const { default: swaggerUi } = await import('swagger-ui-express');
+    const router = Router();
+    router.use(
+      '/docs',
+      swaggerUi.serve,
+      swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } }),
+    );
+    return router;
+  };
+  const docs: RequestHandler = (req, res, next) => {
+    ui ??= loadUi();
+    ui.then((router) => router(req, res, next), next);
+  };
   return [
     {
       method: 'get',
@@ -31,7 +45,7 @@ export function openApiRoutes(documentOf: () => OpenApiDocument): RouteDefinitio
       summary: 'Interactive documentation',
       tags: ['operations'],
       responses: { 200: textResponse('text/html', 'Swagger UI') },
-      handler: ui,
+      handler: docs,
     },
   ];
 }
