@@ -3244,7 +3244,7 @@ export interface components {
         requests: number;
         /** @description When the current window ends (null when no window is open or Redis is unreachable) */
         resetsAt: string | null;
-        /** @description Requests counted in the current window (null while Redis is unreachable) */
+        /** @description Requests counted in the current window (null while Redis is unreachable); once it is spent, the refusals answered before the limiter are not counted */
         used: number | null;
         windowSec: number;
       };
@@ -3269,7 +3269,7 @@ export interface components {
           requests: number;
           /** @description When the current window ends (null when no window is open or Redis is unreachable) */
           resetsAt: string | null;
-          /** @description Requests counted in the current window (null while Redis is unreachable) */
+          /** @description Requests counted in the current window (null while Redis is unreachable); once it is spent, the refusals answered before the limiter are not counted */
           used: number | null;
           windowSec: number;
         } | null;
@@ -3335,7 +3335,7 @@ export interface components {
         requests: number;
         /** @description When the current window ends (null when no window is open or Redis is unreachable) */
         resetsAt: string | null;
-        /** @description Requests counted in the current window (null while Redis is unreachable) */
+        /** @description Requests counted in the current window (null while Redis is unreachable); once it is spent, the refusals answered before the limiter are not counted */
         used: number | null;
         windowSec: number;
       };

@@ -8,12 +8,10 @@ import type { TenantRateLimit } from './rate-limit';
 const rateLimitSchema = z.object({
   requests: z.number().int().meta({ description: 'Requests allowed per window, over all /v1 routes' }),
   windowSec: z.number().int(),
-  used: z
-    .number()
-    .int()
-    .min(0)
-    .nullable()
-    .meta({ description: 'Requests counted in the current window (null while Redis is unreachable)' }),
+  used: z.number().int().min(0).nullable().meta({
+    description:
+      'Requests counted in the current window (null while Redis is unreachable); once it is spent, the refusals answered before the limiter are not counted',
+  }),
   remaining: z.number().int().min(0).nullable(),
   resetsAt: z.string().nullable().meta({
     description: 'When the current window ends (null when no window is open or Redis is unreachable)',
