@@ -9,31 +9,13 @@ import {
 } from '../../src/store';
 import { waitFor } from '../support/wait';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
+import { queuedBatch } from '../support/messages';
 
 // Issue 15, the ledger's store side: the per-tenant message counter (the page block's count
 // without COUNT(*)), positions that make any page a seek, the ?after= cursor, and group commit.
-const AT = '2026-11-25T01:00:00.000Z';
 
-let serial = 0;
 function batchOf(tenantId: string, size: number): MessageRecord[] {
-  const batchId = `bat_${++serial}`;
-  return Array.from({ length: size }, (_, i) => ({
-    id: `msg_${String(serial).padStart(6, '0')}_${String(i).padStart(4, '0')}`,
-    tenantId,
-    batchId,
-    recipient: `+614120${String(i).padStart(5, '0')}`,
-    sender: '',
-    text: 'hello',
-    segments: 1,
-    encoding: 'GSM-7',
-    status: 'queued',
-    reference: null,
-    providerMessageId: null,
-    error: null,
-    scheduledAt: null,
-    createdAt: AT,
-    updatedAt: AT,
-  }));
+  return queuedBatch(tenantId, size);
 }
 
 async function ledgerOf(

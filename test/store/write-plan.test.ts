@@ -2,32 +2,15 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createMessageRepository, createQuotaRepository, type Db, type MessageRecord } from '../../src/store';
 import { runPlan, YIELD_AFTER_ROWS, type Plan } from '../../src/store/write-plan';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
+import { queuedBatch } from '../support/messages';
 
 // The ledger's writes as plans (src/store/write-plan.ts): on SQLite they run synchronously on the
 // better-sqlite3 handle, one transaction per group, yielding to the event loop between chunks of a
 // large batch; on PostgreSQL through a kysely transaction. Both must commit all or nothing.
 const AT = '2026-11-25T01:00:00.000Z';
 
-let serial = 0;
 function batchOf(tenantId: string, size: number): MessageRecord[] {
-  const batchId = `wp_${++serial}`;
-  return Array.from({ length: size }, (_, i) => ({
-    id: `msg_wp_${String(serial).padStart(5, '0')}_${String(i).padStart(4, '0')}`,
-    tenantId,
-    batchId,
-    recipient: `+614120${String(i).padStart(5, '0')}`,
-    sender: '',
-    text: 'hello',
-    segments: 1,
-    encoding: 'GSM-7',
-    status: 'queued',
-    reference: null,
-    providerMessageId: null,
-    error: null,
-    scheduledAt: null,
-    createdAt: AT,
-    updatedAt: AT,
-  }));
+  return queuedBatch(tenantId, size, { idPrefix: 'msg_wp_', batchPrefix: 'wp_' });
 }
 
 async function countsOf(db: Db, tenantId: string) {
