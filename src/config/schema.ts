@@ -470,7 +470,7 @@ export const configSchema = z.strictObject({
        * Grants that may go at once when the budget has been idle (a quiet tenant's pair of sends
        * is not held for the next even slot); beyond them grants are paced. Capped at callsPerSecond.
        */
-      grantBurst: z.number().int().min(1).max(1000).default(3),
+      grantBurst: z.number().int().min(1).max(1000).default(3), // DEFAULT_GRANT_BURST (src/scheduler/pacer.ts)
       /** How long a request may wait for an upstream slot before 429 OVER_LIMIT. */
       maxQueueWaitMs: z.number().int().positive().default(5_000),
       maxQueueLength: z.number().int().positive().default(10_000),

@@ -58,8 +58,8 @@ export class Pacer {
   }
 }
 
-/** Grants that may go at once after a lull, by default (`upstream.grantBurst`); see Pacer. */
-export const DEFAULT_GRANT_BURST = 10;
+/** Grants that may go at once after a lull, by default (`upstream.grantBurst`, whose default is this); see Pacer. */
+export const DEFAULT_GRANT_BURST = 3;
 
 /**
  * Even spacing for `limit` grants per window. The log admits the next window's first grant 1 ms

@@ -18,7 +18,7 @@ import { waitFor } from '../support/wait';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LIMIT = 5;
 const WINDOW = 300;
-/** Grants an idle source gives at once in these tests (the default, DEFAULT_GRANT_BURST, is larger). */
+/** Grants an idle source gives at once in these tests (the default, DEFAULT_GRANT_BURST, today). */
 const BURST = 3;
 const silent = createLogger({ level: 'silent', secrets: [] });
 const opened: SlotSource[] = [];

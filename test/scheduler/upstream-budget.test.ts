@@ -95,7 +95,7 @@ describe('the upstream budget', () => {
     maxQueueWaitMs = 3000,
     maxQueueLength = 100,
     weights = {},
-    // The tests' numbers assume a burst of 3 (the default, DEFAULT_GRANT_BURST, is larger).
+    // The tests' numbers assume a burst of 3 (the default, DEFAULT_GRANT_BURST, today).
     burst = 3,
   }: {
     callsPerSecond?: number;
