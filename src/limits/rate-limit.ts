@@ -66,6 +66,9 @@ export interface TenantRateLimit {
   close(): void;
 }
 
+/** Spent windows remembered at once (one per refused tenant or end user). */
+const MAX_SPENT_WINDOWS = 10_000;
+
 /**
  * Each tenant's request rate (tenants.<id>.rateLimit), counted per tenant after authentication,
  * answered with 429 OVER_LIMIT, Retry-After and the IETF draft-8 RateLimit / RateLimit-Policy
@@ -73,9 +76,6 @@ export interface TenantRateLimit {
  * let through, because every provider call still passes the upstream budget, which holds the
  * account's cap on its own (falling back to a local share of it).
  */
-/** Spent windows remembered at once (one per refused tenant or end user). */
-const MAX_SPENT_WINDOWS = 10_000;
-
 export function createTenantRateLimit(options: TenantRateLimitOptions): TenantRateLimit {
   const stores = createLimiterStores({
     redisUrl: options.redisUrl,
