@@ -4,7 +4,7 @@
 // made elsewhere (as the Dockerfile does). Without sources (the Docker dependency layer, or an
 // installed package) there is nothing to build.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,9 @@ for (const project of projects) {
   const build = spawnSync(process.execPath, [tsc, '-p', project], { cwd: root, stdio: 'inherit' });
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
+// The package's bin runs as a command (`npx smsgate`, `./dist/cli.js`) even where npm did not link it
+// afresh: an npx cache that linked an earlier checkout at this path does not set the mode again.
+chmodSync(join(root, 'dist', 'cli.js'), 0o755);
 // The operator console's page, script and styles (esbuild is a devDependency, like typescript).
 const bundle = spawnSync(process.execPath, [join(root, 'scripts', 'build-console.mjs')], {
   cwd: root,
