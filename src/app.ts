@@ -7,8 +7,7 @@ import { callbackRoutes, inboundAdminRoutes, inboundRoutes } from './callbacks';
 import type { Config } from './config';
 import { eventDefinitions, webhookAdminRoutes } from './delivery';
 import { demoPageRoutes, formRoutes } from './forms';
-import { accessLog, createHttpApp, healthRoutes, type RouteDefinition } from './http';
-import { createFastRefusals } from './http/fast-refusal';
+import { accessLogger, createFastRefusals, createHttpApp, healthRoutes, type RouteDefinition } from './http';
 import { boundInFlight, usageRoutes } from './limits';
 import { messageAdminRoutes, messageRoutes } from './messages';
 import { metricsRoutes } from './observability';
@@ -88,9 +87,11 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     ...s.streams.adminRoutes,
   ];
   const document = openApiDocument([...publicRoutes, ...tenantRoutes], eventDefinitions);
-  // Each authenticated request is counted for the console's request-rate chart, then rate limited.
+  // Each authenticated request is counted for the console's request-rate chart (also those refused
+  // before Express), then rate limited.
+  const countRequest = (tenantId: string) => s.recorder.count(tenantId, 'requests');
   const countAndLimit: RequestHandler = (req, res, next) => {
-    s.recorder.count(identityOf(req).tenantId, 'requests');
+    countRequest(identityOf(req).tenantId);
     s.rateLimit.middleware(req, res, next);
   };
   const inFlight = boundInFlight(config.http.maxInFlightPerTenant);
@@ -119,8 +120,8 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
     spentWindow: s.rateLimit.spentWindow,
     inFlightFull: inFlight.full,
     httpMetrics: s.metrics.httpMetrics,
-    accessLog: accessLog(runtime.logger, { sampleEvery: config.http.accessLogSampleEvery }),
-    countRequest: (tenantId) => s.recorder.count(tenantId, 'requests'),
+    accessLog: accessLogger(runtime.logger, { sampleEvery: config.http.accessLogSampleEvery }),
+    countRequest,
     isDraining: () => draining,
     publicPaths: publicRoutes.map((route) => route.path),
     http: config.http,

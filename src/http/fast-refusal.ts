@@ -56,7 +56,7 @@ export interface FastRefusalOptions {
   inFlightFull: (tenantId: string) => boolean;
   /** The edge's request counters, run as Express runs them: the HTTP metrics, then the access log. */
   httpMetrics: RequestHandler;
-  accessLog: RequestHandler;
+  accessLog: (req: IncomingMessage, res: ServerResponse) => void;
   /** The console's request count (what countAndLimit counts in the tenant router). */
   countRequest: (tenantId: string) => void;
   isDraining: () => boolean;
@@ -142,11 +142,11 @@ export function createFastRefusals(options: FastRefusalOptions): FastRefusals {
 
       // In the order the Express edge runs: metrics, the drain's Connection, the access log (which
       // sets X-Request-Id), then the rest of the answer's headers as Express wrote them.
-      // Both are Express middleware that read only what Node's request and response have.
+      // The metrics are Express middleware that read only what Node's request and response have.
       const asExpress = [req, res] as unknown as Parameters<RequestHandler>;
       void options.httpMetrics(asExpress[0], asExpress[1], noop);
       if (options.isDraining()) res.setHeader('Connection', 'close');
-      void options.accessLog(asExpress[0], asExpress[1], noop);
+      options.accessLog(req, res);
       options.countRequest(identity.tenantId);
       // express-rate-limit's getResetSeconds: whole seconds to the reset, rounded up.
       const seconds = String(Math.max(0, Math.ceil((window.untilMs - nowMs) / 1000)));

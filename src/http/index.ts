@@ -6,7 +6,7 @@ export { success, failure, sendSuccess, type Envelope, type PageBlock } from './
 export { parsePage, pageBlock, pageQuery, PAGE_SIZE, type PageRequest } from './pagination';
 export { knownTenant, tenantFilter } from './tenant-param';
 export { requireJson } from './content-type';
-export { MAX_JSON_DEPTH, exceedsJsonDepth, limitJsonDepth } from './json-depth';
+export { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-depth';
 export { accessLog, accessLogger, requestId } from './request-context';
 export { requireHttps } from './https-check';
 export { errorHandler, notFound } from './error-handler';
@@ -35,3 +35,4 @@ export {
   type SecurityRequirements,
 } from './routes';
 export { createHttpApp, securityHeaders, type HttpAppOptions } from './app';
+export { createFastRefusals, type FastRefusalOptions, type FastRefusals } from './fast-refusal';

@@ -1,6 +1,3 @@
-import type { Request, RequestHandler } from 'express';
-import { ApiError } from './errors';
-
 /**
  * The deepest JSON any request of this API needs is 2 levels (a send's `to` array); 32 leaves
  * room for anything reasonable. The limit exists because the parser is iterative but much of
@@ -25,18 +22,4 @@ export function exceedsJsonDepth(value: unknown, max: number): boolean {
     }
   }
   return false;
-}
-
-/**
- * Refuses a JSON body nested deeper than `max` with 400 before any route reads it. Routes in
- * `except` take batches and check each item themselves, so one bad item costs nothing else.
- */
-export function limitJsonDepth(
-  max: number,
-  options: { except?: (req: Request) => boolean } = {},
-): RequestHandler {
-  return (req, _res, next) => {
-    if (options.except?.(req) || !exceedsJsonDepth(req.body, max)) return next();
-    next(new ApiError('FIELD_INVALID', `body: nested deeper than ${max} levels`));
-  };
 }
