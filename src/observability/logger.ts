@@ -42,15 +42,22 @@ export function createLogger(options: LoggerOptions): Logger {
 }
 
 /**
+ * A UUID (request ids, ticket ids), matched first so that a run of digits inside one
+ * (`12345678-…`, `…-401234567890`) is never taken for a phone number: the id in the log must be
+ * the id in the X-Request-Id header.
+ */
+const UUID_OR_NUMBER =
+  /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(\+?)(?<!\d)(\d{5,12})(\d{3})(?!\d)/gi;
+
+/**
  * Phone numbers are personal data: in every log line, a number inside a string (`+61412345678`,
  * `61412345678`, `to[0]: '0412345678'`) keeps only its last 3 digits. Bare JSON numbers (times,
- * durations) are left alone; pino's `time` stays an epoch number outside any string.
+ * durations) and UUIDs are left alone; pino's `time` stays an epoch number outside any string.
  */
 export function maskPhoneNumbers(line: string): string {
   return line.replace(/"(?:[^"\\]|\\.)*"/g, (literal) =>
-    literal.replace(
-      /(\+?)(?<!\d)(\d{5,12})(\d{3})(?!\d)/g,
-      (_m, plus: string, hidden: string, last: string) => `${plus}${'*'.repeat(hidden.length)}${last}`,
+    literal.replace(UUID_OR_NUMBER, (match, plus?: string, hidden?: string, last?: string) =>
+      hidden === undefined ? match : `${plus}${'*'.repeat(hidden.length)}${last}`,
     ),
   );
 }

@@ -62,4 +62,13 @@ describe('phone numbers in logs', () => {
       id: 'msg_01JD',
     });
   });
+
+  it('leaves UUIDs whole, however many digits they have in a row: the logged request id is the one answered', () => {
+    const ids = ['12345678-9abc-4def-8123-456789012345', 'abcdef01-2345-4678-9012-041234567890'];
+    const line = JSON.stringify({ req: { id: ids[0] }, msg: `ticket ${ids[1]} for 0412345678` });
+    expect(JSON.parse(maskPhoneNumbers(line))).toEqual({
+      req: { id: ids[0] },
+      msg: `ticket ${ids[1]} for *******678`,
+    });
+  });
 });
