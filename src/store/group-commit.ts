@@ -1,3 +1,5 @@
+import { setImmediate } from 'node:timers';
+
 /**
  * Group commit: writes that arrive while one is in progress are written together, in the next
  * transaction, instead of each in its own. A transaction's fixed cost (BEGIN/COMMIT, the WAL
@@ -8,6 +10,12 @@
  * answer never runs ahead of its write. When a group's transaction fails, nothing of it was
  * written (it rolled back), and each of its writes is tried again alone, so one bad write fails
  * only its own caller, with its own error.
+ *
+ * A group starts when the event loop's turn ends (setImmediate), not at the end of the first
+ * caller's microtasks: on SQLite the write itself is synchronous, so nothing can arrive "while it
+ * is being written", and the requests parsed in one turn would otherwise each pay a transaction.
+ * Gathering the turn joins them (on the capacity bench, 32 connections: ~1 write per transaction
+ * before, ~N after; see docs/benchmarks.md). The cost is the rest of the turn, well under 1 ms.
  *
  * Hand-rolled (about 40 lines): the libraries that batch calls (e.g. dataloader) batch per tick,
  * not "while the previous batch is being written", and retry nothing.
@@ -62,7 +70,7 @@ export function createGroupCommit<J, R>(
       waiting.push({ job, resolve, reject });
       if (writing) return;
       writing = true;
-      // Writes queued in the same turn (e.g. by one request) join this first group too.
-      queueMicrotask(() => void drain());
+      // Writes queued in the rest of this turn (this request's, other requests') join the group.
+      setImmediate(() => void drain());
     });
 }

@@ -170,7 +170,11 @@ describe.each(DIALECTS)('the ledger’s write plans on %s', (dialect) => {
       const messages = createMessageRepository(db);
       const batch = batchOf('chunked', 1000);
       let seenDuring: number | undefined;
-      const reading = nextTurn().then(async () => (seenDuring = (await countsOf(db, 'chunked')).messages));
+      // Two turns: the group's write starts at the end of the first (group-commit.ts), so the
+      // read comes while it is under way, between two chunks.
+      const reading = nextTurn()
+        .then(() => nextTurn())
+        .then(async () => (seenDuring = (await countsOf(db, 'chunked')).messages));
       const turns = await turnsDuring(messages.insertBatch(batch));
       await reading;
       // 2,000 rows (messages and their events) at YIELD_AFTER_ROWS per turn.
