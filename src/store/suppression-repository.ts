@@ -1,6 +1,8 @@
 import type { Transaction } from 'kysely';
 import type { Database, Db, SuppressionsTable } from './database';
 import { appendEvents, type NewEvent, type StoredEvent, type WebhookTenants } from './event-repository';
+import { listOf, placeholderOf } from './statements';
+import { runRead } from './write-plan';
 
 /** The scope of the account-wide list (every tenant's marketing sends skip its numbers). */
 export const ACCOUNT_SCOPE = '*';
@@ -135,14 +137,15 @@ export function createSuppressionRepository(
   return {
     async suppressedAmong(tenantId, numbers) {
       const found = new Set<string>();
+      // Every marketing send asks (the default purpose): a prepared statement, not a kysely query.
+      const placeholder = placeholderOf(db);
       for (let i = 0; i < numbers.length; i += 500) {
-        const rows = await db
-          .selectFrom('suppressions')
-          .select('number')
-          .where('scope', 'in', [tenantId, ACCOUNT_SCOPE])
-          .where('number', 'in', numbers.slice(i, i + 500))
-          .execute();
-        for (const row of rows) found.add(row.number);
+        const chunk = numbers.slice(i, i + 500);
+        const text =
+          `select "number" from "suppressions" where "scope" in (${listOf(placeholder, 1, 2)})` +
+          ` and "number" in (${listOf(placeholder, 3, chunk.length)})`;
+        const rows = await runRead(db, { text, values: [tenantId, ACCOUNT_SCOPE, ...chunk] });
+        for (const row of rows) found.add(row.number as string);
       }
       return found;
     },

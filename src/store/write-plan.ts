@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Database as SqliteHandle, Statement } from 'better-sqlite3';
-import type { Transaction } from 'kysely';
+import { CompiledQuery, type Transaction } from 'kysely';
 import type { Database, Db } from './database';
 import { isPostgres } from './dialect';
 import { placeholderOf, run, type Placeholder } from './statements';
@@ -68,6 +68,20 @@ export async function runPlan<R>(db: Db, plan: (dialect: PlanDialect) => Plan<R>
   // every kysely query, and every kysely transaction, out of this one: a better-sqlite3 BEGIN
   // while a kysely transaction is open would join it (better-sqlite3 runs on the same handle).
   return db.connection().execute(() => runSqlite(sqlite, plan(SQLITE)));
+}
+
+/**
+ * Runs one read on the hot path (a statement of fixed shape): on SQLite synchronously on the
+ * handle, prepared once, under kysely's connection lock (so it never reads inside another
+ * caller's open transaction); elsewhere through kysely's executor, without a transaction. Cheaper
+ * than a kysely query, which builds and compiles its tree on every call.
+ */
+export async function runRead(db: Db, step: Step): Promise<Row[]> {
+  const sqlite = sqliteHandles.get(db);
+  if (sqlite === undefined) {
+    return (await db.executeQuery<Row>(CompiledQuery.raw(step.text, [...step.values]))).rows;
+  }
+  return db.connection().execute(async () => sqlite.prepare(step.text).all(...step.values) as Row[]);
 }
 
 /** Runs a plan inside a kysely transaction the caller holds (other repositories' transactions). */

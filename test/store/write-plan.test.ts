@@ -1,5 +1,12 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { createMessageRepository, createQuotaRepository, type Db, type MessageRecord } from '../../src/store';
+import {
+  ACCOUNT_SCOPE,
+  createMessageRepository,
+  createQuotaRepository,
+  createSuppressionRepository,
+  type Db,
+  type MessageRecord,
+} from '../../src/store';
 import { runPlan, YIELD_AFTER_ROWS, type Plan } from '../../src/store/write-plan';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
 import { queuedBatch } from '../support/messages';
@@ -156,6 +163,28 @@ describe.each(DIALECTS)('the ledger’s write plans on %s', (dialect) => {
     });
     const usage = await quotas.usage('plan-quota', [day.period, month.period]);
     expect(Object.fromEntries(usage)).toEqual({ [day.period]: 54, [month.period]: 5 });
+  });
+
+  it("finds a send's suppressed numbers on its tenant's list and the account's, not another tenant's, past a chunk", async () => {
+    const suppressions = createSuppressionRepository(
+      db,
+      () => false,
+      () => [],
+    );
+    const numbers = Array.from({ length: 1200 }, (_, i) => `+614${String(10_000_000 + i)}`);
+    const optOut = (scope: string, number: string) =>
+      ({ action: 'opt_out', scope, number, source: 'admin', reason: null }) as const;
+    await suppressions.apply(
+      [
+        optOut('listed', numbers[3]!),
+        optOut(ACCOUNT_SCOPE, numbers[700]!), // in the second chunk of 500
+        optOut('someone-else', numbers[1100]!),
+      ],
+      AT,
+    );
+    const found = await suppressions.suppressedAmong('listed', numbers);
+    expect([...found].sort()).toEqual([numbers[3], numbers[700]].sort());
+    expect(await suppressions.suppressedAmong('listed', [numbers[1100]!])).toEqual(new Set());
   });
 
   if (dialect === 'sqlite') {
