@@ -81,7 +81,9 @@ export async function runRead(db: Db, step: Step): Promise<Row[]> {
   if (sqlite === undefined) {
     return (await db.executeQuery<Row>(CompiledQuery.raw(step.text, [...step.values]))).rows;
   }
-  return db.connection().execute(async () => sqlite.prepare(step.text).all(...step.values) as Row[]);
+  return db
+    .connection()
+    .execute(() => Promise.resolve(sqlite.prepare(step.text).all(...step.values) as Row[]));
 }
 
 /** Runs a plan inside a kysely transaction the caller holds (other repositories' transactions). */
