@@ -2,8 +2,8 @@ import type { Db, MessagesTable } from './database';
 import { appendEventsPlan, type StoredEvent, type WebhookTenants } from './event-repository';
 import { createGroupCommit } from './group-commit';
 import { MESSAGE_STATUSES, statusRank } from './message-status';
-import { insertText, listOf, type Placeholder } from './statements';
-import { runPlan, type Plan, type PlanDialect } from './write-plan';
+import { insertText, listOf, placeholderOf, type Placeholder } from './statements';
+import { runPlan, runRead, type Plan, type PlanDialect } from './write-plan';
 import { ownedBy } from './subject';
 
 /** A message as the ledger keeps it: one row per recipient. */
@@ -173,19 +173,15 @@ export function createMessageRepository(db: Db): MessageRepository {
 
     async listForTenant(tenantId, page, subject) {
       if (subject !== undefined) return listForSubject(db, tenantId, subject, page);
-      const total = await countOf(db, tenantId);
-      // Positions are dense (1 … total, in commit order), so page N starts at a known one.
-      const from = total - page.offset;
-      if (from <= 0) return { items: [], total };
-      const rows = await db
-        .selectFrom('messages')
-        .select(MESSAGE_COLUMNS)
-        .where('tenant_id', '=', tenantId)
-        .where('tenant_seq', '<=', from)
-        .orderBy('tenant_seq', 'desc')
-        .limit(page.size)
-        .execute();
-      return { items: rows.map(fromRow), total };
+      // Positions are dense (1 … total, in commit order), so page N starts at a known one: the
+      // page and the counter in one statement (one round trip on PostgreSQL). A page past the
+      // end has no row to carry the total, and asks the counter alone.
+      const rows = await runRead(db, {
+        text: pageText(placeholderOf(db)),
+        values: [tenantId, tenantId, tenantId, page.offset, page.size],
+      });
+      const total = rows.length > 0 ? Number(rows[0]!.total_count) : await countOf(db, tenantId);
+      return { items: rows.map((row) => fromRow(row as unknown as MessageRow)), total };
     },
 
     async listAfter(tenantId, after, size, subject) {
@@ -282,6 +278,25 @@ const JOB_COLUMNS = [
   'created_at',
   'updated_at',
 ] as const;
+
+type MessageRow = Omit<MessagesTable, 'tenant_seq'>;
+
+const pageTexts = new Map<Placeholder, string>();
+
+/** A tenant's page of messages, newest first, each row with the tenant's counter (`total_count`). */
+function pageText(placeholder: Placeholder): string {
+  let text = pageTexts.get(placeholder);
+  if (text === undefined) {
+    const p = placeholder;
+    const counter = `(select "messages" from "tenant_message_counts" where "tenant_id" = `;
+    text =
+      `select ${MESSAGE_COLUMNS.map((c) => `"${c}"`).join(', ')}, ${counter}${p(1)}) as "total_count"` +
+      ` from "messages" where "tenant_id" = ${p(2)} and "tenant_seq" <= ${counter}${p(3)}) - ${p(4)}` +
+      ` order by "tenant_seq" desc limit ${p(5)}`;
+    pageTexts.set(placeholder, text);
+  }
+  return text;
+}
 
 /** Rows per multi-row statement: 200 x 18 parameters, far under both dialects' limits. */
 const ROWS_PER_STATEMENT = 200;
@@ -545,7 +560,7 @@ function rowValues(m: MessageRecord): unknown[] {
   ];
 }
 
-function fromRow(row: Omit<MessagesTable, 'tenant_seq'>): MessageRecord {
+function fromRow(row: MessageRow): MessageRecord {
   return {
     id: row.id,
     tenantId: row.tenant_id,
