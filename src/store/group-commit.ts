@@ -14,8 +14,9 @@ import { setImmediate } from 'node:timers';
  * A group starts when the event loop's turn ends (setImmediate), not at the end of the first
  * caller's microtasks: on SQLite the write itself is synchronous, so nothing can arrive "while it
  * is being written", and the requests parsed in one turn would otherwise each pay a transaction.
- * Gathering the turn joins them (on the capacity bench, 32 connections: ~1 write per transaction
- * before, ~N after; see docs/benchmarks.md). The cost is the rest of the turn, well under 1 ms.
+ * Gathering the turn joins them: on the capacity bench (SQLite, 32 connections), a send's two
+ * writes had a transaction each; now about 12 sends' writes share one (docs/benchmarks.md). The
+ * cost is the rest of the turn, well under 1 ms.
  *
  * Hand-rolled (about 40 lines): the libraries that batch calls (e.g. dataloader) batch per tick,
  * not "while the previous batch is being written", and retry nothing.
