@@ -400,9 +400,18 @@ function countingLedger(messages: MessageRepository, recorder: ConsoleRecorder):
     ...messages,
     async insertBatch(batch, job) {
       await messages.insertBatch(batch, job);
+      // Summed per tenant first: two counts per batch, not two per message (a 1,000-number
+      // batch's 2,000 counts took ~2 ms of one event-loop turn).
+      const sums = new Map<string, { messages: number; segments: number }>();
       for (const message of batch) {
-        recorder.count(message.tenantId, 'messages');
-        recorder.count(message.tenantId, 'segments', message.segments);
+        const sum = sums.get(message.tenantId) ?? { messages: 0, segments: 0 };
+        sum.messages += 1;
+        sum.segments += message.segments;
+        sums.set(message.tenantId, sum);
+      }
+      for (const [tenantId, sum] of sums) {
+        recorder.count(tenantId, 'messages', sum.messages);
+        recorder.count(tenantId, 'segments', sum.segments);
       }
     },
   };

@@ -3,6 +3,7 @@ import { SegmentedMessage } from 'sms-segments-calculator';
 import { z } from 'zod';
 import type { Config, NumberType, TenantConfig } from '../config';
 import { ApiError, parseWith } from '../http';
+import { nextCpuTurn } from '../scheduler';
 
 /** The provider's maximum text (docs/provider.md, "Conventions"): six parts, at most these lengths. */
 export const MAX_SEGMENTS = 6;
@@ -108,8 +109,11 @@ export async function normaliseRecipientsIncrementally(
   max: number,
 ): Promise<string[]> {
   const checks = recipientChecks(to, tenant, defaultRegion, max);
+  // A long list waits its turn for its first slice too: the requests whose bodies came in the
+  // same turn would otherwise each parse a slice in it.
+  const sliced = checks.total > RECIPIENTS_PER_SLICE;
   for (let from = 0; from < checks.total; from += RECIPIENTS_PER_SLICE) {
-    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (sliced) await nextCpuTurn();
     checks.slice(from, Math.min(checks.total, from + RECIPIENTS_PER_SLICE));
   }
   return checks.result();

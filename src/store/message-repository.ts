@@ -125,11 +125,13 @@ export function createMessageRepository(db: Db): MessageRepository {
   // Concurrent sends' inserts and outcomes are each written in one transaction per group (group
   // commit): a send's promise settles only once its rows are committed. On SQLite the group's
   // statements run synchronously on the handle, prepared once (write-plan.ts).
-  const insert = createGroupCommit<InsertJob, void>((jobs) =>
-    runPlan(db, (dialect) => writeBatches(dialect, jobs)),
+  const insert = createGroupCommit<InsertJob, void>(
+    (jobs) => runPlan(db, (dialect) => writeBatches(dialect, jobs)),
+    { maxJobs: 64, maxRows: MAX_GROUP_ROWS, rowsOf: (job) => job.messages.length },
   );
-  const record = createGroupCommit<OutcomeJob, RecordedOutcomes>((jobs) =>
-    runPlan(db, (dialect) => writeOutcomes(dialect, jobs)),
+  const record = createGroupCommit<OutcomeJob, RecordedOutcomes>(
+    (jobs) => runPlan(db, (dialect) => writeOutcomes(dialect, jobs)),
+    { maxJobs: 64, maxRows: MAX_GROUP_ROWS, rowsOf: (job) => job.outcomes.length },
   );
 
   return {
@@ -297,6 +299,9 @@ function pageText(placeholder: Placeholder): string {
   }
   return text;
 }
+
+/** Messages per group commit: a 1,000-number send commits alone, 64 one-number sends together. */
+const MAX_GROUP_ROWS = 1000;
 
 /** Rows per multi-row statement: 200 x 18 parameters, far under both dialects' limits. */
 const ROWS_PER_STATEMENT = 200;

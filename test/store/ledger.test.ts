@@ -252,4 +252,18 @@ describe('group commit', () => {
     ]);
     expect(groups).toEqual([[1, 2, 3], [1], [2], [3]]);
   });
+
+  it('closes a group at its row limit; a job over the limit alone is a group of its own', async () => {
+    const groups: number[][] = [];
+    // A job's rows are its value: at most 1,000 rows a group, at most 3 jobs.
+    const submit = createGroupCommit<number, number>(
+      async (jobs) => {
+        groups.push(jobs);
+        return jobs;
+      },
+      { maxJobs: 3, maxRows: 1000, rowsOf: (rows) => rows },
+    );
+    await Promise.all([1500, 400, 500, 200, 1, 1, 1, 1].map((rows) => submit(rows)));
+    expect(groups).toEqual([[1500], [400, 500], [200, 1, 1], [1, 1]]);
+  });
 });
