@@ -5,7 +5,7 @@ import type { Config, TenantConfig } from '../config';
 import { ApiError } from '../http';
 import type { QuotaReservation, QuotaService } from '../limits';
 import type { Logger } from '../observability';
-import type { SendThroughBudget } from '../scheduler';
+import { nextCpuTurn, type SendThroughBudget } from '../scheduler';
 import type { MessageOutcome, MessageRecord, MessageRepository } from '../store';
 import { renderTemplate, TemplateParamError } from '../templates';
 import { UpstreamError, type ProviderSendRequest, type ProviderSendResult } from '../upstream';
@@ -127,6 +127,9 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
   return async function sendMessages(identity, body, options = {}) {
     if (options.async && options.ledgerText)
       throw new Error('a send whose text is kept from the ledger cannot be durable');
+    // Sends take turns on the event loop (nextCpuTurn) where a hundred may move at once: the
+    // requests that arrived in one turn, and those a provider answer or a group commit resumed.
+    await nextCpuTurn();
     const draft = await validateSend(identity, body);
     // Marketing never reaches a suppressed number: recorded `suppressed`, no quota, no provider call.
     const suppressed =
@@ -176,6 +179,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     // messages stay `queued` (to be reconciled from delivery reports), never marked failed.
     const { recorded, refused } = await recordProviderAnswer(toSend, answer, draft);
     if (refused > 0) await quotas.release(reservation, refused * draft.measure.segments);
+    await nextCpuTurn();
     const byId = new Map(recorded.map((m) => [m.id, m]));
     return present(
       batch.map((m) => byId.get(m.id) ?? m),

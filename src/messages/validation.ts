@@ -3,7 +3,7 @@ import { SegmentedMessage } from 'sms-segments-calculator';
 import { z } from 'zod';
 import type { Config, NumberType, TenantConfig } from '../config';
 import { ApiError, parseWith } from '../http';
-import { nextCpuTurn } from '../scheduler';
+import { nextCpuTurn, type CpuTurns } from '../scheduler';
 
 /** The provider's maximum text (docs/provider.md, "Conventions"): six parts, at most these lengths. */
 export const MAX_SEGMENTS = 6;
@@ -107,13 +107,14 @@ export async function normaliseRecipientsIncrementally(
   tenant: TenantConfig,
   defaultRegion: string,
   max: number,
+  turns: Pick<CpuTurns, 'next'> = { next: nextCpuTurn },
 ): Promise<string[]> {
   const checks = recipientChecks(to, tenant, defaultRegion, max);
   // A long list waits its turn for its first slice too: the requests whose bodies came in the
   // same turn would otherwise each parse a slice in it.
   const sliced = checks.total > RECIPIENTS_PER_SLICE;
   for (let from = 0; from < checks.total; from += RECIPIENTS_PER_SLICE) {
-    if (sliced) await nextCpuTurn();
+    if (sliced) await turns.next();
     checks.slice(from, Math.min(checks.total, from + RECIPIENTS_PER_SLICE));
   }
   return checks.result();

@@ -1,31 +1,68 @@
 import { setImmediate } from 'node:timers';
+import { performance } from 'node:perf_hooks';
 
-// Long CPU work of one request (a 1,000-number send's parsing and answer) is done in slices with
-// a turn of the event loop between them. But the slices of many requests that wait for the same
-// turn all run in it: 40 thousand-number sends each slicing put ~80 ms in one turn, and timers,
-// provider writes and other sockets waited that long. Here those requests take turns instead: one
-// slice per turn of the event loop, first come first served, so a turn holds one slice whatever
-// the number of requests slicing. Hand-rolled (a queue of resolvers): no library schedules
-// promise continuations one per event-loop turn.
+// Long CPU work of one request (a 1,000-number send's parsing) is done in slices with a turn of
+// the event loop between them, and a send's steps are slices too. But the slices of many requests
+// that wait for the same turn would all run in it: 40 thousand-number sends each slicing put
+// ~80 ms in one turn, and a provider answer that resumes a hundred coalesced sends ~50 ms. Timers,
+// provider writes and other sockets waited that long. Here those slices take turns instead: each
+// turn of the event loop resumes waiting slices, first come first served, until it has spent
+// `budgetMs`; the rest wait for the next turn. Hand-rolled (a queue of resolvers): no library
+// schedules promise continuations against a per-turn time budget.
 
-const waiting: (() => void)[] = [];
-let scheduled = false;
-
-/** Resolves at a later turn of the event loop, after every slice queued before it. */
-export function nextCpuTurn(): Promise<void> {
-  return new Promise((resolve) => {
-    waiting.push(resolve);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(resumeOne);
-    }
-  });
+export interface CpuTurns {
+  /** Resolves after every slice queued before it, in this turn if its budget allows, else later. */
+  next(): Promise<void>;
 }
 
-function resumeOne(): void {
-  const resume = waiting.shift();
-  // A callback queued from the check phase runs in the next turn, after its timers and I/O.
-  if (waiting.length > 0) setImmediate(resumeOne);
-  else scheduled = false;
-  resume?.();
+export interface CpuTurnOptions {
+  /** Time the slices of one turn may take before the rest wait for the next turn. */
+  budgetMs: number;
+  /** A monotonic clock in ms (performance.now). */
+  now: () => number;
+}
+
+/** 5 ms: well under the 50 ms of event-loop delay a gateway may add, a few slices of parsing. */
+export const CPU_TURN_BUDGET_MS = 5;
+
+export function createCpuTurns(options: CpuTurnOptions): CpuTurns {
+  const waiting: (() => void)[] = [];
+  let scheduled = false;
+
+  const runTurn = (): void => {
+    const started = options.now();
+    const resumeNext = (): void => {
+      const resume = waiting.shift();
+      if (resume === undefined) {
+        scheduled = false;
+        return;
+      }
+      resume();
+      // Queued after the resumed slice's continuation: runs once its synchronous part is done.
+      queueMicrotask(() => {
+        if (waiting.length === 0) scheduled = false;
+        else if (options.now() - started < options.budgetMs) resumeNext();
+        else setImmediate(runTurn);
+      });
+    };
+    resumeNext();
+  };
+
+  return {
+    next: () =>
+      new Promise((resolve) => {
+        waiting.push(resolve);
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(runTurn);
+        }
+      }),
+  };
+}
+
+const shared = createCpuTurns({ budgetMs: CPU_TURN_BUDGET_MS, now: () => performance.now() });
+
+/** The process's slices (every request's) taking turns: see createCpuTurns. */
+export function nextCpuTurn(): Promise<void> {
+  return shared.next();
 }

@@ -12,4 +12,4 @@ export {
 export { FairQueue } from './fair-queue';
 export { SlidingLog } from './sliding-log';
 export { createSendCoalescer, type SendThroughBudget, type CoalescerOptions } from './coalescer';
-export { nextCpuTurn } from './cpu-turns';
+export { createCpuTurns, nextCpuTurn, CPU_TURN_BUDGET_MS, type CpuTurns } from './cpu-turns';

@@ -112,6 +112,12 @@ describe('the send request body', () => {
 describe('recipients', () => {
   it('a thousand numbers are parsed a slice at a time, yielding to the event loop, with the same answer', async () => {
     const list = Array.from({ length: 1000 }, (_, i) => `04${String(12_000_000 + i)}`);
+    // Every slice asks for a turn; this one always gives a turn of its own (the shared one may
+    // run several slices in one turn, by time: test/scheduler/cpu-turns.test.ts).
+    let asked = 0;
+    const turnEach = {
+      next: () => new Promise<void>((resolve) => setImmediate(() => resolve(void asked++))),
+    };
     let turns = 0;
     let counting = true;
     const tick = () => {
@@ -120,11 +126,12 @@ describe('recipients', () => {
       setImmediate(tick);
     };
     setImmediate(tick);
-    const numbers = await normaliseRecipientsIncrementally(list, tenant, 'AU', 1000);
+    const numbers = await normaliseRecipientsIncrementally(list, tenant, 'AU', 1000, turnEach);
     counting = false;
     expect(numbers).toEqual(normaliseRecipients(list, tenant, 'AU', 1000));
     expect(numbers).toHaveLength(1000);
-    // Other work ran while the list was parsed: at least once per slice of 64.
+    // One turn asked for before each slice of 64, and other work ran in them.
+    expect(asked).toBe(Math.ceil(1000 / 64));
     expect(turns).toBeGreaterThanOrEqual(15);
     const bad = [...list.slice(0, 500), 'hello', ...list.slice(500, 998)];
     await expect(normaliseRecipientsIncrementally(bad, tenant, 'AU', 1000)).rejects.toMatchObject({
