@@ -30,4 +30,4 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # node runs directly as PID 1, so SIGTERM reaches it and nothing compiles at start.
 # (`npm start` would also work: its script execs node, so npm forwards the signal to the gateway.)
-CMD ["node", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=4", "dist/main.js"]

@@ -15,10 +15,23 @@ export async function freePort() {
   return port;
 }
 
+/**
+ * The Node.js flags `npm start` (package.json) and the image run the gateway with: a bench measures
+ * the gateway as it is run.
+ */
+export const gatewayNodeFlags = (() => {
+  const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const flags = /\bnode((?: --\S+)*) dist\/main\.js/.exec(scripts.start)?.[1] ?? '';
+  return flags.split(' ').filter(Boolean);
+})();
+
 /** Starts a built entry point and resolves once `readyUrl` answers 2xx (30 s at most). */
 export async function start(script, env, readyUrl) {
   // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the started processes.
-  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const flags = [
+    ...(script === 'main.js' ? gatewayNodeFlags : []),
+    ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+  ];
   // BENCH_DIST=/path/to/other/dist runs another build (a "before" for a comparison).
   const dist = process.env.BENCH_DIST ?? join(root, 'dist');
   const child = spawn(process.execPath, [...flags, isAbsolute(script) ? script : join(dist, script)], {

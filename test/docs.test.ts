@@ -170,6 +170,19 @@ describe("the repository's documentation", () => {
     expect([lock.version, lock.packages['']?.version]).toEqual([version, version]);
   });
 
+  it('runs the gateway with the same Node.js flags in npm start, the image and the docs', () => {
+    const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const command = /\bnode(?: --\S+)* dist\/main\.js/.exec(scripts.start ?? '')?.[0];
+    expect(command).toContain('--max-semi-space-size=4'); // docs/operations.md#memory
+    const image = /^CMD (\[.*\])$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1];
+    expect((JSON.parse(image ?? '[]') as string[]).join(' ')).toBe(command);
+    for (const page of ['README.md', 'docs/operations.md', 'docs/architecture.md']) {
+      expect(readFileSync(join(root, page), 'utf8').replace(/\s+/g, ' ')).toContain(command);
+    }
+  });
+
   it('has source comments that cite the docs pages, which exist', () => {
     const sources: string[] = [];
     const walk = (dir: string) => {
