@@ -67,6 +67,8 @@ export async function machine() {
     node: process.version,
     loadAverage: os.loadavg().map((n) => Math.round(n * 100) / 100),
     build: process.env.BENCH_DIST ?? 'dist/ of this checkout',
+    // The gateway's Node.js flags (package.json's start script; a BENCH_DIST build gets them too).
+    gatewayFlags: gatewayNodeFlags.join(' '),
   };
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The package's command (`bin`): `npx smsgate <command> …` (or `npm run -s smsgate -- <command> …`).
 // `token` prints exactly one JWT on stdout and nothing else, so `TOKEN=$(npx smsgate token …)` works;
-// problems go to stderr with a non-zero exit. The gateway itself starts with `node dist/main.js`
-// (or `npm start`), which receives signals directly.
+// problems go to stderr with a non-zero exit. The gateway itself starts with
+// `node --max-semi-space-size=4 dist/main.js` (or `npm start`), which receives signals directly.
 // Each command loads only what it needs, when it runs: the token and config commands load the
 // config schema (zod, yaml); the HTTP commands load nothing but their own file (fetch is built in).
 // Files, not the modules' indexes: the auth index would load passport, jwks-rsa and Express.

@@ -47,7 +47,7 @@ export function createLogger(options: LoggerOptions): Logger {
  * the id in the X-Request-Id header.
  */
 const UUID_OR_NUMBER =
-  /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(\+?)(?<!\d)(\d{5,12})(\d{3})(?!\d)/gi;
+  /(?<![0-9a-f-])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f-])|(\+?)(?<!\d)(\d{5,12})(\d{3})(?!\d)/gi;
 
 /**
  * Phone numbers are personal data: in every log line, a number inside a string (`+61412345678`,

@@ -2,16 +2,23 @@ import { setImmediate } from 'node:timers';
 import { performance } from 'node:perf_hooks';
 
 // Long CPU work of one request (a 1,000-number send's parsing) is done in slices with a turn of
-// the event loop between them, and a send's steps are slices too. But the slices of many requests
-// that wait for the same turn would all run in it: 40 thousand-number sends each slicing put
-// ~80 ms in one turn, and a provider answer that resumes a hundred coalesced sends ~50 ms. Timers,
-// provider writes and other sockets waited that long. Here those slices take turns instead: each
-// turn of the event loop resumes waiting slices, first come first served, until it has spent
-// `budgetMs`; the rest wait for the next turn. Hand-rolled (a queue of resolvers): no library
-// schedules promise continuations against a per-turn time budget.
+// the event loop between them, and a send's start and its answer are slices too. But the slices
+// of many requests that wait for the same turn would all run in it: 40 thousand-number sends each
+// slicing put ~80 ms in one turn, and a provider answer that resumes a hundred coalesced sends
+// ~50 ms. Timers, provider writes and other sockets waited that long. Here those slices take
+// turns instead: each turn of the event loop resumes waiting slices, first come first served,
+// while less than `budgetMs` has passed since it resumed its first; the rest wait for the next
+// turn.
+//
+// What the budget bounds is how many slices a turn starts, not exactly how long it lasts: a
+// resumed slice goes on through its promise steps in the same turn until it waits for I/O, a
+// timer or its own next turn, and the check for the next slice comes after the first of those
+// steps. Measured through the provider cap (docs/benchmarks.md), the longest turn went from
+// 136-191 ms to 33-64 ms. Hand-rolled (a queue of resolvers): no library schedules promise
+// continuations against a per-turn time budget.
 
 export interface CpuTurns {
-  /** Resolves after every slice queued before it, in this turn if its budget allows, else later. */
+  /** Resolves after every slice queued before it: in a later check phase, in its budget. */
   next(): Promise<void>;
 }
 
@@ -38,7 +45,7 @@ export function createCpuTurns(options: CpuTurnOptions): CpuTurns {
         return;
       }
       resume();
-      // Queued after the resumed slice's continuation: runs once its synchronous part is done.
+      // Queued after the resumed slice's continuation: runs after its first promise step.
       queueMicrotask(() => {
         if (waiting.length === 0) scheduled = false;
         else if (options.now() - started < options.budgetMs) resumeNext();

@@ -16,10 +16,12 @@ import { setImmediate } from 'node:timers';
  * is being written", and the requests parsed in one turn would otherwise each pay a transaction.
  * Gathering the turn joins them: on the capacity bench (SQLite, 32 connections), a send's two
  * writes had a transaction each; now about 12 sends' writes share one (docs/benchmarks.md). The
- * cost is the rest of the turn, well under 1 ms.
+ * cost is a wait until the next check phase of the event loop: the rest of this turn, or, for a
+ * write queued from the check phase itself (a send resumed by nextCpuTurn), the next turn.
  *
- * Hand-rolled (about 40 lines): the libraries that batch calls (e.g. dataloader) batch per tick,
- * not "while the previous batch is being written", and retry nothing.
+ * Hand-rolled (about 60 lines): batching libraries (e.g. dataloader) gather a tick or a turn too,
+ * but do not also gather "while the previous batch is being written", bound a group by rows, or
+ * retry a failed group's jobs one by one.
  */
 export type GroupWriter<J, R> = (job: J) => Promise<R>;
 

@@ -70,5 +70,8 @@ describe('phone numbers in logs', () => {
       req: { id: ids[0] },
       msg: `ticket ${ids[1]} for *******678`,
     });
+    // Only a whole UUID: a number that merely ends a longer UUID-shaped string is masked.
+    const longer = JSON.stringify({ msg: 'ref 0abcdef01-2345-4678-9012-642123456789' });
+    expect(maskPhoneNumbers(longer)).toContain('-*********789');
   });
 });

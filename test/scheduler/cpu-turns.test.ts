@@ -43,8 +43,41 @@ describe('CPU turns', () => {
     expect(byTurn).toEqual(['abc', 'abc', 'abc']);
   });
 
-  it('never resumes a slice in the turn that queued it while the budget is spent', async () => {
-    const { byTurn } = await slicesByTurn(1, 1);
-    expect(byTurn.every((names) => names.length === 1)).toBe(true);
+  it('goes idle when nothing waits, and resumes a slice that asks later', async () => {
+    const turns = createCpuTurns({ budgetMs: 5, now: () => 0 });
+    await turns.next();
+    // The queue is empty and no turn is scheduled; a new caller must still be resumed.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    let resumed = false;
+    await turns.next().then(() => (resumed = true));
+    expect(resumed).toBe(true);
+  });
+
+  it('stops starting slices in a turn once the budget is spent, even by steps of slices it started', async () => {
+    // Each slice takes 4 promise steps of 1 ms; the budget is 2 ms. The first turn starts 'a',
+    // then 'b' (1 ms spent after a's first step), and no more: c, d wait for the next turn.
+    let ms = 0;
+    const turns = createCpuTurns({ budgetMs: 2, now: () => ms });
+    const started: string[] = [];
+    let turn = 0;
+    let ticking = true;
+    const tick = (): void => {
+      if (!ticking) return;
+      turn++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const slice = async (name: string): Promise<void> => {
+      await turns.next();
+      started.push(`${name}@${turn}`);
+      for (let step = 0; step < 4; step++) {
+        ms += 1;
+        await Promise.resolve();
+      }
+    };
+    await Promise.all(['a', 'b', 'c', 'd'].map(slice));
+    ticking = false;
+    expect(started).toEqual(['a@1', 'b@1', 'c@2', 'd@2']);
   });
 });

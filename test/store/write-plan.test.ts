@@ -188,7 +188,7 @@ describe.each(DIALECTS)('the ledger’s write plans on %s', (dialect) => {
   });
 
   if (dialect === 'sqlite') {
-    it('writes a one-recipient send without giving the event loop a turn (synchronously)', async () => {
+    it('writes a one-recipient send without yielding mid-write (synchronously, once its group starts)', async () => {
       const messages = createMessageRepository(db);
       const [message] = batchOf('sync', 1);
       const turns = await turnsDuring(messages.insertBatch([message!]));

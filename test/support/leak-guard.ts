@@ -9,7 +9,7 @@ const neverShown = [TEST_APPKEY, ...Object.values(TEST_WEBHOOK_SECRETS)];
 /** AU and NZ mobiles as the tests use them: +61 4…, 61 4…, 04…, +64 2… — unmasked. */
 const fullNumber = /(?<![\d*])(?:\+?614\d{8}|04\d{8}|\+?642\d{7,9})(?!\d)/;
 /** Request ids are UUIDs, logged whole: a run of digits in one is not a number (see maskPhoneNumbers). */
-const uuid = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+const uuid = /(?<![0-9a-f-])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f-])/gi;
 
 export const captured = {
   logLines: [] as string[],
@@ -25,7 +25,7 @@ afterAll(() => {
   const leakedResponses = captured.responses.filter((text) =>
     neverShown.some((secret) => text.includes(secret)),
   );
-  const numbersInLogs = captured.logLines.filter((line) => fullNumber.test(line.replace(uuid, '')));
+  const numbersInLogs = captured.logLines.filter((line) => fullNumber.test(line.replace(uuid, ' uuid ')));
   const problemsOf = createResponseValidator();
   const offContract = [
     ...new Set(captured.exchanges.map(problemsOf).filter((problem): problem is string => !!problem)),
