@@ -8,6 +8,7 @@ import {
 } from '../../src/messages';
 import { SegmentedMessage } from 'sms-segments-calculator';
 import { testConfig } from '../support/gateway';
+import { countTurns } from '../support/wait';
 
 const tenant = testConfig().tenants.alpha!;
 
@@ -118,21 +119,14 @@ describe('recipients', () => {
     const turnEach = {
       next: () => new Promise<void>((resolve) => setImmediate(() => resolve(void asked++))),
     };
-    let turns = 0;
-    let counting = true;
-    const tick = () => {
-      if (!counting) return;
-      turns += 1;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = countTurns();
     const numbers = await normaliseRecipientsIncrementally(list, tenant, 'AU', 1000, turnEach);
-    counting = false;
+    counter.stop();
     expect(numbers).toEqual(normaliseRecipients(list, tenant, 'AU', 1000));
     expect(numbers).toHaveLength(1000);
     // One turn asked for before each slice of 64, and other work ran in them.
     expect(asked).toBe(Math.ceil(1000 / 64));
-    expect(turns).toBeGreaterThanOrEqual(15);
+    expect(counter.turns).toBeGreaterThanOrEqual(15);
     const bad = [...list.slice(0, 500), 'hello', ...list.slice(500, 998)];
     await expect(normaliseRecipientsIncrementally(bad, tenant, 'AU', 1000)).rejects.toMatchObject({
       code: 'RECIPIENTS_ERROR',

@@ -1,4 +1,5 @@
 import { createCpuTurns } from '../../src/scheduler';
+import { countTurns } from '../support/wait';
 
 // src/scheduler/cpu-turns.ts: the slices of many requests take turns, each turn of the event loop
 // resuming them first come first served until its time budget is spent. The clock here is the
@@ -7,24 +8,17 @@ describe('CPU turns', () => {
   async function slicesByTurn(budgetMs: number, sliceMs: number) {
     let ms = 0;
     const turns = createCpuTurns({ budgetMs, now: () => ms });
-    let turn = 0;
-    let ticking = true;
-    const tick = (): void => {
-      if (!ticking) return;
-      turn++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = countTurns();
     const resumed: { name: string; turn: number }[] = [];
     const request = async (name: string): Promise<void> => {
       for (let slice = 0; slice < 3; slice++) {
         await turns.next();
-        resumed.push({ name, turn });
+        resumed.push({ name, turn: counter.turns });
         ms += sliceMs;
       }
     };
     await Promise.all(['a', 'b', 'c'].map(request));
-    ticking = false;
+    counter.stop();
     const byTurn = new Map<number, string>();
     for (const { name, turn: t } of resumed) byTurn.set(t, (byTurn.get(t) ?? '') + name);
     return { order: resumed.map((r) => r.name).join(''), byTurn: [...byTurn.values()] };
@@ -60,24 +54,17 @@ describe('CPU turns', () => {
     let ms = 0;
     const turns = createCpuTurns({ budgetMs: 2, now: () => ms });
     const started: string[] = [];
-    let turn = 0;
-    let ticking = true;
-    const tick = (): void => {
-      if (!ticking) return;
-      turn++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = countTurns();
     const slice = async (name: string): Promise<void> => {
       await turns.next();
-      started.push(`${name}@${turn}`);
+      started.push(`${name}@${counter.turns}`);
       for (let step = 0; step < 4; step++) {
         ms += 1;
         await Promise.resolve();
       }
     };
     await Promise.all(['a', 'b', 'c', 'd'].map(slice));
-    ticking = false;
+    counter.stop();
     expect(started).toEqual(['a@1', 'b@1', 'c@2', 'd@2']);
   });
 });

@@ -10,6 +10,7 @@ import {
 import { runPlan, YIELD_AFTER_ROWS, type Plan } from '../../src/store/write-plan';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
 import { queuedBatch } from '../support/messages';
+import { countTurns } from '../support/wait';
 
 // The ledger's writes as plans (src/store/write-plan.ts): on SQLite they run synchronously on the
 // better-sqlite3 handle, one transaction per group, yielding to the event loop between chunks of a
@@ -42,19 +43,12 @@ async function countsOf(db: Db, tenantId: string) {
 
 /** Counts the event loop's turns until `promise` settles. */
 async function turnsDuring(promise: Promise<unknown>): Promise<number> {
-  let turns = 0;
-  let done = false;
-  const tick = (): void => {
-    if (done) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
+  const counter = countTurns();
   try {
     await promise;
-    return turns;
+    return counter.turns;
   } finally {
-    done = true;
+    counter.stop();
   }
 }
 

@@ -12,3 +12,29 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** The event loop's turns since it was made (one immediate per turn), counted until `stop()`. */
+export interface TurnCounter {
+  readonly turns: number;
+  stop(): void;
+}
+
+/** Starts counting the event loop's turns: the first counted is the next check phase. */
+export function countTurns(): TurnCounter {
+  let turns = 0;
+  let counting = true;
+  const tick = (): void => {
+    if (!counting) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    get turns() {
+      return turns;
+    },
+    stop() {
+      counting = false;
+    },
+  };
+}
