@@ -8,6 +8,7 @@ import {
   type SendJobRepository,
 } from '../../src/store';
 import { createFakeStores } from '../support/fakes';
+import { queuedMessage } from '../support/messages';
 import { openTestStore, type TestStore } from '../support/databases';
 
 // The in-memory fakes (test/support/fakes) must not drift from the SQL repositories they stand in
@@ -24,24 +25,15 @@ const T1 = '2026-11-25T01:00:05.000Z';
 const T2 = '2026-11-25T01:01:00.000Z';
 
 function message(id: string, batchId: string, overrides: Partial<MessageRecord> = {}): MessageRecord {
-  return {
+  return queuedMessage({
     id,
     tenantId: 'alpha',
     batchId,
     recipient: `+6141234567${id.slice(-1)}`,
-    sender: '',
-    text: 'hello',
-    segments: 1,
-    encoding: 'GSM-7',
-    status: 'queued',
-    reference: null,
-    providerMessageId: null,
-    error: null,
-    scheduledAt: null,
     createdAt: T0,
     updatedAt: T0,
     ...overrides,
-  };
+  });
 }
 
 /** One scenario over every method the send use case and the worker use; what each call answered. */

@@ -17,6 +17,7 @@ import { createIdempotencySweeper } from '../../src/messages';
 import { createLogger } from '../../src/observability';
 import { ManualClock } from '../support/manual-clock';
 import { waitFor } from '../support/wait';
+import { queuedMessage } from '../support/messages';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
 
 // The whole store, through its repositories, on both dialects: the embedded SQLite file and the
@@ -25,24 +26,15 @@ const AT = '2026-11-25T01:00:00.000Z';
 const unlimited: ClaimRoom = { take: () => true, giveBack: () => undefined };
 
 function message(id: string, overrides: Partial<MessageRecord> = {}): MessageRecord {
-  return {
+  return queuedMessage({
     id,
     tenantId: 'alpha',
     batchId: 'bat_1',
     recipient: '+61412345678',
-    sender: '',
-    text: 'hello',
-    segments: 1,
-    encoding: 'GSM-7',
-    status: 'queued',
-    reference: null,
-    providerMessageId: null,
-    error: null,
-    scheduledAt: null,
     createdAt: AT,
     updatedAt: AT,
     ...overrides,
-  };
+  });
 }
 
 describe.each(DIALECTS)('the store on %s', (dialect) => {
