@@ -30,6 +30,30 @@ const guards: RouteGuards = { authenticate, rateLimit: (_req, _res, next) => nex
 const echo: RequestHandler = (req, res) =>
   sendSuccess(res, 200, { tenant: (req.user as Identity | undefined)?.tenantId ?? null });
 
+/**
+ * The routers served on loopback as the app serves them: `after` (a fallback) behind them, then the
+ * gateway's error handler, logging nowhere.
+ */
+async function serve(
+  routers: { public: RequestHandler; tenant: RequestHandler },
+  ...after: RequestHandler[]
+): Promise<{ server: Server; url: string }> {
+  const app = express();
+  app.use(routers.public, routers.tenant, ...after);
+  app.use(
+    errorHandler(
+      createLogger({
+        level: 'fatal',
+        secrets: [],
+        destination: new Writable({ write: (_c, _e, done) => done() }),
+      }),
+    ),
+  );
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
 function route(overrides: Partial<RouteDefinition>): RouteDefinition {
   return {
     method: 'get',
@@ -110,20 +134,7 @@ describe('the route table: every route states its access, and the table enforces
           }),
         ],
       });
-      const app = express();
-      app.use(routers.public, routers.tenant);
-      app.use(
-        errorHandler(
-          createLogger({
-            level: 'fatal',
-            secrets: [],
-            destination: new Writable({ write: (_c, _e, done) => done() }),
-          }),
-        ),
-      );
-      server = createServer(app);
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      ({ server, url } = await serve(routers));
     });
     afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
@@ -200,21 +211,9 @@ describe('routing by prefix: a request meets only the routes of its leading segm
         route({ path: '/v1/messages/:id', access: 'sms:read', handler: tag('detail') }),
       ],
     });
-    const app = express();
-    app.use(routers.public, routers.tenant);
-    app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
-    app.use(
-      errorHandler(
-        createLogger({
-          level: 'fatal',
-          secrets: [],
-          destination: new Writable({ write: (_c, _e, done) => done() }),
-        }),
-      ),
-    );
-    server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const notFound: RequestHandler = (req, _res, next) =>
+      next(new ApiError('NOT_FOUND', `no route ${req.method} ${req.path}`));
+    ({ server, url } = await serve(routers, notFound));
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
