@@ -1,6 +1,7 @@
 import type { Database as SqliteHandle, Statement } from 'better-sqlite3';
 import {
   CompiledQuery,
+  type Kysely,
   type PostgresPool,
   type PostgresPoolClient,
   type QueryResult,
@@ -24,7 +25,7 @@ type Values = readonly unknown[];
 
 /** Runs SQL text with its parameters in `trx` (or a database), through kysely's connection. */
 export async function run<R = Record<string, unknown>>(
-  trx: Transaction<Database>,
+  trx: Kysely<Database> | Transaction<Database>,
   text: string,
   parameters: Values,
 ): Promise<QueryResult<R>> {

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Database as SqliteHandle, Statement } from 'better-sqlite3';
-import { CompiledQuery, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { Database, Db } from './database';
 import { isPostgres } from './dialect';
 import { placeholderOf, run, type Placeholder } from './statements';
@@ -78,9 +78,7 @@ export async function runPlan<R>(db: Db, plan: (dialect: PlanDialect) => Plan<R>
  */
 export async function runRead(db: Db, step: Step): Promise<Row[]> {
   const sqlite = sqliteHandles.get(db);
-  if (sqlite === undefined) {
-    return (await db.executeQuery<Row>(CompiledQuery.raw(step.text, [...step.values]))).rows;
-  }
+  if (sqlite === undefined) return (await run<Row>(db, step.text, step.values)).rows;
   return db
     .connection()
     .execute(() => Promise.resolve(sqlite.prepare(step.text).all(...step.values) as Row[]));
