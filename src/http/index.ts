@@ -7,7 +7,7 @@ export { parsePage, pageBlock, pageQuery, PAGE_SIZE, type PageRequest } from './
 export { knownTenant, tenantFilter } from './tenant-param';
 export { requireJson } from './content-type';
 export { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-depth';
-export { accessLog, accessLogger, requestId } from './request-context';
+export { accessLogger, requestId } from './request-context';
 export { requireHttps } from './https-check';
 export { errorHandler, notFound } from './error-handler';
 export { healthRoutes, type ReadinessCheck } from './health';

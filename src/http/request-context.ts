@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestHandler, Response } from 'express';
+import type { Response } from 'express';
 import type { Logger } from '../observability';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -56,19 +56,10 @@ declare module 'node:http' {
  * credentials and numbers). Hand-rolled rather than pino-http: pino-http builds a child logger and
  * serialises the request for every request, even one whose line is below the level (~20 % of the
  * gateway's CPU under load with its write); this does the work only for a line that is written.
- */
-export function accessLog(logger: Logger, options: AccessLogOptions): RequestHandler {
-  const begin = accessLogger(logger, options);
-  return (req, res, next) => {
-    begin(req, res);
-    next();
-  };
-}
-
-/**
- * What `accessLog` does for one request, without the middleware's `next`, for the app's edge layer:
- * sets the request id and writes the line when the answer ends. One 'close' listener per request:
- * a response emits 'close' after 'finish', and alone when the connection ended first (aborted).
+ *
+ * Called for each request by the app's edge layer and by the refusals answered before Express: sets
+ * the request id and writes the line when the answer ends. One 'close' listener per request: a
+ * response emits 'close' after 'finish', and alone when the connection ended first (aborted).
  */
 export function accessLogger(
   logger: Logger,

@@ -4,7 +4,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { Writable } from 'node:stream';
 import { boundInFlight } from '../../src/limits';
-import { accessLog, ApiError, errorHandler } from '../../src/http';
+import { accessLogger, ApiError, errorHandler } from '../../src/http';
 
 describe('refusals are cheap answers', () => {
   it('a 4xx ApiError captures no stack frames; a 5xx one keeps its stack', () => {
@@ -40,7 +40,11 @@ describe('the access log samples 2xx and 429 answers, and keeps every 5xx', () =
     });
     const logger = pino({ level }, sink);
     const app = express();
-    app.use(accessLog(logger, { sampleEvery }));
+    const log = accessLogger(logger, { sampleEvery });
+    app.use((req, res, next) => {
+      log(req, res);
+      next();
+    });
     app.get('/status/:code', (req, res) => {
       res.status(Number(req.params.code)).json({});
     });
