@@ -59,7 +59,7 @@ export async function appendEvents(
   at: string,
   hasWebhook: WebhookTenants,
 ): Promise<StoredEvent[]> {
-  if (events.length === 0) return [];
+  // No events, no statements: the plan returns before its lock.
   return runPlanIn(trx, appendEventsPlan(dialectOf(trx), events, at, hasWebhook));
 }
 
