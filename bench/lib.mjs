@@ -143,7 +143,8 @@ export async function startGatewayBeside(standIn, { appKey, jwtSecret, env = {} 
 /**
  * bench/node-floor.mjs on a free port against the stand-in: the least a Node.js gateway costs here
  * (one HTTP server, one keep-alive provider call, nothing else), to tell smsgate's own cost from
- * Node's and the kernel's. With `refuse`, it answers every send 429 without calling the provider.
+ * Node's and the kernel's. With `refuse` true, it answers every send 429 without calling the
+ * provider; with `refuse` an Authorization value, only the sends that carry it.
  */
 export async function startNodeFloor(standIn, { appKey, refuse = false }) {
   const port = await freePort();
@@ -153,7 +154,9 @@ export async function startNodeFloor(standIn, { appKey, refuse = false }) {
       PORT: String(port),
       UPSTREAM_URL: `${standIn.url}/api/v3/`,
       APPKEY: appKey,
-      REFUSE: refuse ? '1' : '0',
+      REFUSE: refuse === true ? '1' : '0',
+      // refuse: an Authorization value: only the requests carrying it are refused.
+      REFUSE_AUTH: typeof refuse === 'string' ? refuse : '',
     },
     `http://127.0.0.1:${port}/readyz`,
   );

@@ -4,8 +4,10 @@
 // latency added over calling the provider directly) is Node's HTTP parser and the kernel's
 // loopback, which smsgate pays too; what smsgate costs above it is its own code.
 // With REFUSE=1 it answers every POST with a 429 envelope instead (no provider call): the least a
-// Node.js server costs per refusal, the floor of bench/flood.
-//   PORT=… UPSTREAM_URL=http://127.0.0.1:…/api/v3/ APPKEY=… [REFUSE=1] node bench/node-floor.mjs
+// Node.js server costs per refusal, the floor of bench/flood. With REFUSE_AUTH=<Authorization
+// value> it refuses only the requests that carry it (the flooding tenant) and sends the others
+// (the quiet tenant's): what a quiet tenant gets at best during that flood on this machine.
+//   PORT=… UPSTREAM_URL=http://127.0.0.1:…/api/v3/ APPKEY=… [REFUSE=1 | REFUSE_AUTH=…] node bench/node-floor.mjs
 // GET /readyz answers 200 once it listens.
 import http from 'node:http';
 
@@ -45,6 +47,8 @@ function callProvider(body) {
   });
 }
 
+const refuseAll = process.env.REFUSE === '1';
+const refuseAuth = process.env.REFUSE_AUTH || undefined;
 const refusal = JSON.stringify({ data: null, error: { code: 'OVER_LIMIT', description: 'rate limit' } });
 
 const server = http.createServer((req, res) => {
@@ -55,7 +59,7 @@ const server = http.createServer((req, res) => {
   const chunks = [];
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', async () => {
-    if (process.env.REFUSE === '1') {
+    if (refuseAll || (refuseAuth !== undefined && req.headers.authorization === refuseAuth)) {
       res.writeHead(429, {
         'Content-Type': 'application/json',
         'Content-Length': Buffer.byteLength(refusal),
