@@ -14,11 +14,21 @@ import { performance } from 'node:perf_hooks';
 // resumed slice goes on through its promise steps in the same turn until it waits for I/O, a
 // timer or its own next turn, and the check for the next slice comes after the first of those
 // steps. Measured through the provider cap (docs/benchmarks.md), the longest turn went from
-// 136-191 ms to 33-64 ms. Hand-rolled (a queue of resolvers): no library schedules promise
+// 136-191 ms to 33-64 ms.
+//
+// When slices have not had to wait for a while (CONTENDED_FOR_MS), the first slice to ask in a
+// turn of the event loop goes at once: taking turns is for slices that would otherwise share one,
+// and a wait for the check phase is a whole poll phase when other sockets are busy (a tenant
+// flooding its rate limit, answered in the raw listener, put ~5 ms in each, and a quiet tenant's
+// send waited for two). Under a load of sends, where slices wait every turn, all of them take turns.
+// Hand-rolled (a queue of resolvers): no library schedules promise
 // continuations against a per-turn time budget.
 
 export interface CpuTurns {
-  /** Resolves after every slice queued before it: in a later check phase, in its budget. */
+  /**
+   * Resolves after every slice queued before it: in a later check phase, in its budget; at once
+   * for the first slice of a turn when none has waited for CONTENDED_FOR_MS.
+   */
   next(): Promise<void>;
 }
 
@@ -32,9 +42,18 @@ export interface CpuTurnOptions {
 /** 5 ms: well under the 50 ms of event-loop delay a gateway may add, a few slices of parsing. */
 export const CPU_TURN_BUDGET_MS = 5;
 
+/** How long after a slice last had to wait no slice goes at once (a few turns of a busy loop). */
+export const CONTENDED_FOR_MS = 20;
+
 export function createCpuTurns(options: CpuTurnOptions): CpuTurns {
   const waiting: (() => void)[] = [];
   let scheduled = false;
+  // A slice went at once in this turn of the event loop (cleared in its check phase).
+  let wentAtOnce = false;
+  let lastWaitAt = Number.NEGATIVE_INFINITY;
+  const clearWentAtOnce = (): void => {
+    wentAtOnce = false;
+  };
 
   const runTurn = (): void => {
     const started = options.now();
@@ -56,14 +75,22 @@ export function createCpuTurns(options: CpuTurnOptions): CpuTurns {
   };
 
   return {
-    next: () =>
-      new Promise((resolve) => {
+    next: () => {
+      const now = options.now();
+      if (!scheduled && !wentAtOnce && now - lastWaitAt >= CONTENDED_FOR_MS) {
+        wentAtOnce = true;
+        setImmediate(clearWentAtOnce);
+        return Promise.resolve();
+      }
+      lastWaitAt = now;
+      return new Promise((resolve) => {
         waiting.push(resolve);
         if (!scheduled) {
           scheduled = true;
           setImmediate(runTurn);
         }
-      }),
+      });
+    },
   };
 }
 

@@ -33,8 +33,9 @@ describe('CPU turns', () => {
   it('resumes as many in one turn as its budget allows, the rest in the next', async () => {
     const { order, byTurn } = await slicesByTurn(5, 2);
     expect(order).toBe('abcabcabc');
-    // 0, 2, 4 ms spent before each of a turn's first three slices: the third still starts.
-    expect(byTurn).toEqual(['abc', 'abc', 'abc']);
+    // 'a' asked first with none waiting: at once. Then 0, 2, 4 ms spent before each of a turn's
+    // first three slices: the third still starts.
+    expect(byTurn).toEqual(['a', 'bca', 'bca', 'bc']);
   });
 
   it('goes idle when nothing waits, and resumes a slice that asks later', async () => {
@@ -49,8 +50,9 @@ describe('CPU turns', () => {
   });
 
   it('stops starting slices in a turn once the budget is spent, even by steps of slices it started', async () => {
-    // Each slice takes 4 promise steps of 1 ms; the budget is 2 ms. The first turn starts 'a',
-    // then 'b' (1 ms spent after a's first step), and no more: c, d wait for the next turn.
+    // Each slice takes 4 promise steps of 1 ms; the budget is 2 ms. 'a' goes at once (the first to
+    // ask, none waiting). The first turn starts 'b', then 'c' (1 ms spent after b's first step),
+    // and no more: d waits for the next turn.
     let ms = 0;
     const turns = createCpuTurns({ budgetMs: 2, now: () => ms });
     const started: string[] = [];
@@ -65,6 +67,37 @@ describe('CPU turns', () => {
     };
     await Promise.all(['a', 'b', 'c', 'd'].map(slice));
     counter.stop();
-    expect(started).toEqual(['a@1', 'b@1', 'c@2', 'd@2']);
+    expect(started).toEqual(['a@0', 'b@1', 'c@1', 'd@2']);
+  });
+
+  it('lets the first slice of a turn go at once when none has waited for 20 ms; the next of that turn waits', async () => {
+    let ms = 0;
+    const turns = createCpuTurns({ budgetMs: 5, now: () => ms });
+    const counter = countTurns();
+    const at: string[] = [];
+    const idleTurns = async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    };
+    const alone = async (name: string) => {
+      const before = counter.turns;
+      await turns.next();
+      at.push(`${name}@+${counter.turns - before}`);
+    };
+    // Two requests whose bodies came in the same turn: the first at once, the second waits.
+    await Promise.all([
+      turns.next().then(() => at.push(`first@${counter.turns}`)),
+      turns.next().then(() => at.push(`second@${counter.turns}`)),
+    ]);
+    await idleTurns();
+    // 19 ms after a slice waited: still contended, so it takes its turn.
+    ms = 19;
+    await alone('contended');
+    await idleTurns();
+    // 20 ms after the last wait (at 19): at once.
+    ms = 39;
+    await alone('quiet');
+    counter.stop();
+    expect(at).toEqual(['first@0', 'second@1', 'contended@+1', 'quiet@+0']);
   });
 });
