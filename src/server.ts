@@ -14,7 +14,7 @@ import {
   type IdentityProvider,
   type Sandbox,
 } from './sandbox';
-import { DEMO_FORM_ID, demoForm } from './forms';
+import { checkFormRecipients, DEMO_FORM_ID, demoForm } from './forms';
 import { openDatabase, type Db } from './store';
 
 export interface RunningServer {
@@ -51,6 +51,7 @@ export interface StartOptions {
  * sandbox APPKEY), then the store, the gateway and the HTTP listener.
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  checkFormRecipients(config);
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.log.level, secrets: secretValuesOf(config) });
   let sandbox: Sandbox | undefined;

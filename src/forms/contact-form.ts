@@ -1,7 +1,7 @@
 import type { Identity } from '../auth';
 import type { Clock } from '../clock';
-import type { Config, FormConfig } from '../config';
-import { ApiError } from '../http';
+import { ConfigError, type Config, type FormConfig } from '../config';
+import { ApiError, isApiError } from '../http';
 import { dayPeriod } from '../limits';
 import { normaliseRecipients } from '../messages';
 import type { Logger } from '../observability';
@@ -139,4 +139,28 @@ async function replyToSubmitter(
   } catch (error) {
     logger.info({ form: formId, err: error }, 'form reply to the submitter not sent');
   }
+}
+
+/**
+ * Refuses, at start-up, a form whose fixed recipients its tenant may not send to (a landline for a
+ * tenant of mobiles, a country it may not reach, not a number at all): otherwise every post to the
+ * form would fail, and only once a visitor posts. Checked here rather than when the configuration
+ * is loaded because the check is the send's own (src/messages), which the configuration cannot import.
+ */
+export function checkFormRecipients(config: Config): void {
+  const problems = Object.entries(config.forms).flatMap(([formId, form]) => {
+    const tenant = config.tenants[form.tenant];
+    if (!tenant) return []; // refused when the configuration was loaded
+    return form.recipients.flatMap((recipient, i) => {
+      try {
+        normaliseRecipients(recipient, tenant, config.messages.defaultRegion, 1);
+        return [];
+      } catch (error) {
+        if (!isApiError(error)) throw error;
+        // The description names a request's field ("to: …"); here the field is the configuration key.
+        return [`forms.${formId}.recipients[${i}]: ${error.description.replace(/^to: /, '')}`];
+      }
+    });
+  });
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
 }
