@@ -63,6 +63,8 @@ export function createCpuTurns(options: CpuTurnOptions): CpuTurns {
         scheduled = false;
         return;
       }
+      // A slice resumed from the queue waited: contention goes on until 20 ms after the last one.
+      lastWaitAt = options.now();
       resume();
       // Queued after the resumed slice's continuation: runs after its first promise step.
       queueMicrotask(() => {

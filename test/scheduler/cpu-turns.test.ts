@@ -40,13 +40,17 @@ describe('CPU turns', () => {
 
   it('goes idle when nothing waits, and resumes a slice that asks later', async () => {
     const turns = createCpuTurns({ budgetMs: 5, now: () => 0 });
-    await turns.next();
-    // The queue is empty and no turn is scheduled; a new caller must still be resumed.
+    // Two in one turn: the second waits, so the clock (standing still) stays contended.
+    await Promise.all([turns.next(), turns.next()]);
+    // The queue is empty and no turn is scheduled; a new caller must still be resumed, by a turn.
     await new Promise<void>((resolve) => setImmediate(resolve));
     await new Promise<void>((resolve) => setImmediate(resolve));
+    const counter = countTurns();
     let resumed = false;
     await turns.next().then(() => (resumed = true));
+    counter.stop();
     expect(resumed).toBe(true);
+    expect(counter.turns).toBe(1);
   });
 
   it('stops starting slices in a turn once the budget is spent, even by steps of slices it started', async () => {
@@ -99,5 +103,24 @@ describe('CPU turns', () => {
     await alone('quiet');
     counter.stop();
     expect(at).toEqual(['first@0', 'second@1', 'contended@+1', 'quiet@+0']);
+  });
+
+  it('counts a slice resumed from the queue as contention, however long it waited', async () => {
+    let ms = 0;
+    const turns = createCpuTurns({ budgetMs: 5, now: () => ms });
+    const counter = countTurns();
+    const first = turns.next();
+    // Asked at 0, resumed at 15 (a long turn before its check phase).
+    const second = turns.next();
+    ms = 15;
+    await Promise.all([first, second]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // 30 ms after the last ask, 15 after the last resume: still contended.
+    ms = 30;
+    const before = counter.turns;
+    await turns.next();
+    counter.stop();
+    expect(counter.turns - before).toBe(1);
   });
 });
