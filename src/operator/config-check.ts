@@ -1,12 +1,14 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { loadConfig, SECRET_KEYS, secretValuesOf, type Config } from '../config';
+import { checkFormRecipients } from '../forms';
 
 /**
  * `smsgate config check [FILE]`: loads the configuration as the gateway would (defaults, the file,
  * the environment, secret files) and prints what it would run with, every secret masked: a key in
  * SECRET_KEYS shows `[secret]`, and any other string holding a secret value (a password inside a
- * URL) has it replaced. An invalid configuration is thrown with the loader's message.
+ * URL) has it replaced. An invalid configuration is thrown with the loader's message, as is a
+ * contact form the gateway would refuse at start-up.
  */
 export function configCheck(args: string[], env: NodeJS.ProcessEnv): string {
   const { values, positionals } = parseArgs({
@@ -17,6 +19,8 @@ export function configCheck(args: string[], env: NodeJS.ProcessEnv): string {
   });
   const file = positionals[0];
   const config = loadConfig(file ? { ...env, SMSGATE_CONFIG: file } : env);
+  // What the gateway also refuses at start-up.
+  checkFormRecipients(config);
   const shown = masked(config);
   const body = values.json ? JSON.stringify(shown, null, 2) : stringify(shown);
   const source = file ?? env.SMSGATE_CONFIG ?? '(defaults and environment)';

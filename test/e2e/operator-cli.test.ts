@@ -162,5 +162,25 @@ describe('smsgate send, messages, tail, usage and config check', () => {
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toContain('tenants.website.scopes.0');
     expect(invalid.stdout).toBe('');
+    // A form the gateway would refuse at start-up (a landline for a tenant of mobiles) is refused here too.
+    writeFileSync(
+      file,
+      [
+        'tenants:',
+        '  website:',
+        '    scopes: [sms:send]',
+        'forms:',
+        '  contact:',
+        '    tenant: website',
+        "    recipients: ['0298765432']",
+        '    template: Hello',
+        "    allowedOrigins: ['https://www.example.com']",
+        '    captcha: { provider: none }',
+      ].join('\n'),
+    );
+    const unservable = await run(['config', 'check', file], clean({}));
+    expect(unservable.code).toBe(1);
+    expect(unservable.stderr).toContain("forms.contact.recipients[0]: '0298765432' is a fixed_line number");
+    expect(unservable.stdout).toBe('');
   });
 });
