@@ -4,7 +4,7 @@
 // when requests follow each other closely (caches, the hypervisor waking the vCPU), whatever the
 // program: the added-latency row of bench/overhead (200 sends/s) is measured in that regime, and
 // bench/capacity in the other. No goal: the table explains the others.
-// Usage: node bench/cpu-by-rate.mjs [-- --rates 50,200,1000 --duration 10]
+// Usage: npm run bench:rates [-- --rates 50,200,1000 --duration 10]
 import { parseArgs } from 'node:util';
 import jwt from 'jsonwebtoken';
 import { constantRate } from './constant-rate.mjs';
@@ -62,16 +62,16 @@ try {
   for (const rate of rates) {
     for (const [name, { pid, ...request }] of Object.entries(paths)) {
       const before = { own: cpuMs(pid), standIn: cpuMs(standIn.child.pid) };
-      const answered = await constantRate({ ...request, method: 'POST', rate, duration });
-      const perRequest = (ms) => Math.round((ms * 1000) / answered.requests);
+      const load = await constantRate({ ...request, method: 'POST', rate, duration });
+      const perRequest = (ms) => Math.round((ms * 1000) / load.requests);
       rows.push({
         rate,
         path: name,
         cpuUsPerRequest: perRequest(cpuMs(pid) - before.own),
         standInCpuUsPerRequest: perRequest(cpuMs(standIn.child.pid) - before.standIn),
-        p50Ms: answered.p50,
-        p99Ms: answered.p99,
-        errors: answered.errors + answered.non2xx,
+        p50Ms: load.p50,
+        p99Ms: load.p99,
+        errors: load.errors + load.non2xx,
       });
     }
   }

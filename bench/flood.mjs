@@ -5,9 +5,10 @@
 // connections allow, with the same token; every answer is 429 OVER_LIMIT (the window is a minute:
 // keep --duration well under what is left of it). The quiet tenant sends 10 messages a second
 // meanwhile, one every 100 ms (see quietLoad). Goals: ≥ 10,000 429 answers/s, quiet tenant p99
-// < 25 ms. First the quiet tenant alone, for its baseline, also as clumps (see quietClumps). The provider is the stand-in (separate process, cap lifted).
-// Then the same flood on bench/node-floor.mjs answering 429 to everything: the most refusals a
-// Node.js server answers here, whatever it does.
+// < 25 ms. First the quiet tenant alone, for its baseline, also as clumps (see quietClumps). The
+// provider is the stand-in (separate process, cap lifted). Then the same flood on
+// bench/node-floor.mjs, which refuses the noisy tenant's token and sends the quiet tenant's: the
+// most refusals a Node.js server answers here, and the best a quiet tenant gets beside them.
 // Usage: npm run bench:flood [-- --duration 15 --connections 64]
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
