@@ -83,6 +83,14 @@ const quietLoad = () => {
 // correction assumes a 1 ms interval whatever the rate (see bench/constant-rate.mjs).
 const quietClumps = () =>
   run(send('quiet', { connections: 2, overallRate: 10, ignoreCoordinatedOmission: true, duration }));
+/** What a quiet tenant's constant-rate run is recorded as. */
+const quietFigures = (run) => ({
+  p50Ms: run.p50,
+  p99Ms: run.p99,
+  maxMs: run.max,
+  ok: run.ok,
+  non2xx: run.non2xx + run.errors,
+});
 let result;
 try {
   await run(send('quiet', { connections: 2, overallRate: 10, duration: 3 })); // warm-up
@@ -131,14 +139,7 @@ try {
       maxMs: clumps.latency.max,
       ok: clumps['2xx'],
     },
-    quietDuringFlood: {
-      p50Ms: quiet.p50,
-      p99Ms: quiet.p99,
-      maxMs: quiet.max,
-      ok: quiet.ok,
-      non2xx: quiet.non2xx + quiet.errors,
-      loadAverage: `${loadFlood} → ${await loadNow()}`,
-    },
+    quietDuringFlood: { ...quietFigures(quiet), loadAverage: `${loadFlood} → ${await loadNow()}` },
     eventLoopMaxMs: loop.maxMs,
     peakRssMb: peakRss,
     // Gateway CPU per answer during the flood: what the answers cost whatever the machine's load.
@@ -170,13 +171,7 @@ try {
       cpuUsPerAnswer: Math.round(
         ((cpuMs(floor.pid) - cpuBefore) * 1000) / Math.max(1, flood.requests.total + quiet.requests),
       ),
-      quietDuringFlood: {
-        p50Ms: quiet.p50,
-        p99Ms: quiet.p99,
-        maxMs: quiet.max,
-        ok: quiet.ok,
-        non2xx: quiet.non2xx + quiet.errors,
-      },
+      quietDuringFlood: quietFigures(quiet),
     };
   } finally {
     floor.kill('SIGTERM');

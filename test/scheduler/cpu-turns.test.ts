@@ -5,6 +5,12 @@ import { countTurns } from '../support/wait';
 // resuming them first come first served until its time budget is spent. The clock here is the
 // test's: each slice "takes" the milliseconds it adds to it.
 describe('CPU turns', () => {
+  /** Two turns of the event loop in which nothing asks for a slice. */
+  const idleTurns = async () => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+
   async function slicesByTurn(budgetMs: number, sliceMs: number) {
     let ms = 0;
     const turns = createCpuTurns({ budgetMs, now: () => ms });
@@ -43,8 +49,7 @@ describe('CPU turns', () => {
     // Two in one turn: the second waits, so the clock (standing still) stays contended.
     await Promise.all([turns.next(), turns.next()]);
     // The queue is empty and no turn is scheduled; a new caller must still be resumed, by a turn.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await idleTurns();
     const counter = countTurns();
     let resumed = false;
     await turns.next().then(() => (resumed = true));
@@ -79,10 +84,6 @@ describe('CPU turns', () => {
     const turns = createCpuTurns({ budgetMs: 5, now: () => ms });
     const counter = countTurns();
     const at: string[] = [];
-    const idleTurns = async () => {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    };
     const alone = async (name: string) => {
       const before = counter.turns;
       await turns.next();
@@ -114,8 +115,7 @@ describe('CPU turns', () => {
     const second = turns.next();
     ms = 15;
     await Promise.all([first, second]);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await idleTurns();
     // 30 ms after the last ask, 15 after the last resume: still contended.
     ms = 30;
     const before = counter.turns;
