@@ -1,6 +1,6 @@
 // Configuration: one zod schema, loaded from YAML + env + secret files, validated at start-up.
 // The provider APPKEY is read here and handed only to upstream/.
-export { loadConfig, parseConfig, ConfigError, mergeTrees, type LoadOptions } from './load';
+export { loadConfig, parseConfig, ConfigError, refuseConfig, mergeTrees, type LoadOptions } from './load';
 export { secretValuesOf, SECRET_KEYS } from './secrets';
 export {
   configSchema,

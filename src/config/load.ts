@@ -145,8 +145,13 @@ function checkConsistency(config: Config, requireAppKey: boolean): Config {
   if (config.http.headersTimeoutMs <= config.http.keepAliveTimeoutMs) {
     problems.push('http.headersTimeoutMs: expected more than http.keepAliveTimeoutMs');
   }
-  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  refuseConfig(problems);
   return config;
+}
+
+/** Throws the problems found, if any, as one ConfigError listing each on its own line. */
+export function refuseConfig(problems: string[]): void {
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
 }
 
 function checkTemplatesAndVerification(config: Config): string[] {

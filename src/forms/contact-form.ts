@@ -1,6 +1,6 @@
 import type { Identity } from '../auth';
 import type { Clock } from '../clock';
-import { ConfigError, type Config, type FormConfig } from '../config';
+import { refuseConfig, type Config, type FormConfig } from '../config';
 import { ApiError, isApiError } from '../http';
 import { dayPeriod } from '../limits';
 import { normaliseRecipients } from '../messages';
@@ -162,5 +162,5 @@ export function checkFormRecipients(config: Config): void {
       }
     });
   });
-  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  refuseConfig(problems);
 }
