@@ -72,10 +72,18 @@ const send = (tenant, extra = {}) => ({
 // The quiet tenant: 10 sends a second, one every 100 ms, open loop, from a process of its own
 // (bench/constant-rate.mjs: latency from when each was due, in µs; the flood's generator, in this
 // process, does not delay it).
-const quietLoad = () => {
-  const { url: target, method, headers, body } = send('quiet');
-  return constantRateApart({ url: target, method, headers, body, rate: 10, duration });
-};
+/** Where the gateway's requests go: as `send` builds them. */
+const toGateway = (request) => request;
+const quietLoad = (at = toGateway) => constantRateApart({ ...at(send('quiet')), rate: 10, duration });
+// The flood lasts 2 s longer than the quiet tenant's run, which starts a second into it and ends a
+// second before it: the flood at full rate, not its 64 connections opening.
+const floodSeconds = duration + 2;
+/** The flood and, beside it, the quiet tenant: both sent where `at` points them. */
+const floodBesideQuiet = (at = toGateway) =>
+  Promise.all([
+    run(at(send('noisy', { connections: Number(values.connections), duration: floodSeconds }))),
+    new Promise((ready) => setTimeout(ready, 1000)).then(() => quietLoad(at)),
+  ]);
 // The same 10 a second as autocannon's `overallRate` sends them: each of 2 connections sends its 5
 // back to back at the top of each second, a clump of 10 calls to one number that cannot be
 // coalesced. The budget paces such a clump (upstream.grantBurst, then one call per 70 ms), so it
@@ -105,16 +113,11 @@ try {
   const rss = rssSampler(gateway.pid);
   const loadFlood = await loadNow();
   const cpuBefore = cpuMs(gateway.pid);
-  // The quiet tenant starts a second into the flood and ends a second before it: the flood at
-  // full rate, not its 64 connections opening.
-  const [noisy, quiet] = await Promise.all([
-    run(send('noisy', { connections: Number(values.connections), duration: duration + 2 })),
-    new Promise((ready) => setTimeout(ready, 1000)).then(quietLoad),
-  ]);
+  const [noisy, quiet] = await floodBesideQuiet();
   const cpuUsed = cpuMs(gateway.pid) - cpuBefore;
   const loop = await eventLoopDelay(url);
   const peakRss = rss.stop();
-  const refusedPerSecond = Math.round(noisy.non2xx / (duration + 2));
+  const refusedPerSecond = Math.round(noisy.non2xx / floodSeconds);
   result = {
     machine: info,
     label: values.label,
@@ -157,15 +160,12 @@ try {
   const { floor, url: floorUrl } = await startNodeFloor(standIn, { appKey, refuse: noisyAuth });
   try {
     const cpuBefore = cpuMs(floor.pid);
-    const onFloor = (request) => ({ ...request, url: `${floorUrl}/v1/messages` });
-    const [flood, quiet] = await Promise.all([
-      run(onFloor(send('noisy', { connections: Number(values.connections), duration: duration + 2 }))),
-      new Promise((ready) => setTimeout(ready, 1000)).then(() =>
-        constantRateApart({ ...onFloor(send('quiet')), rate: 10, duration }),
-      ),
-    ]);
+    const [flood, quiet] = await floodBesideQuiet((request) => ({
+      ...request,
+      url: `${floorUrl}/v1/messages`,
+    }));
     result.nodeFloor = {
-      refusedPerSecond: Math.round(flood.non2xx / (duration + 2)),
+      refusedPerSecond: Math.round(flood.non2xx / floodSeconds),
       p50Ms: flood.latency.p50,
       p99Ms: flood.latency.p99,
       cpuUsPerAnswer: Math.round(
