@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import Redis from 'ioredis';
 import type { Logger } from '../observability';
+import { connectRedis, type Redis } from '../redis';
 import type { StoredEvent } from '../store';
 
 export type EventListener = (event: StoredEvent) => void;
@@ -30,8 +30,8 @@ export function createEventHub(options: { redisUrl?: string; channel: string; lo
 
   if (options.redisUrl) {
     const settings = { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 1_000 };
-    publisher = new Redis(options.redisUrl, settings);
-    subscriber = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+    publisher = connectRedis(options.redisUrl, settings);
+    subscriber = connectRedis(options.redisUrl, { maxRetriesPerRequest: null });
     let warned = false;
     const onError = () => {
       if (warned) return;

@@ -4,9 +4,9 @@ import type {
   Logger as RateLimitLogger,
   Store,
 } from 'express-rate-limit';
-import Redis from 'ioredis';
 import { RedisStore, type Options as RedisStoreOptions } from 'rate-limit-redis';
 import type { Logger } from '../observability';
+import { connectRedis } from '../redis';
 
 export interface LimiterStores {
   /** A counter store under this key prefix: Redis when configured (shared by replicas), else none (memory). */
@@ -39,7 +39,9 @@ export interface LimiterStoresOptions {
  */
 export function createLimiterStores(options: LimiterStoresOptions): LimiterStores {
   const { redisUrl, keyPrefix, logger } = options;
-  const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 500 }) : undefined;
+  const redis = redisUrl
+    ? connectRedis(redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 500 })
+    : undefined;
   redis?.on('error', () => undefined);
   let failing = false;
   const storeFailed = (error: unknown) => {

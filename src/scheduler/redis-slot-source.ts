@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
 import type { Clock } from '../clock';
 import type { Logger } from '../observability';
+import { connectRedis } from '../redis';
 import { DEFAULT_GRANT_BURST } from './pacer';
 import { createLocalSlotSource, type SlotSource } from './slot-source';
 
@@ -150,7 +150,7 @@ export function createRedisSlotSource(options: RedisSlotSourceOptions): RedisSlo
   const byClock = options.scriptTime === 'clock';
   // Keys only need to outlive the window; a manual clock may stand still for a while of real time.
   const expireMs = byClock ? 600_000 : 2 * windowMs + LIVE_TTL_MS;
-  const redis = new Redis(options.url, {
+  const redis = connectRedis(options.url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: 500,

@@ -3,7 +3,6 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Generated } from 'kysely';
 import { isPostgres } from './dialect';
-import { Pool, types } from 'pg';
 import { migrations } from './migrations';
 import { preparedPostgres, preparedSqlite } from './statements';
 import { registerSqlite } from './write-plan';
@@ -308,7 +307,11 @@ export async function openDatabase(settings: StoreSettings): Promise<Db> {
  * the repositories; bigserial ids likewise.
  */
 export async function openPostgresDatabase(url: string): Promise<Db> {
-  const pool = new Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000 });
+  // Loaded here, not at start-up: the embedded default (SQLite) never needs the driver.
+  const { default: pg } = await import('pg');
+  // int8 (bigserial ids, count(*)) as JavaScript numbers: our ids and counts stay far below 2^53.
+  pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000 });
   pool.on('error', () => undefined); // an idle client's broken connection is replaced on next use
   const prepared = preparedPostgres(pool);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: prepared }) });
@@ -316,9 +319,6 @@ export async function openPostgresDatabase(url: string): Promise<Db> {
   prepared.enable();
   return db;
 }
-
-// int8 (bigserial ids, count(*)) as JavaScript numbers: our ids and counts stay far below 2^53.
-types.setTypeParser(types.builtins.INT8, (value) => Number(value));
 
 /**
  * Opens the embedded SQLite store (WAL, so readers never block the writer) and brings its schema
