@@ -67,8 +67,12 @@ export async function machine() {
     node: process.version,
     loadAverage: os.loadavg().map((n) => Math.round(n * 100) / 100),
     build: process.env.BENCH_DIST ?? 'dist/ of this checkout',
-    // The gateway's Node.js flags (package.json's start script; a BENCH_DIST build gets them too).
-    gatewayFlags: gatewayNodeFlags.join(' '),
+    // The gateway's Node.js flags (package.json's start script; a BENCH_DIST build gets them too),
+    // then BENCH_NODE_FLAGS, which come after them on the command line (for V8, the last one wins).
+    gatewayFlags: [
+      ...gatewayNodeFlags,
+      ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+    ].join(' '),
   };
 }
 

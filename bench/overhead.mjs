@@ -6,8 +6,9 @@
 // 1000 / rate ms, latency from when it was due, in µs; not autocannon's per-second quota, which
 // fires in clumps and inflates its p99, see there), in interleaved rounds after a warm-up: direct,
 // nginx, node floor (bench/node-floor.mjs: the least a Node.js gateway adds here), smsgate.
-// Reports p50/p99 per path, what smsgate adds over each, the gateway's peak RSS, its event-loop
-// delay and its CPU per send (and the node floor's per request), with the load average.
+// Reports p50/p99 per path, what smsgate adds over each, the gateway's RSS once started and at its
+// peak, its event-loop delay and its CPU per send (and the node floor's per request), with the load
+// average.
 // Goals: p50 ≤ +1 ms and p99 ≤ +5 ms over direct (and beside nginx's), peak RSS < 120 MB.
 // nginx: found on PATH or in /usr/sbin (Debian: apt-get install -y nginx-light); without it the
 // bench says so and compares with direct only.
@@ -25,6 +26,7 @@ import {
   freePort,
   loadNow,
   machine,
+  rssMb,
   rssSampler,
   startGatewayBeside,
   startNodeFloor,
@@ -162,6 +164,8 @@ const paths = {
   },
 };
 
+// Resident memory once started (before any load: what the modules and the store hold), then the peak.
+const startRssMb = Math.round(rssMb(gateway.pid) * 10) / 10;
 const rss = rssSampler(gateway.pid);
 let result;
 try {
@@ -210,6 +214,7 @@ try {
     nginxAddedP50Ms: nginx ? median(rounds.map((r) => r.nginxAddedP50)) : null,
     nginxAddedP99Ms: nginx ? median(rounds.map((r) => r.nginxAddedP99)) : null,
     gatewayErrors: rounds.reduce((n, r) => n + r.smsgate.errors + r.smsgate.non2xx, 0),
+    gatewayStartRssMb: startRssMb,
     gatewayPeakRssMb: rss.stop(),
     gatewayCpuUsPerSend: Math.round((cpu.smsgate * 1000) / served.smsgate),
     floorCpuUsPerRequest: Math.round((cpu['node floor'] * 1000) / served['node floor']),
@@ -244,7 +249,7 @@ const verdict =
     ? `; nginx adds p50 ${result.nginxAddedP50Ms}, p99 ${result.nginxAddedP99Ms}`
     : '; nginx NOT INSTALLED, not compared') +
   `; a bare Node.js proxy (node floor) adds p50 ${result.floorAddedP50Ms}, p99 ${result.floorAddedP99Ms}` +
-  `; errors ${result.gatewayErrors}, peak RSS ${result.gatewayPeakRssMb} MB (< 120), gateway CPU ${result.gatewayCpuUsPerSend} µs per send (node floor ${result.floorCpuUsPerRequest}), loop max ${result.eventLoopMaxMs} ms: ${result.pass ? 'PASS' : 'FAIL'}`;
+  `; errors ${result.gatewayErrors}, peak RSS ${result.gatewayPeakRssMb} MB (< 120; ${result.gatewayStartRssMb} once started), gateway CPU ${result.gatewayCpuUsPerSend} µs per send (node floor ${result.floorCpuUsPerRequest}), loop max ${result.eventLoopMaxMs} ms: ${result.pass ? 'PASS' : 'FAIL'}`;
 result.verdict = verdict;
 console.log(`${text}\n\n${verdict}`);
 const file = writeResult(
