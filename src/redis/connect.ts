@@ -10,7 +10,7 @@ let driver: RedisClass | undefined;
 /**
  * A Redis connection, with ioredis loaded on the first one. Only a cluster (a `redisUrl`) connects
  * to Redis; the embedded default (one node, in-memory limiter) never loads the driver. Together with
- * pg (loaded by openPostgresDatabase), that is ~7 MB less resident memory at start-up
+ * pg (loaded by openPostgresDatabase), that is ~6 MB less resident memory once started
  * (docs/benchmarks.md). The callers build their clients synchronously (limiter stores, the budget,
  * the event fan-out), hence a synchronous `require` rather than an `import()`.
  */
