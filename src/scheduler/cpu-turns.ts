@@ -21,8 +21,8 @@ import { performance } from 'node:perf_hooks';
 // and a wait for the check phase is a whole poll phase when other sockets are busy (a tenant
 // flooding its rate limit, answered in the raw listener, put ~5 ms in each, and a quiet tenant's
 // send waited for two). Under a load of sends, where slices wait every turn, all of them take turns.
-// Hand-rolled (a queue of resolvers): no library schedules promise
-// continuations against a per-turn time budget.
+// Hand-rolled (a queue of resolvers): no library schedules promise continuations against a
+// per-turn time budget.
 
 export interface CpuTurns {
   /**

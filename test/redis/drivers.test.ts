@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 
 // The cluster's drivers (ioredis, pg) load when a connection is made, not when the gateway starts:
-// the embedded default (one node, SQLite, in-memory limiter) never holds them (~6 MB of resident memory).
-// Checked on the build test/support/global-setup.js made, in a process of its own, since Jest's
-// module registry is not Node's.
+// the embedded default (one node, SQLite, in-memory limiter) never holds them (~6 MB of resident
+// memory). Checked on the build test/support/global-setup.js made, in a process of its own, since
+// Jest's module registry is not Node's.
 const build = resolve(__dirname, '../../.build-test');
 
 /** The cluster driver packages Node has loaded after running `script` (CommonJS, in a fresh node). */
