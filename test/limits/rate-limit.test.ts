@@ -152,9 +152,14 @@ describe('per-tenant request rate while Redis is unreachable', () => {
         .slice(logsBefore)
         .map((line) => JSON.parse(line) as Record<string, unknown>)
         .filter((entry) => entry.event === 'rate_limit.store_unavailable');
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatchObject({ level: 40, msg: expect.stringMatching(/rate limit.*not counted/) });
-      expect(JSON.stringify(lines[0])).not.toMatch(/\\n\s+at /);
+      // One line for the tenant rate limits. The form limits keep their own connection and report
+      // their own outage when one of their commands is in flight (on a busy machine, the script
+      // loads of their start-up can still be), so only this limiter's lines are counted.
+      const tenantLines = lines.filter((entry) => entry.limits === 'tenant rate limits');
+      expect(tenantLines).toHaveLength(1);
+      expect(lines.filter((entry) => entry.limits !== 'form limits')).toEqual(tenantLines);
+      expect(tenantLines[0]).toMatchObject({ level: 40, msg: expect.stringMatching(/rate limit.*not counted/) });
+      expect(JSON.stringify(lines)).not.toMatch(/\\n\s+at /);
     } finally {
       proxy.restore();
       consoleError.mockRestore();
