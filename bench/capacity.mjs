@@ -8,7 +8,10 @@
 // gateway (budget lifted) as separate processes; autocannon sends POST /v1/messages with 1
 // recipient as fast as they are answered, on SQLite and on PostgreSQL (skipped when it does not
 // answer). The same load on bench/node-floor.mjs gives the floor: what Node.js and the kernel
-// cost per send on this machine before any of smsgate's own work.
+// cost per send on this machine before any of smsgate's own work. Two more floors stand between it
+// and smsgate (bench/express-floor.mjs): the same exchange through Express 5, and through Express
+// with smsgate's ledger writes around the call (SQLite): what the framework costs, and what the
+// least a durable send costs before auth, validation, limits, the budget, metrics and logs.
 // Prints a table with the load average beside it, a verdict, and writes bench/results/capacity.json.
 // Usage: npm run bench:capacity [-- --duration 10 --connections 32 --dialects sqlite,postgres]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +21,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
-import { cpuMs, root, startGatewayBeside, startNodeFloor, startStandIn } from './lib.mjs';
+import { cpuMs, root, startExpressFloor, startGatewayBeside, startNodeFloor, startStandIn } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -165,11 +168,11 @@ async function capacity(storeEnv) {
   }
 }
 
-/** The same load on bench/node-floor.mjs: what any Node.js gateway pays here before its own work. */
-async function nodeFloor() {
-  const { floor, url } = await startNodeFloor(standIn, { appKey });
+/** The same load on a floor (bench/node-floor.mjs, bench/express-floor.mjs): see the header. */
+async function floorOf(started) {
+  const { floor, url } = await started;
   try {
-    return await measure(floor.pid, `${url}/v1/messages`, {});
+    return { ...(await measure(floor.pid, `${url}/v1/messages`, {})), load: loadavg()[0].toFixed(2) };
   } finally {
     floor.kill('SIGTERM');
   }
@@ -177,17 +180,21 @@ async function nodeFloor() {
 
 const rows = [];
 let floor;
+let expressFloor;
 const dataDir = mkdtempSync(join(tmpdir(), 'smsgate-capacity-'));
 const standIn = await startStandIn({ cap: 0, appKey });
 try {
-  floor = { ...(await nodeFloor()), load: loadavg()[0].toFixed(2) };
+  floor = await floorOf(startNodeFloor(standIn, { appKey }));
+  expressFloor = await floorOf(startExpressFloor(standIn, { appKey }));
   for (const dialect of dialects) {
     let env;
     let drop = async () => undefined;
     let db;
+    let floorStore;
     if (dialect === 'sqlite') {
       env = {};
       db = await store.openSqliteDatabase(join(dataDir, 'ledger-writes.db'));
+      floorStore = { sqliteFile: join(dataDir, 'express-floor.db') };
     } else {
       const schema = await postgresSchema();
       if (!schema) {
@@ -196,11 +203,14 @@ try {
       }
       env = { DATABASE_URL: schema.url };
       const writes = await postgresSchema();
+      const floorSchema = await postgresSchema();
       db = await store.openPostgresDatabase(writes.url);
+      floorStore = { databaseUrl: floorSchema.url };
       drop = async () => {
         await db.destroy();
         await writes.drop();
         await schema.drop();
+        await floorSchema.drop();
       };
     }
     const sequential = await ledgerWrites(db, 1);
@@ -208,8 +218,15 @@ try {
     if (dialect === 'sqlite') await db.destroy();
     const load = loadavg()[0].toFixed(2);
     const node = await capacity(env);
+    const expressLedgerFloor = await floorOf(startExpressFloor(standIn, { appKey, ...floorStore }));
     await drop();
-    rows.push({ dialect, ledgerUsPerMessage: { sequential, concurrent16: concurrent }, ...node, load });
+    rows.push({
+      dialect,
+      ledgerUsPerMessage: { sequential, concurrent16: concurrent },
+      ...node,
+      load,
+      expressLedgerFloor,
+    });
   }
 } finally {
   standIn.child.kill('SIGTERM');
@@ -229,6 +246,7 @@ const result = {
     .join(' '),
   rows,
   nodeFloor: floor,
+  expressFloor,
   verdict: pass ? 'PASS' : 'FAIL',
 };
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
@@ -236,14 +254,19 @@ writeFileSync(join(root, 'bench', 'results', 'capacity.json'), `${JSON.stringify
 console.log(
   '| store | ledger µs/message 1 at a time (wall / CPU) | 16 at once (wall / CPU) | sends/s (1 recipient) | gateway CPU µs/send | p50 ms | p99 ms | errors + non-2xx | load avg | goal |\n|---|---|---|---|---|---|---|---|---|---|',
 );
+const floorRow = (name, f, what) =>
+  `| ${name} | — | — | ${f.reqPerSec} | ${f.gatewayCpuUsPerSend} | ${f.p50} | ${f.p99} | ${f.errors + f.non2xx} | ${f.load} | ${what} |`;
 for (const r of rows) {
   console.log(
     `| ${r.dialect} | ${r.ledgerUsPerMessage.sequential.wall} / ${r.ledgerUsPerMessage.sequential.cpu} | ${r.ledgerUsPerMessage.concurrent16.wall} / ${r.ledgerUsPerMessage.concurrent16.cpu} | ${r.reqPerSec} | ${r.gatewayCpuUsPerSend} | ${r.p50} | ${r.p99} | ${r.errors + r.non2xx} | ${r.load} | ≥ ${GOALS[r.dialect]}/s, p99 < 100 ms |`,
   );
 }
-console.log(
-  `| node floor (bench/node-floor.mjs) | — | — | ${floor.reqPerSec} | ${floor.gatewayCpuUsPerSend} | ${floor.p50} | ${floor.p99} | ${floor.errors + floor.non2xx} | ${floor.load} | what Node.js and the kernel cost here |`,
-);
+console.log(floorRow('node floor (bench/node-floor.mjs)', floor, 'what Node.js and the kernel cost here'));
+console.log(floorRow('Express floor (bench/express-floor.mjs)', expressFloor, 'the same through Express 5'));
+for (const r of rows) {
+  const what = `and ${r.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'} ledger writes (a durable send)`;
+  console.log(floorRow(`Express + ledger floor, ${r.dialect}`, r.expressLedgerFloor, what));
+}
 console.log(
   `\n${CONNECTIONS} connections × ${DURATION} s per store, load average ${result.loadAverage}: ${result.verdict}`,
 );

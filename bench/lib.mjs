@@ -167,6 +167,27 @@ export async function startNodeFloor(standIn, { appKey, refuse = false }) {
   return { floor, port, url: `http://127.0.0.1:${port}` };
 }
 
+/**
+ * bench/express-floor.mjs on a free port against the stand-in: the node floor's exchange through
+ * Express 5 and, with `sqliteFile` or `databaseUrl`, smsgate's ledger writes around the provider
+ * call too.
+ */
+export async function startExpressFloor(standIn, { appKey, sqliteFile, databaseUrl }) {
+  const port = await freePort();
+  const floor = await start(
+    join(root, 'bench', 'express-floor.mjs'),
+    {
+      PORT: String(port),
+      UPSTREAM_URL: `${standIn.url}/api/v3/`,
+      APPKEY: appKey,
+      ...(sqliteFile ? { SQLITE_FILE: sqliteFile } : {}),
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    },
+    `http://127.0.0.1:${port}/readyz`,
+  );
+  return { floor, port, url: `http://127.0.0.1:${port}` };
+}
+
 /** The gateway's event-loop delay (prom-client's histogram, reset at every scrape): max and p99 in ms since the last call. */
 export async function eventLoopDelay(gatewayUrl) {
   const text = await fetch(`${gatewayUrl}/metrics`).then((r) => r.text());

@@ -10,42 +10,7 @@
 //   PORT=… UPSTREAM_URL=http://127.0.0.1:…/api/v3/ APPKEY=… [REFUSE=1 | REFUSE_AUTH=…] node bench/node-floor.mjs
 // GET /readyz answers 200 once it listens.
 import http from 'node:http';
-
-const upstream = new URL(process.env.UPSTREAM_URL);
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64, scheduling: 'lifo' });
-
-function callProvider(body) {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      new URL('send-sms', upstream),
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          APPKEY: process.env.APPKEY,
-          'Content-Type': 'application/json',
-          'Content-Length': Buffer.byteLength(body),
-        },
-      },
-      (answer) => {
-        const chunks = [];
-        answer.on('data', (chunk) => chunks.push(chunk));
-        answer.on('end', () => {
-          try {
-            const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            if (answer.statusCode === 200 && body?.meta?.status === 'SUCCESS') resolve(body);
-            else reject(new Error(`provider answered ${answer.statusCode}`));
-          } catch (error) {
-            reject(error);
-          }
-        });
-        answer.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    request.end(body);
-  });
-}
+import { callProvider } from './provider-call.mjs';
 
 const refuseAll = process.env.REFUSE === '1';
 const refuseAuth = process.env.REFUSE_AUTH || undefined;

@@ -5,9 +5,12 @@
 // Each path is driven at a constant rate, open loop (bench/constant-rate.mjs: one request every
 // 1000 / rate ms, latency from when it was due, in µs; not autocannon's per-second quota, which
 // fires in clumps and inflates its p99, see there), in interleaved rounds after a warm-up: direct,
-// nginx, node floor (bench/node-floor.mjs: the least a Node.js gateway adds here), smsgate.
+// nginx, node floor (bench/node-floor.mjs: the least a Node.js gateway adds here), the Express
+// floor and the Express + ledger floor (bench/express-floor.mjs: the same through Express 5, then
+// with smsgate's ledger writes around the call, the least an Express gateway with a durable
+// ledger adds), smsgate.
 // Reports p50/p99 per path, what smsgate adds over each, the gateway's RSS once started and at its
-// peak, its event-loop delay and its CPU per send (and the node floor's per request), with the load
+// peak, its event-loop delay and its CPU per send (and each floor's per request), with the load
 // average.
 // Goals: p50 ≤ +1 ms and p99 ≤ +5 ms over direct (and beside nginx's), peak RSS < 120 MB.
 // nginx: found on PATH or in /usr/sbin (Debian: apt-get install -y nginx-light); without it the
@@ -28,6 +31,7 @@ import {
   machine,
   rssMb,
   rssSampler,
+  startExpressFloor,
   startGatewayBeside,
   startNodeFloor,
   startStandIn,
@@ -116,6 +120,11 @@ const { gateway, port: gatewayPort } = await startGatewayBeside(standIn, {
   env: { SMSGATE__upstream__callsPerSecond: '100000' },
 });
 const { floor, port: floorPort } = await startNodeFloor(standIn, { appKey });
+const { floor: expressFloor, port: expressFloorPort } = await startExpressFloor(standIn, { appKey });
+const { floor: ledgerFloor, port: ledgerFloorPort } = await startExpressFloor(standIn, {
+  appKey,
+  sqliteFile: join(mkdtempSync(join(tmpdir(), 'smsgate-overhead-floor-')), 'ledger.db'),
+});
 const nginxBinary = findNginx();
 const nginxPort = await freePort();
 const nginx = nginxBinary ? await startNginx(nginxBinary, nginxPort, standIn.port) : undefined;
@@ -150,12 +159,10 @@ const paths = {
       }
     : {}),
   // The least any Node.js gateway adds here (bench/node-floor.mjs: one server, one provider call).
-  'node floor': {
-    url: `http://127.0.0.1:${floorPort}/v1/messages`,
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ to: '+61412345678', text: 'Benchmark message' }),
-  },
+  'node floor': floorPath(floorPort),
+  // The same through Express 5, then with smsgate's ledger writes (bench/express-floor.mjs).
+  'express floor': floorPath(expressFloorPort),
+  'express + ledger floor': floorPath(ledgerFloorPort),
   smsgate: {
     url: `http://127.0.0.1:${gatewayPort}/v1/messages`,
     method: 'POST',
@@ -163,6 +170,16 @@ const paths = {
     body: JSON.stringify({ to: '0412345678', text: 'Benchmark message' }),
   },
 };
+
+function floorPath(port) {
+  return {
+    url: `http://127.0.0.1:${port}/v1/messages`,
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ to: '+61412345678', text: 'Benchmark message' }),
+  };
+}
+const FLOORS = ['node floor', 'express floor', 'express + ledger floor'];
 
 // Resident memory once started (before any load: what the modules and the store hold), then the peak.
 const startRssMb = Math.round(rssMb(gateway.pid) * 10) / 10;
@@ -172,11 +189,16 @@ try {
   for (const path of Object.values(paths)) await load({ ...path, duration: 3 }); // warm-up
   await eventLoopDelay(`http://127.0.0.1:${gatewayPort}`);
   const rounds = [];
-  // CPU per request of smsgate and of the node floor at this rate: at a low rate every request
-  // finds the CPU cold, and both cost several times what they cost at capacity (docs/benchmarks.md).
-  const processOf = { smsgate: gateway.pid, 'node floor': floor.pid };
-  const cpu = { smsgate: 0, 'node floor': 0 };
-  const served = { smsgate: 0, 'node floor': 0 };
+  // CPU per request of smsgate and of the floors at this rate: at a low rate every request finds
+  // the CPU cold, and each costs several times what it costs at capacity (docs/benchmarks.md).
+  const processOf = {
+    smsgate: gateway.pid,
+    'node floor': floor.pid,
+    'express floor': expressFloor.pid,
+    'express + ledger floor': ledgerFloor.pid,
+  };
+  const cpu = Object.fromEntries(Object.keys(processOf).map((name) => [name, 0]));
+  const served = { ...cpu };
   for (let i = 0; i < ROUNDS; i++) {
     const round = { loadAverage: await loadNow() };
     for (const [name, path] of Object.entries(paths)) {
@@ -191,8 +213,9 @@ try {
     const added = (path, p) => Math.round((path[p] - round.direct[p]) * 100) / 100;
     round.addedP50 = added(round.smsgate, 'p50');
     round.addedP99 = added(round.smsgate, 'p99');
-    round.floorAddedP50 = added(round['node floor'], 'p50');
-    round.floorAddedP99 = added(round['node floor'], 'p99');
+    round.floorsAdded = Object.fromEntries(
+      FLOORS.map((name) => [name, { p50: added(round[name], 'p50'), p99: added(round[name], 'p99') }]),
+    );
     if (round.nginx) {
       round.nginxAddedP50 = added(round.nginx, 'p50');
       round.nginxAddedP99 = added(round.nginx, 'p99');
@@ -209,15 +232,24 @@ try {
     rounds,
     addedP50Ms: median(rounds.map((r) => r.addedP50)),
     addedP99Ms: median(rounds.map((r) => r.addedP99)),
-    floorAddedP50Ms: median(rounds.map((r) => r.floorAddedP50)),
-    floorAddedP99Ms: median(rounds.map((r) => r.floorAddedP99)),
+    floorsAddedMs: Object.fromEntries(
+      FLOORS.map((name) => [
+        name,
+        {
+          p50: median(rounds.map((r) => r.floorsAdded[name].p50)),
+          p99: median(rounds.map((r) => r.floorsAdded[name].p99)),
+        },
+      ]),
+    ),
     nginxAddedP50Ms: nginx ? median(rounds.map((r) => r.nginxAddedP50)) : null,
     nginxAddedP99Ms: nginx ? median(rounds.map((r) => r.nginxAddedP99)) : null,
     gatewayErrors: rounds.reduce((n, r) => n + r.smsgate.errors + r.smsgate.non2xx, 0),
     gatewayStartRssMb: startRssMb,
     gatewayPeakRssMb: rss.stop(),
     gatewayCpuUsPerSend: Math.round((cpu.smsgate * 1000) / served.smsgate),
-    floorCpuUsPerRequest: Math.round((cpu['node floor'] * 1000) / served['node floor']),
+    floorsCpuUsPerRequest: Object.fromEntries(
+      FLOORS.map((name) => [name, Math.round((cpu[name] * 1000) / served[name])]),
+    ),
     eventLoopMaxMs: loop.maxMs,
   };
   result.pass =
@@ -229,7 +261,7 @@ try {
   rss.stop();
   gateway.kill('SIGTERM');
   nginx?.kill('SIGTERM');
-  floor.kill('SIGTERM');
+  for (const child of [floor, expressFloor, ledgerFloor]) child.kill('SIGTERM');
   standIn.child.kill('SIGTERM');
 }
 const rows = [];
@@ -248,8 +280,11 @@ const verdict =
   (nginx
     ? `; nginx adds p50 ${result.nginxAddedP50Ms}, p99 ${result.nginxAddedP99Ms}`
     : '; nginx NOT INSTALLED, not compared') +
-  `; a bare Node.js proxy (node floor) adds p50 ${result.floorAddedP50Ms}, p99 ${result.floorAddedP99Ms}` +
-  `; errors ${result.gatewayErrors}, peak RSS ${result.gatewayPeakRssMb} MB (< 120; ${result.gatewayStartRssMb} once started), gateway CPU ${result.gatewayCpuUsPerSend} µs per send (node floor ${result.floorCpuUsPerRequest}), loop max ${result.eventLoopMaxMs} ms: ${result.pass ? 'PASS' : 'FAIL'}`;
+  FLOORS.map((name) => {
+    const { p50, p99 } = result.floorsAddedMs[name];
+    return `; ${name} adds p50 ${p50}, p99 ${p99} (${result.floorsCpuUsPerRequest[name]} µs CPU a request)`;
+  }).join('') +
+  `; errors ${result.gatewayErrors}, peak RSS ${result.gatewayPeakRssMb} MB (< 120; ${result.gatewayStartRssMb} once started), gateway CPU ${result.gatewayCpuUsPerSend} µs per send, loop max ${result.eventLoopMaxMs} ms: ${result.pass ? 'PASS' : 'FAIL'}`;
 result.verdict = verdict;
 console.log(`${text}\n\n${verdict}`);
 const file = writeResult(

@@ -1,0 +1,75 @@
+// Two more floors between bench/node-floor.mjs and smsgate, for bench/capacity: what a send costs
+// with the parts smsgate is built on and nothing of its own around them.
+// - Express floor: the node floor's exchange (same body in, one keep-alive provider call, JSON
+//   out) through an Express 5 app with express.json() and one route. Express 5 is the project's
+//   framework (architecture.md); its cost per request is this row minus the node floor.
+// - With SQLITE_FILE (or DATABASE_URL, PostgreSQL) set, the ledger too: the send is recorded
+//   `queued` before the call and its outcome after, through smsgate's own message repository
+//   (group commit, prepared statements), as a durable send must. No auth, validation, limits, budget, metrics or logs.
+//   What smsgate costs above this row is everything else it does per send.
+//   PORT=… UPSTREAM_URL=http://127.0.0.1:…/api/v3/ APPKEY=… [SQLITE_FILE=… | DATABASE_URL=…] node bench/express-floor.mjs
+// GET /readyz answers 200 once it listens.
+import { join } from 'node:path';
+import express from 'express';
+import { root } from './lib.mjs';
+import { callProvider } from './provider-call.mjs';
+
+const ledger =
+  process.env.SQLITE_FILE || process.env.DATABASE_URL
+    ? await openLedger(process.env.SQLITE_FILE, process.env.DATABASE_URL)
+    : undefined;
+
+async function openLedger(sqliteFile, databaseUrl) {
+  const store = await import(join(process.env.BENCH_DIST ?? join(root, 'dist'), 'store', 'index.js'));
+  const db = await store.openDatabase({ sqliteFile, databaseUrl });
+  await store.migrateToLatest(db);
+  return store.createMessageRepository(db);
+}
+
+let serial = 0;
+function queued(to, text) {
+  const n = ++serial;
+  const at = new Date().toISOString();
+  return {
+    id: `msg_floor_${process.pid}_${String(n).padStart(10, '0')}`,
+    tenantId: 'demo',
+    batchId: `b-floor-${process.pid}-${n}`,
+    recipient: to,
+    sender: '',
+    text,
+    segments: 1,
+    encoding: 'GSM-7',
+    status: 'queued',
+    reference: null,
+    providerMessageId: null,
+    error: null,
+    scheduledAt: null,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+const app = express();
+app.disable('x-powered-by');
+app.set('etag', false);
+app.use(express.json({ limit: '1mb' }));
+app.get('/readyz', (_req, res) => {
+  res.send('ok');
+});
+app.post('/v1/messages', async (req, res) => {
+  const { to, text } = req.body;
+  try {
+    const message = queued(to, text);
+    await ledger?.insertBatch([message]);
+    const answer = await callProvider(
+      JSON.stringify({ sms_text: text, numbers: [to], from: '', custom_string: message.batchId }),
+    );
+    const providerMessageId = answer.data?.messages?.[0]?.message_id ?? null;
+    await ledger?.recordOutcomes([{ id: message.id, status: 'sent', providerMessageId }], message.createdAt);
+    res.status(201).json({ data: answer.data, error: { code: 'SUCCESS', description: '' } });
+  } catch {
+    res.status(502).end();
+  }
+});
+const server = app.listen(Number(process.env.PORT), '127.0.0.1');
+server.keepAliveTimeout = 65_000;
