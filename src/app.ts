@@ -14,6 +14,7 @@ import { metricsRoutes } from './observability';
 import { openApiDocument, openApiRoutes, type OpenApiDocument } from './openapi';
 import { createOptOutRules, suppressionAdminRoutes } from './optouts';
 import { verificationRoutes } from './verify';
+import { nextCpuTurn } from './scheduler';
 import { createServices, type GatewayRuntime, type Services } from './services';
 import { ADMIN_CHANNEL, createStores } from './store';
 
@@ -109,6 +110,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
       isDraining: () => draining,
       guards,
       cors: apiCors(config.tenants),
+      takeTurn: nextCpuTurn,
     },
     { publicRoutes, tenantRoutes },
   );

@@ -2,7 +2,8 @@ import { setImmediate } from 'node:timers';
 import { performance } from 'node:perf_hooks';
 
 // Long CPU work of one request (a 1,000-number send's parsing) is done in slices with a turn of
-// the event loop between them, and a send's start and its answer are slices too. But the slices
+// the event loop between them, and a send's start and its answer are slices too, as is every HTTP
+// request's way through the routes once its body is read (src/http/app.ts). But the slices
 // of many requests that wait for the same turn would all run in it: 40 thousand-number sends each
 // slicing put ~80 ms in one turn, and a provider answer that resumes a hundred coalesced sends
 // ~50 ms. Timers, provider writes and other sockets waited that long. Here those slices take
