@@ -158,7 +158,10 @@ describe('per-tenant request rate while Redis is unreachable', () => {
       const tenantLines = lines.filter((entry) => entry.limits === 'tenant rate limits');
       expect(tenantLines).toHaveLength(1);
       expect(lines.filter((entry) => entry.limits !== 'form limits')).toEqual(tenantLines);
-      expect(tenantLines[0]).toMatchObject({ level: 40, msg: expect.stringMatching(/rate limit.*not counted/) });
+      expect(tenantLines[0]).toMatchObject({
+        level: 40,
+        msg: expect.stringMatching(/rate limit.*not counted/),
+      });
       expect(JSON.stringify(lines)).not.toMatch(/\\n\s+at /);
     } finally {
       proxy.restore();
