@@ -10,8 +10,9 @@
 // answer). The same load on bench/node-floor.mjs gives the floor: what Node.js and the kernel
 // cost per send on this machine before any of smsgate's own work. Two more floors stand between it
 // and smsgate (bench/express-floor.mjs): the same exchange through Express 5, and through Express
-// with smsgate's ledger writes around the call (SQLite): what the framework costs, and what the
-// least a durable send costs before auth, validation, limits, the budget, metrics and logs.
+// with smsgate's ledger writes around the call (on the row's store). They show what the framework
+// costs, and the least a durable send costs before auth, validation, limits, the budget, metrics
+// and logs.
 // Prints a table with the load average beside it, a verdict, and writes bench/results/capacity.json.
 // Usage: npm run bench:capacity [-- --duration 10 --connections 32 --dialects sqlite,postgres]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

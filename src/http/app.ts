@@ -22,7 +22,7 @@ export interface HttpAppOptions {
    * Waits for this request's turn of the event loop (nextCpuTurn), once its body is read. Without
    * it, every request one poll phase reads runs its whole chain (routing, authentication, the
    * limiter, validation) in that phase: under a load of sends, 200 connections' requests held the
-   * loop 55-77 ms. After the body, not before: a body read after the turn arrives in a callback
+   * loop 55-86 ms. After the body, not before: a body read after the turn arrives in a callback
    * of its own, and the rest of the chain would run outside the turn's budget.
    */
   takeTurn?: () => Promise<void>;

@@ -9,7 +9,7 @@ import { waitFor } from '../support/wait';
 
 // Under a load of sends, the requests a poll phase reads all ran their whole chain (routing,
 // authentication, the limiter, validation) in that phase: 200 connections' requests held the loop
-// 55-77 ms (docs/benchmarks.md). Each request now waits for its turn (nextCpuTurn in the gateway)
+// 55-86 ms (docs/benchmarks.md). Each request now waits for its turn (nextCpuTurn in the gateway)
 // once its body is read, and the routes run in turns.
 describe('a request takes its turn before the routes', () => {
   const granted: (() => void)[] = [];
