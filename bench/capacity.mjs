@@ -22,7 +22,15 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
-import { cpuMs, root, startExpressFloor, startGatewayBeside, startNodeFloor, startStandIn } from './lib.mjs';
+import {
+  cpuMs,
+  queuedMessage,
+  root,
+  startExpressFloor,
+  startGatewayBeside,
+  startNodeFloor,
+  startStandIn,
+} from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -45,24 +53,7 @@ const store = await import(join(root, 'dist', 'store', 'index.js'));
 let serial = 0;
 function oneMessage() {
   const n = ++serial;
-  const at = new Date().toISOString();
-  return {
-    id: `msg_bench_${process.pid}_${n}`,
-    tenantId: 'demo',
-    batchId: `b-bench-${process.pid}-${n}`,
-    recipient: '+61412345678',
-    sender: '',
-    text: 'Benchmark message',
-    segments: 1,
-    encoding: 'GSM-7',
-    status: 'queued',
-    reference: null,
-    providerMessageId: null,
-    error: null,
-    scheduledAt: null,
-    createdAt: at,
-    updatedAt: at,
-  };
+  return queuedMessage({ id: `msg_bench_${process.pid}_${n}`, batchId: `b-bench-${process.pid}-${n}` });
 }
 
 /**

@@ -11,7 +11,7 @@
 // GET /readyz answers 200 once it listens.
 import { join } from 'node:path';
 import express from 'express';
-import { root } from './lib.mjs';
+import { queuedMessage, root } from './lib.mjs';
 import { callProvider } from './provider-call.mjs';
 
 const ledger =
@@ -29,24 +29,8 @@ async function openLedger(sqliteFile, databaseUrl) {
 let serial = 0;
 function queued(to, text) {
   const n = ++serial;
-  const at = new Date().toISOString();
-  return {
-    id: `msg_floor_${process.pid}_${String(n).padStart(10, '0')}`,
-    tenantId: 'demo',
-    batchId: `b-floor-${process.pid}-${n}`,
-    recipient: to,
-    sender: '',
-    text,
-    segments: 1,
-    encoding: 'GSM-7',
-    status: 'queued',
-    reference: null,
-    providerMessageId: null,
-    error: null,
-    scheduledAt: null,
-    createdAt: at,
-    updatedAt: at,
-  };
+  const id = `msg_floor_${process.pid}_${String(n).padStart(10, '0')}`;
+  return queuedMessage({ id, batchId: `b-floor-${process.pid}-${n}`, recipient: to, text });
 }
 
 const app = express();

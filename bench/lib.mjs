@@ -188,6 +188,28 @@ export async function startExpressFloor(standIn, { appKey, sqliteFile, databaseU
   return { floor, port, url: `http://127.0.0.1:${port}` };
 }
 
+/** A 1-recipient message as the send path records it `queued` (tenant demo), for the ledger benches. */
+export function queuedMessage({ id, batchId, recipient = '+61412345678', text = 'Benchmark message' }) {
+  const at = new Date().toISOString();
+  return {
+    id,
+    tenantId: 'demo',
+    batchId,
+    recipient,
+    sender: '',
+    text,
+    segments: 1,
+    encoding: 'GSM-7',
+    status: 'queued',
+    reference: null,
+    providerMessageId: null,
+    error: null,
+    scheduledAt: null,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
 /** The gateway's event-loop delay (prom-client's histogram, reset at every scrape): max and p99 in ms since the last call. */
 export async function eventLoopDelay(gatewayUrl) {
   const text = await fetch(`${gatewayUrl}/metrics`).then((r) => r.text());
