@@ -5,7 +5,7 @@ import type { Config, TenantConfig } from '../config';
 import { ApiError } from '../http';
 import type { QuotaReservation, QuotaService } from '../limits';
 import type { Logger } from '../observability';
-import { nextCpuTurn, type SendThroughBudget } from '../scheduler';
+import { giveWayToCpuTurns, nextCpuTurn, type SendThroughBudget } from '../scheduler';
 import type { MessageOutcome, MessageRecord, MessageRepository } from '../store';
 import { renderTemplate, TemplateParamError } from '../templates';
 import { UpstreamError, type ProviderSendRequest, type ProviderSendResult } from '../upstream';
@@ -129,7 +129,9 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
       throw new Error('a send whose text is kept from the ledger cannot be durable');
     // Sends take turns on the event loop (nextCpuTurn) where a hundred may move at once: the
     // requests that arrived in one turn, and those a provider answer or a group commit resumed.
-    await nextCpuTurn();
+    // A request took its turn at the HTTP edge once its body was read (src/http/app.ts); here it
+    // gives way to the slices waiting, if any, and goes on at once if none does.
+    await giveWayToCpuTurns();
     const draft = await validateSend(identity, body);
     // Marketing never reaches a suppressed number: recorded `suppressed`, no quota, no provider call.
     const suppressed =

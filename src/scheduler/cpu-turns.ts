@@ -31,6 +31,13 @@ export interface CpuTurns {
    * for the first slice of a turn when none has waited for CONTENDED_FOR_MS.
    */
   next(): Promise<void>;
+  /**
+   * Gives way to the slices waiting for a turn: waits behind them when any wait (as `next`),
+   * resolves at once when none does. For a slice that goes on from one that already had its turn
+   * (a send's start, after its request's turn at the HTTP edge): with none waiting, waiting would
+   * only count the request's own two turns as contention.
+   */
+  giveWay(): Promise<void>;
 }
 
 export interface CpuTurnOptions {
@@ -77,23 +84,26 @@ export function createCpuTurns(options: CpuTurnOptions): CpuTurns {
     resumeNext();
   };
 
-  return {
-    next: () => {
-      const now = options.now();
-      if (!scheduled && !wentAtOnce && now - lastWaitAt >= CONTENDED_FOR_MS) {
-        wentAtOnce = true;
-        setImmediate(clearWentAtOnce);
-        return Promise.resolve();
+  const next = (): Promise<void> => {
+    const now = options.now();
+    if (!scheduled && !wentAtOnce && now - lastWaitAt >= CONTENDED_FOR_MS) {
+      wentAtOnce = true;
+      setImmediate(clearWentAtOnce);
+      return Promise.resolve();
+    }
+    lastWaitAt = now;
+    return new Promise((resolve) => {
+      waiting.push(resolve);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(runTurn);
       }
-      lastWaitAt = now;
-      return new Promise((resolve) => {
-        waiting.push(resolve);
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(runTurn);
-        }
-      });
-    },
+    });
+  };
+
+  return {
+    next,
+    giveWay: () => (waiting.length === 0 && !scheduled ? Promise.resolve() : next()),
   };
 }
 
@@ -102,4 +112,9 @@ const shared = createCpuTurns({ budgetMs: CPU_TURN_BUDGET_MS, now: () => perform
 /** The process's slices (every request's) taking turns: see createCpuTurns. */
 export function nextCpuTurn(): Promise<void> {
   return shared.next();
+}
+
+/** Gives way to the process's waiting slices, if any (CpuTurns.giveWay). */
+export function giveWayToCpuTurns(): Promise<void> {
+  return shared.giveWay();
 }

@@ -12,4 +12,10 @@ export {
 export { FairQueue } from './fair-queue';
 export { SlidingLog } from './sliding-log';
 export { createSendCoalescer, type SendThroughBudget, type CoalescerOptions } from './coalescer';
-export { createCpuTurns, nextCpuTurn, CPU_TURN_BUDGET_MS, type CpuTurns } from './cpu-turns';
+export {
+  createCpuTurns,
+  giveWayToCpuTurns,
+  nextCpuTurn,
+  CPU_TURN_BUDGET_MS,
+  type CpuTurns,
+} from './cpu-turns';

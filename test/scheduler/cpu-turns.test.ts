@@ -123,4 +123,23 @@ describe('CPU turns', () => {
     counter.stop();
     expect(counter.turns - before).toBe(1);
   });
+
+  it('gives way only to waiting slices: at once when none waits, even after a slice went at once in this turn', async () => {
+    const turns = createCpuTurns({ budgetMs: 5, now: () => 0 });
+    const counter = countTurns();
+    const at: string[] = [];
+    // A request's turn at the edge (at once: none waited), then its send gives way in the same turn.
+    await turns.next();
+    await turns.giveWay();
+    at.push(`own@${counter.turns}`);
+    await idleTurns();
+    // Another request's slice waits behind one that went at once: giving way now waits behind it.
+    const before = counter.turns;
+    const first = turns.next().then(() => at.push(`first@+${counter.turns - before}`));
+    const second = turns.next().then(() => at.push(`second@+${counter.turns - before}`));
+    const yielding = turns.giveWay().then(() => at.push(`gave way@+${counter.turns - before}`));
+    await Promise.all([first, second, yielding]);
+    counter.stop();
+    expect(at).toEqual(['own@0', 'first@+0', 'second@+1', 'gave way@+1']);
+  });
 });
