@@ -150,21 +150,12 @@ export async function startGatewayBeside(standIn, { appKey, jwtSecret, env = {} 
  * Node's and the kernel's. With `refuse` true, it answers every send 429 without calling the
  * provider; with `refuse` an Authorization value, only the sends that carry it.
  */
-export async function startNodeFloor(standIn, { appKey, refuse = false }) {
-  const port = await freePort();
-  const floor = await start(
-    join(root, 'bench', 'node-floor.mjs'),
-    {
-      PORT: String(port),
-      UPSTREAM_URL: `${standIn.url}/api/v3/`,
-      APPKEY: appKey,
-      REFUSE: refuse === true ? '1' : '0',
-      // refuse: an Authorization value: only the requests carrying it are refused.
-      REFUSE_AUTH: typeof refuse === 'string' ? refuse : '',
-    },
-    `http://127.0.0.1:${port}/readyz`,
-  );
-  return { floor, port, url: `http://127.0.0.1:${port}` };
+export function startNodeFloor(standIn, { appKey, refuse = false }) {
+  return startFloor('node-floor.mjs', standIn, appKey, {
+    REFUSE: refuse === true ? '1' : '0',
+    // refuse: an Authorization value: only the requests carrying it are refused.
+    REFUSE_AUTH: typeof refuse === 'string' ? refuse : '',
+  });
 }
 
 /**
@@ -172,17 +163,19 @@ export async function startNodeFloor(standIn, { appKey, refuse = false }) {
  * Express 5 and, with `sqliteFile` or `databaseUrl`, smsgate's ledger writes around the provider
  * call too.
  */
-export async function startExpressFloor(standIn, { appKey, sqliteFile, databaseUrl }) {
+export function startExpressFloor(standIn, { appKey, sqliteFile, databaseUrl }) {
+  return startFloor('express-floor.mjs', standIn, appKey, {
+    ...(sqliteFile ? { SQLITE_FILE: sqliteFile } : {}),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  });
+}
+
+/** A floor script of bench/ on a free port, calling the stand-in with the APPKEY, `env` on top. */
+async function startFloor(script, standIn, appKey, env) {
   const port = await freePort();
   const floor = await start(
-    join(root, 'bench', 'express-floor.mjs'),
-    {
-      PORT: String(port),
-      UPSTREAM_URL: `${standIn.url}/api/v3/`,
-      APPKEY: appKey,
-      ...(sqliteFile ? { SQLITE_FILE: sqliteFile } : {}),
-      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-    },
+    join(root, 'bench', script),
+    { PORT: String(port), UPSTREAM_URL: `${standIn.url}/api/v3/`, APPKEY: appKey, ...env },
     `http://127.0.0.1:${port}/readyz`,
   );
   return { floor, port, url: `http://127.0.0.1:${port}` };
