@@ -303,8 +303,8 @@ export async function openDatabase(settings: StoreSettings): Promise<Db> {
 
 /**
  * Opens PostgreSQL (several replicas share it). Migrations take kysely's migration lock, so
- * replicas starting together migrate once. Counts (int8) arrive as strings and are converted by
- * the repositories; bigserial ids likewise.
+ * replicas starting together migrate once. int8 values (counts, bigserial ids) arrive as numbers
+ * (the type parser below).
  */
 export async function openPostgresDatabase(url: string): Promise<Db> {
   // Loaded here, not at start-up: the embedded default (SQLite) never needs the driver.
