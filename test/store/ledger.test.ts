@@ -1,3 +1,4 @@
+import { CompiledQuery } from 'kysely';
 import { Pool } from 'pg';
 import {
   createGroupCommit,
@@ -7,6 +8,7 @@ import {
   type MessageRecord,
   type MessageRepository,
 } from '../../src/store';
+import { outcomeUpdate } from '../../src/store/message-repository';
 import { waitFor } from '../support/wait';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
 import { queuedBatch } from '../support/messages';
@@ -265,5 +267,40 @@ describe('group commit', () => {
     );
     await Promise.all([1500, 400, 500, 200, 1, 1, 1, 1].map((rows) => submit(rows)));
     expect(groups).toEqual([[1500], [400, 500], [200, 1, 1], [1, 1]]);
+  });
+});
+
+describe('recording outcomes on SQLite', () => {
+  let store: TestStore;
+  beforeAll(async () => {
+    store = await openTestStore('sqlite');
+  });
+  afterAll(() => store.drop());
+
+  it('finds the messages by id, not by walking every queued message through the status index', async () => {
+    const messages = createMessageRepository(store.db);
+    await messages.insertBatch(batchOf('backlog', 500)); // queued, waiting for the budget
+    // One statement's worth (200): with as many ids, SQLite's planner preferred the status index.
+    const batch = batchOf('outcomes', 200);
+    const reported = batch[0] as MessageRecord;
+    await messages.insertBatch(batch);
+    await messages.recordOutcomes([{ id: reported.id, status: 'delivered' }], '2026-11-25T01:00:01.000Z');
+    const outcomes = batch.map((m) => ({ id: m.id, status: 'sent', providerMessageId: `P-${m.id}` }));
+
+    const step = outcomeUpdate(() => '?', outcomes, '2026-11-25T01:00:02.000Z');
+    if (step === undefined) throw new Error('sent has lower statuses');
+    const plan = await store.db.executeQuery<{ detail: string }>(
+      CompiledQuery.raw(`explain query plan ${step.text}`, [...step.values]),
+    );
+    const details = plan.rows.map((row) => row.detail).join('\n');
+    expect(details).toMatch(/USING INDEX sqlite_autoindex_messages_1 \(id=\?\)/);
+    expect(details).not.toMatch(/messages_status_created/);
+
+    // And the rank check still holds: the delivered message keeps its status.
+    const { applied } = await messages.recordOutcomes(outcomes, '2026-11-25T01:00:02.000Z');
+    expect(applied).toEqual(batch.slice(1).map((m) => m.id));
+    const statuses = new Map((await messages.findBatch(reported.batchId)).map((m) => [m.id, m.status]));
+    expect(statuses.get(reported.id)).toBe('delivered');
+    expect([...statuses.values()].filter((status) => status === 'sent')).toHaveLength(199);
   });
 });
