@@ -5,7 +5,13 @@ import type { Config, TenantConfig } from '../config';
 import { ApiError } from '../http';
 import type { QuotaReservation, QuotaService } from '../limits';
 import type { Logger } from '../observability';
-import { giveWayToCpuTurns, nextCpuTurn, type SendThroughBudget } from '../scheduler';
+import {
+  giveWayToCpuTurns,
+  nextCpuTurn,
+  requestTurn,
+  type SendThroughBudget,
+  type TurnKey,
+} from '../scheduler';
 import type { MessageOutcome, MessageRecord, MessageRepository } from '../store';
 import { renderTemplate, TemplateParamError } from '../templates';
 import { UpstreamError, type ProviderSendRequest, type ProviderSendResult } from '../upstream';
@@ -130,9 +136,11 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     // Sends take turns on the event loop (nextCpuTurn) where a hundred may move at once: the
     // requests that arrived in one turn, and those a provider answer or a group commit resumed.
     // A request took its turn at the HTTP edge once its body was read (src/http/app.ts); here it
-    // gives way to the slices waiting, if any, and goes on at once if none does.
-    await giveWayToCpuTurns();
-    const draft = await validateSend(identity, body);
+    // gives way to the slices waiting, if any, and goes on at once if none does. Its slices are
+    // its tenant's, in the order its sends came (src/scheduler/cpu-turns.ts).
+    const turn = requestTurn(identity.tenantId);
+    await giveWayToCpuTurns(turn);
+    const draft = await validateSend(identity, body, turn);
     // Marketing never reaches a suppressed number: recorded `suppressed`, no quota, no provider call.
     const suppressed =
       draft.purpose === 'marketing' && deps.suppressions
@@ -181,7 +189,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     // messages stay `queued` (to be reconciled from delivery reports), never marked failed.
     const { recorded, refused } = await recordProviderAnswer(toSend, answer, draft);
     if (refused > 0) await quotas.release(reservation, refused * draft.measure.segments);
-    await nextCpuTurn();
+    await nextCpuTurn(turn);
     const byId = new Map(recorded.map((m) => [m.id, m]));
     return present(
       batch.map((m) => byId.get(m.id) ?? m),
@@ -189,7 +197,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
     );
   };
 
-  async function validateSend(identity: Identity, body: unknown): Promise<SendDraft> {
+  async function validateSend(identity: Identity, body: unknown, turn: TurnKey): Promise<SendDraft> {
     const tenantId = identity.tenantId;
     const tenant = config.tenants[tenantId] as TenantConfig;
     const request = parseSendRequest(body);
@@ -201,6 +209,7 @@ export function createMessageSender(deps: MessagesDeps): SendMessages {
       tenant,
       config.messages.defaultRegion,
       config.messages.maxRecipients,
+      { next: () => nextCpuTurn(turn) },
     );
     // Who may receive, by the token's sending scopes: refused before anything is reserved or stored.
     const refusal = recipientProblem(identity, recipients);

@@ -16,6 +16,8 @@ export {
   createCpuTurns,
   giveWayToCpuTurns,
   nextCpuTurn,
+  requestTurn,
   CPU_TURN_BUDGET_MS,
   type CpuTurns,
+  type TurnKey,
 } from './cpu-turns';

@@ -1,9 +1,10 @@
-import { createCpuTurns } from '../../src/scheduler';
+import { createCpuTurns, requestTurn, type TurnKey } from '../../src/scheduler';
 import { countTurns } from '../support/wait';
 
 // src/scheduler/cpu-turns.ts: the slices of many requests take turns, each turn of the event loop
-// resuming them first come first served until its time budget is spent. The clock here is the
-// test's: each slice "takes" the milliseconds it adds to it.
+// resuming them until its time budget is spent: lanes (tenants) round robin, the oldest request of
+// a lane first, keyless slices first come first served. The clock here is the test's: each slice
+// "takes" the milliseconds it adds to it.
 describe('CPU turns', () => {
   /** Two turns of the event loop in which nothing asks for a slice. */
   const idleTurns = async () => {
@@ -42,6 +43,49 @@ describe('CPU turns', () => {
     // 'a' asked first with none waiting: at once. Then 0, 2, 4 ms spent before each of a turn's
     // first three slices: the third still starts.
     expect(byTurn).toEqual(['a', 'bca', 'bca', 'bc']);
+  });
+
+  /** Requests of 3 slices of 5 ms each (the whole budget), keyed as given; the order they ran in. */
+  async function keyedSlices(requests: { name: string; key: TurnKey }[]): Promise<string> {
+    let ms = 0;
+    const turns = createCpuTurns({ budgetMs: 5, now: () => ms });
+    let order = '';
+    await Promise.all(
+      requests.map(async ({ name, key }) => {
+        for (let slice = 0; slice < 3; slice++) {
+          await turns.next(key);
+          order += name;
+          ms += 5;
+        }
+      }),
+    );
+    return order;
+  }
+
+  it('resumes the oldest request of a lane first: a burst’s first send is done after its own slices', async () => {
+    const order = await keyedSlices([
+      { name: 'a', key: { lane: 'demo', order: 1 } },
+      { name: 'b', key: { lane: 'demo', order: 2 } },
+      { name: 'c', key: { lane: 'demo', order: 3 } },
+    ]);
+    expect(order).toBe('aaabbbccc');
+  });
+
+  it('serves lanes round robin: another tenant’s send is not held behind a burst', async () => {
+    const order = await keyedSlices([
+      { name: 'a', key: { lane: 'busy', order: 1 } },
+      { name: 'b', key: { lane: 'busy', order: 2 } },
+      { name: 'q', key: { lane: 'quiet', order: 3 } },
+    ]);
+    // 'a' goes at once (none waiting); from then on, busy and quiet alternate.
+    expect(order).toBe('aaqaqbqbb');
+  });
+
+  it('numbers requests in the order they come, whatever their lane', () => {
+    const first = requestTurn('x');
+    const second = requestTurn('y');
+    expect(second.order).toBeGreaterThan(first.order);
+    expect([first.lane, second.lane]).toEqual(['x', 'y']);
   });
 
   it('goes idle when nothing waits, and resumes a slice that asks later', async () => {
