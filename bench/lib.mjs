@@ -230,12 +230,15 @@ export function rssSampler(pid) {
   return { stop: () => (clearInterval(timer), Math.round(peak * 10) / 10), peak: () => peak };
 }
 
-/** Writes a result as JSON and Markdown under bench/results/<name>-<date>T<HHMM>-<host>.{json,md}. */
+/**
+ * Writes a result as JSON and Markdown under bench/results/<name>-<date>T<HHMMSS>-<host>.{json,md}
+ * (to the second: two runs started in one minute would otherwise overwrite each other).
+ */
 export function writeResult(name, result, markdown) {
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const { date, host } = result.machine;
-  const day = `${date.slice(0, 10)}T${date.slice(11, 16).replace(':', '')}-${host.replace(/[^A-Za-z0-9-]/g, '').slice(0, 24)}`;
+  const day = `${date.slice(0, 10)}T${date.slice(11, 19).replaceAll(':', '')}-${host.replace(/[^A-Za-z0-9-]/g, '').slice(0, 24)}`;
   writeFileSync(join(dir, `${name}-${day}.json`), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(join(dir, `${name}-${day}.md`), markdown);
   return join('bench', 'results', `${name}-${day}.md`);
