@@ -25,10 +25,11 @@ import { performance } from 'node:perf_hooks';
 // Whose slice goes first: a slice may name its lane (a send's tenant) and its request's place in
 // line (requestTurn). Lanes take turns round robin, so one tenant's burst of large sends never
 // holds another tenant's slices behind all of its own. Within a lane the oldest request's slices
-// go first: a burst of 40 thousand-number sends from one tenant has its first send parsed and at
-// the upstream budget after its own ~20 ms, not after ~650 ms of every send's slices taken in
-// turn, and no send finishes later than in turn. Slices that name no lane (a request's turn at the
-// HTTP edge, before it is known whose it is) share one lane, first come first served.
+// go first: of a burst of 40 thousand-number sends from one tenant, the first is parsed and at the
+// upstream budget after its own slices, not after every send's slices taken in turn (which had all
+// 40 finish parsing together, ~650 ms in), and none finishes later than in turn. Slices that name
+// no lane (a request's turn at the HTTP edge, before it is known whose it is) share one lane, first
+// come first served.
 // Hand-rolled (lanes of resolvers): no library schedules promise continuations against a per-turn
 // time budget.
 

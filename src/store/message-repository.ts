@@ -528,7 +528,7 @@ function* applyOutcomes(placeholder: Placeholder, chunk: MessageOutcome[], at: s
  * (`coalesce` of a NOT NULL column is the column). SQLite keeps no statistics here; offered the
  * ids and the statuses, it walked every pending message through `messages_status_created` for
  * each statement instead of looking up the 200 ids, so recording one send's outcomes cost in
- * proportion to the whole backlog (20 µs a message with 40,000 queued, 5 without).
+ * proportion to the whole backlog (docs/benchmarks.md, ninth round).
  */
 export function outcomeUpdate(
   placeholder: Placeholder,
