@@ -23,6 +23,7 @@ let throttled = 0;
 let messages = 0;
 let calls = 0;
 let next = 0;
+let resetAt = performance.now();
 
 const envelope = (numbers, text) => {
   const list = (Array.isArray(numbers) ? numbers : [numbers]).map(String);
@@ -70,6 +71,8 @@ function stats() {
     messages,
     mostInAnySecond: mostInAnyWindow(arrivals, 1000),
     perSecond: Array.from(perSecond, (n) => n ?? 0),
+    // ms from the last reset (a bench resets right before its load) to each arrival
+    arrivalsMs: arrivals.map((t) => Math.round(t - resetAt)),
   };
 }
 
@@ -82,6 +85,7 @@ const server = createServer((req, res) => {
   }
   if (req.url === '/_reset') {
     arrivals = [];
+    resetAt = performance.now();
     throttled = 0;
     messages = 0;
     calls = 0;

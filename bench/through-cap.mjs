@@ -118,6 +118,9 @@ try {
         p99Ms: result.latency.p99,
         messagesPerSecond,
         providerCalls: provider.calls,
+        // From the start of the load to the first call the provider saw: the part of the run the
+        // budget's pace could not use (every later call waits for the pace once sends queue).
+        firstProviderCallMs: provider.arrivalsMs[0] ?? null,
         providerMessages: provider.messages,
         provider429s: provider.throttled,
         mostArrivalsInAnySecond: provider.mostInAnySecond,
@@ -139,6 +142,7 @@ try {
         `${ok} / ${r.non2xx} / ${r.errors}`,
         `${r.p50Ms} / ${r.p99Ms}`,
         `${r.providerCalls}`,
+        `${r.firstProviderCallMs}`,
         `${r.mostArrivalsInAnySecond} (≤ 15)`,
         `${r.provider429s}`,
         `${r.eventLoopMaxMs} / ${r.eventLoopP99Ms} (max < 50)`,
@@ -160,6 +164,7 @@ const header = [
   '2xx / non-2xx / errors',
   'p50 / p99 ms',
   'provider calls',
+  'first call ms',
   'most in any 1 s',
   'provider 429s',
   'loop delay max / p99 ms',
