@@ -35,11 +35,16 @@ export interface PlanDialect {
 /**
  * Rows written after which the SQLite driver lets the event loop turn before the next statement
  * (the transaction stays open; other queries wait for it, as they wait for any transaction). 200
- * rows (one multi-row statement) take about 1-2 ms on this project's machine, so a 1,000-recipient
- * send never holds the loop for long. A count, not a clock: a run yields at the same places every
- * time.
+ * rows (one multi-row statement) take about 1-2 ms on this project's machine, so 1,000 rows hold
+ * the loop about 5-10 ms. A count, not a clock: a run yields at the same places every time.
+ *
+ * Why not fewer: while the transaction is open, every other query of the process (a quota
+ * reservation, another send's insert) waits for it, and each yield costs the transaction a whole
+ * turn of a busy event loop. At 200 rows, a 1,000-recipient send's insert (2,000 rows with its
+ * events) took ten turns, 100-340 ms at the start of a burst, and the sends behind it reached the
+ * upstream budget later than its pace let them out (docs/benchmarks.md, "Tenth round").
  */
-export const YIELD_AFTER_ROWS = 200;
+export const YIELD_AFTER_ROWS = 1000;
 
 /** The better-sqlite3 handle behind a Db, with its statement cache (set by openSqliteDatabase). */
 export interface SqliteAccess {
