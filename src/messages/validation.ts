@@ -135,8 +135,7 @@ function recipientChecks(to: string | string[], tenant: TenantConfig, defaultReg
   const forbidden: string[] = [];
   const numbers: string[] = [];
   const check = (raw: string, i: number) => {
-    const phone = parseRecipient(raw, defaultRegion as CountryCode);
-    const type = phone && numberTypeOf(phone);
+    const { phone, type } = parseRecipient(raw, defaultRegion as CountryCode) ?? {};
     if (!phone) {
       invalid.push(`${field(i)}: '${raw.slice(0, 32)}' is not a valid phone number`);
     } else if (!type || !tenant.numberTypes.includes(type)) {
@@ -165,20 +164,35 @@ function recipientChecks(to: string | string[], tenant: TenantConfig, defaultReg
 }
 
 /**
- * A valid number, or undefined. `00` is the international prefix in most of the world, but not
- * everywhere (Australia dials 0011), so libphonenumber reads `0061…` with region AU as a national
- * number; written that way, it is taken as `+61…`. A number valid as written is kept as written.
+ * A valid number and its type, or undefined. `00` is the international prefix in most of the
+ * world, but not everywhere (Australia dials 0011), so libphonenumber reads `0061…` with region AU
+ * as a national number; written that way, it is taken as `+61…`. A number valid as written is kept
+ * as written.
  */
-function parseRecipient(raw: string, region: CountryCode): PhoneNumber | undefined {
-  const phone = parsePhoneNumberFromString(raw, region);
-  if (phone?.isValid()) return phone;
+function parseRecipient(raw: string, region: CountryCode): TypedNumber | undefined {
+  const typed = typedIfValid(parsePhoneNumberFromString(raw, region));
+  if (typed) return typed;
   const international = /^\s*00\s*([1-9].*)$/.exec(raw);
-  const retried = international ? parsePhoneNumberFromString(`+${international[1]}`, region) : undefined;
-  return retried?.isValid() ? retried : undefined;
+  return international ? typedIfValid(parsePhoneNumberFromString(`+${international[1]}`, region)) : undefined;
 }
 
-function numberTypeOf(phone: PhoneNumber): NumberType | undefined {
-  return phone.getType()?.toLowerCase() as NumberType | undefined;
+interface TypedNumber {
+  phone: PhoneNumber;
+  /** Undefined for a valid number of no known type. */
+  type: NumberType | undefined;
+}
+
+/**
+ * The type is asked first: libphonenumber's isValid() works out the number's type too (with the
+ * full metadata, a number is valid when it has a type), and asking both cost ~2.5 of ~14.4 µs a
+ * number. A number with a type matched its country's pattern, so it is valid under either of
+ * isValid()'s rules; isValid() is asked only of a number without one.
+ */
+function typedIfValid(phone: PhoneNumber | undefined): TypedNumber | undefined {
+  if (!phone) return undefined;
+  const type = phone.getType()?.toLowerCase() as NumberType | undefined;
+  if (type) return { phone, type };
+  return phone.isValid() ? { phone, type: undefined } : undefined;
 }
 
 function summarise(problems: string[]): string {

@@ -7,6 +7,9 @@ import {
   parseSendRequest,
 } from '../../src/messages';
 import { SegmentedMessage } from 'sms-segments-calculator';
+import { getCountries, getExampleNumber, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import examples from 'libphonenumber-js/examples.mobile.json';
+import { NUMBER_TYPES } from '../../src/config';
 import { testConfig } from '../support/gateway';
 import { countTurns } from '../support/wait';
 
@@ -198,6 +201,49 @@ describe('recipients', () => {
     const config = testConfig({ tenants: { landline: { numberTypes: ['mobile', 'fixed_line'] } } });
     expect(config.tenants.landline!.numberTypes).toEqual(['mobile', 'fixed_line']);
     expect(() => testConfig({ tenants: { odd: { numberTypes: ['satellite'] } } })).toThrow(/numberTypes/);
+  });
+
+  it("gives every number the verdict of libphonenumber's isValid() then getType(), though it asks the type first", () => {
+    // Every country's example mobile, one digit short, one digit long, written with 00, and its
+    // last digits read as an Australian national number.
+    const corpus = getCountries().flatMap((country) => {
+      const example = getExampleNumber(country, examples)?.number;
+      if (!example) return [];
+      return [
+        example,
+        example.slice(0, -1),
+        `${example}5`,
+        example.replace('+', '00'),
+        `0${example.slice(4)}`,
+      ];
+    });
+    expect(corpus.length).toBeGreaterThan(1000);
+    const open = { ...tenant, numberTypes: [...NUMBER_TYPES], allowedCountries: getCountries() };
+    const verdict = (raw: string): string => {
+      try {
+        return normaliseRecipients(raw, open, 'AU', 1000)[0]!;
+      } catch (error) {
+        return error instanceof ApiError ? error.description : String(error);
+      }
+    };
+    // The order the checks were asked in before: isValid(), then getType() of a valid number.
+    const askedInTurn = (raw: string): string => {
+      const valid = (p: ReturnType<typeof parsePhoneNumberFromString>) => (p?.isValid() ? p : undefined);
+      const international = /^\s*00\s*([1-9].*)$/.exec(raw);
+      const phone =
+        valid(parsePhoneNumberFromString(raw, 'AU')) ??
+        (international ? valid(parsePhoneNumberFromString(`+${international[1]}`, 'AU')) : undefined);
+      if (!phone) return `to: '${raw}' is not a valid phone number`;
+      const type = phone.getType()?.toLowerCase();
+      return type ? phone.number : `to: '${raw}' is not a known type of number; this tenant may send only to`;
+    };
+    const differing = corpus.filter((raw) => !verdict(raw).startsWith(askedInTurn(raw)));
+    expect(differing).toEqual([]);
+    // The corpus holds both verdicts.
+    expect(corpus.filter((raw) => verdict(raw).startsWith('+')).length).toBeGreaterThan(400);
+    expect(corpus.filter((raw) => verdict(raw).includes('not a valid phone number')).length).toBeGreaterThan(
+      200,
+    );
   });
 
   it('refuses a country the tenant may not send to with FORBIDDEN', () => {
