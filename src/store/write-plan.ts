@@ -101,16 +101,27 @@ export async function runPlanIn<R>(trx: Transaction<Database>, plan: Plan<R>): P
 
 const SQLITE: PlanDialect = { placeholder: () => '?', postgres: false };
 
+/**
+ * Runs a plan in one transaction on the handle. A large one lets the event loop turn every
+ * YIELD_AFTER_ROWS rows, and once more after its COMMIT, before the connection is free: its COMMIT
+ * is where the WAL is checkpointed when it has grown past 1,000 pages (pages written back and
+ * fsync'd, 10-20 ms on this project's machine), and the next transaction, waiting for the
+ * connection, would otherwise run its first stretch in the same turn. Through the 1,000-recipient
+ * mix, every COMMIT over 6 ms was one of a transaction that had yielded (docs/benchmarks.md,
+ * "Tenth round").
+ */
 async function runSqlite<R>(sqlite: SqliteAccess, plan: Plan<R>): Promise<R> {
   const prepare = (text: string): Statement => sqlite.prepare(text);
   prepare('begin').run();
   try {
     let rows = NO_ROWS;
     let written = 0;
+    let yielded = false;
     for (;;) {
       const next = plan.next(rows);
       if (next.done) {
         prepare('commit').run();
+        if (yielded) await nextTurn();
         return next.value;
       }
       const statement = prepare(next.value.text);
@@ -123,6 +134,7 @@ async function runSqlite<R>(sqlite: SqliteAccess, plan: Plan<R>): Promise<R> {
       written += next.value.rows ?? 1;
       if (written >= YIELD_AFTER_ROWS) {
         written = 0;
+        yielded = true;
         await nextTurn();
       }
     }

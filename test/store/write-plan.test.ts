@@ -205,6 +205,36 @@ describe.each(DIALECTS)('the ledger’s write plans on %s', (dialect) => {
       expect(seenDuring).toBe(1000);
     });
 
+    it('after the COMMIT of a transaction that yielded, lets the event loop turn before the next transaction starts', async () => {
+      // Each step stamped with the turn of the event loop it ran in. The large plan's one statement
+      // counts as YIELD_AFTER_ROWS rows, so the driver yields after it; its COMMIT (where SQLite
+      // checkpoints a grown WAL) follows its last step at once.
+      const counter = countTurns();
+      const seen = new Map<string, number>();
+      function* large(): Plan<void> {
+        yield { text: 'select 1', values: [], rows: YIELD_AFTER_ROWS };
+        seen.set('large commits', counter.turns);
+      }
+      function* small(): Plan<void> {
+        seen.set('small begins', counter.turns);
+        yield { text: 'select 1', values: [] };
+        seen.set('small commits', counter.turns);
+      }
+      function* alsoSmall(): Plan<void> {
+        seen.set('also small begins', counter.turns);
+        yield { text: 'select 1', values: [] };
+      }
+      // Each waits for the connection behind the one before it.
+      try {
+        await Promise.all([runPlan(db, large), runPlan(db, small), runPlan(db, alsoSmall)]);
+      } finally {
+        counter.stop();
+      }
+      expect(seen.get('small begins')).toBeGreaterThan(seen.get('large commits')!);
+      // A transaction that did not yield hands the connection on in the same turn.
+      expect(seen.get('also small begins')).toBe(seen.get('small commits'));
+    });
+
     it('never joins a kysely transaction open at the same time: its rollback leaves the batch', async () => {
       const messages = createMessageRepository(db);
       const batch = batchOf('apart', 2);
