@@ -36,7 +36,7 @@ export interface PlanDialect {
  * Rows written after which the SQLite driver lets the event loop turn before the next statement
  * (the transaction stays open; other queries wait for it, as they wait for any transaction). 200
  * rows (one multi-row statement) take about 1-2 ms on this project's machine, so 1,000 rows hold
- * the loop about 5-10 ms. A count, not a clock: a run yields at the same places every time.
+ * the loop about 5-16 ms. A count, not a clock: a run yields at the same places every time.
  *
  * Why not fewer: while the transaction is open, every other query of the process (a quota
  * reservation, another send's insert) waits for it, and each yield costs the transaction a whole
