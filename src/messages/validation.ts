@@ -184,9 +184,11 @@ interface TypedNumber {
 
 /**
  * The type is asked first: libphonenumber's isValid() works out the number's type too (with the
- * full metadata, a number is valid when it has a type), and asking both cost ~2.5 of ~14.4 µs a
- * number. A number with a type matched its country's pattern, so it is valid under either of
- * isValid()'s rules; isValid() is asked only of a number without one.
+ * full metadata, a number is valid when it has a type), so asking both did that work twice for
+ * every valid number (15.8 µs a number, 12.8-14.0 asking the type first). A number with a type
+ * matched its country's pattern, so it is valid under either of isValid()'s rules; isValid() is
+ * asked only of a number without one. An invalid number is now worked out twice instead: it is
+ * refused either way.
  */
 function typedIfValid(phone: PhoneNumber | undefined): TypedNumber | undefined {
   if (!phone) return undefined;

@@ -41,7 +41,7 @@ export interface PlanDialect {
  * Why not fewer: while the transaction is open, every other query of the process (a quota
  * reservation, another send's insert) waits for it, and each yield costs the transaction a whole
  * turn of a busy event loop. At 200 rows, a 1,000-recipient send's insert (2,000 rows with its
- * events) took ten turns, 100-340 ms at the start of a burst, and the sends behind it reached the
+ * events) took ten turns, 80-340 ms at the start of a burst, and the sends behind it reached the
  * upstream budget later than its pace let them out (docs/benchmarks.md, "Tenth round").
  */
 export const YIELD_AFTER_ROWS = 1000;
@@ -102,27 +102,41 @@ export async function runPlanIn<R>(trx: Transaction<Database>, plan: Plan<R>): P
 const SQLITE: PlanDialect = { placeholder: () => '?', postgres: false };
 
 /**
- * Runs a plan in one transaction on the handle. A large one lets the event loop turn every
- * YIELD_AFTER_ROWS rows, and once more after its COMMIT, before the connection is free: its COMMIT
- * is where the WAL is checkpointed when it has grown past 1,000 pages (pages written back and
- * fsync'd, 10-20 ms on this project's machine), and the next transaction, waiting for the
- * connection, would otherwise run its first stretch in the same turn. Through the 1,000-recipient
- * mix, every COMMIT over 6 ms was one of a transaction that had yielded (docs/benchmarks.md,
- * "Tenth round").
+ * Rows in all from which a transaction's COMMIT has a turn of the event loop of its own: one
+ * before it (unless the transaction just yielded) and one after it, before the connection is free.
+ * Its COMMIT may checkpoint the WAL (pages written back and fsync'd, 10-20 ms on this project's
+ * machine): SQLite does so at whichever COMMIT takes the WAL past 1,000 pages, most often one that
+ * wrote many. Without the turn before, the COMMIT shared a turn with the last stretch of writes;
+ * without the turn after, with the first stretch of the next transaction, which was waiting for
+ * the connection. Through the 1,000-recipient mix, every COMMIT over 6 ms was one of a
+ * transaction of 2,000 rows (docs/benchmarks.md, "Tenth round"). 200: a group of one-recipient
+ * sends (at most 64 sends, two or three rows each) stays under it and commits in its turn.
  */
+export const OWN_TURN_COMMIT_ROWS = 200;
+
+/** Runs a plan in one transaction on the handle (see YIELD_AFTER_ROWS and OWN_TURN_COMMIT_ROWS). */
 async function runSqlite<R>(sqlite: SqliteAccess, plan: Plan<R>): Promise<R> {
+  const { value, rows } = await writeInTransaction(sqlite, plan);
+  if (rows >= OWN_TURN_COMMIT_ROWS) await nextTurn();
+  return value;
+}
+
+async function writeInTransaction<R>(
+  sqlite: SqliteAccess,
+  plan: Plan<R>,
+): Promise<{ value: R; rows: number }> {
   const prepare = (text: string): Statement => sqlite.prepare(text);
   prepare('begin').run();
   try {
     let rows = NO_ROWS;
-    let written = 0;
-    let yielded = false;
+    let total = 0;
+    let sinceTurn = 0;
     for (;;) {
       const next = plan.next(rows);
       if (next.done) {
+        if (sinceTurn > 0 && total >= OWN_TURN_COMMIT_ROWS) await nextTurn();
         prepare('commit').run();
-        if (yielded) await nextTurn();
-        return next.value;
+        return { value: next.value, rows: total };
       }
       const statement = prepare(next.value.text);
       if (statement.reader) {
@@ -131,10 +145,11 @@ async function runSqlite<R>(sqlite: SqliteAccess, plan: Plan<R>): Promise<R> {
         statement.run(...next.value.values);
         rows = NO_ROWS;
       }
-      written += next.value.rows ?? 1;
-      if (written >= YIELD_AFTER_ROWS) {
-        written = 0;
-        yielded = true;
+      const written = next.value.rows ?? 1;
+      total += written;
+      sinceTurn += written;
+      if (sinceTurn >= YIELD_AFTER_ROWS) {
+        sinceTurn = 0;
         await nextTurn();
       }
     }

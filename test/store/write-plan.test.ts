@@ -7,7 +7,7 @@ import {
   type Db,
   type MessageRecord,
 } from '../../src/store';
-import { runPlan, YIELD_AFTER_ROWS, type Plan } from '../../src/store/write-plan';
+import { OWN_TURN_COMMIT_ROWS, runPlan, YIELD_AFTER_ROWS, type Plan } from '../../src/store/write-plan';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
 import { queuedBatch } from '../support/messages';
 import { countTurns } from '../support/wait';
@@ -205,7 +205,7 @@ describe.each(DIALECTS)('the ledger’s write plans on %s', (dialect) => {
       expect(seenDuring).toBe(1000);
     });
 
-    it('after the COMMIT of a transaction that yielded, lets the event loop turn before the next transaction starts', async () => {
+    it('after the COMMIT of a large transaction, lets the event loop turn before the next transaction starts', async () => {
       // Each step stamped with the turn of the event loop it ran in. The large plan's one statement
       // counts as YIELD_AFTER_ROWS rows, so the driver yields after it; its COMMIT (where SQLite
       // checkpoints a grown WAL) follows its last step at once.
@@ -231,8 +231,19 @@ describe.each(DIALECTS)('the ledger’s write plans on %s', (dialect) => {
         counter.stop();
       }
       expect(seen.get('small begins')).toBeGreaterThan(seen.get('large commits')!);
-      // A transaction that did not yield hands the connection on in the same turn.
+      // A small transaction hands the connection on in the same turn.
       expect(seen.get('also small begins')).toBe(seen.get('small commits'));
+    });
+
+    it('gives the COMMIT of a transaction of OWN_TURN_COMMIT_ROWS rows a turn before it and one after, though it never yielded', async () => {
+      function* writing(rows: number): Plan<void> {
+        yield { text: 'select 1', values: [], rows };
+      }
+      expect(OWN_TURN_COMMIT_ROWS).toBeLessThan(YIELD_AFTER_ROWS);
+      expect(await turnsDuring(runPlan(db, () => writing(OWN_TURN_COMMIT_ROWS - 1)))).toBe(0);
+      expect(await turnsDuring(runPlan(db, () => writing(OWN_TURN_COMMIT_ROWS)))).toBe(2);
+      // One that just yielded (YIELD_AFTER_ROWS written) has no second turn before its COMMIT.
+      expect(await turnsDuring(runPlan(db, () => writing(YIELD_AFTER_ROWS)))).toBe(2);
     });
 
     it('never joins a kysely transaction open at the same time: its rollback leaves the batch', async () => {
