@@ -5,7 +5,7 @@
 // arrival counts, refused ones too, as a provider counting calls would).
 //   node bench/provider-stand-in.mjs --port 0 --appkey KEY [--cap 15]
 // Prints `listening <port>` once ready. GET /_stats: arrivals, 429s, messages, most arrivals in any
-// 1000 ms, per-second counts; POST /_reset clears them.
+// 1000 ms, per-second counts, the first arrival's ms since the last reset; POST /_reset clears them.
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 
@@ -71,8 +71,8 @@ function stats() {
     messages,
     mostInAnySecond: mostInAnyWindow(arrivals, 1000),
     perSecond: Array.from(perSecond, (n) => n ?? 0),
-    // ms from the last reset (a bench resets right before its load) to each arrival
-    arrivalsMs: arrivals.map((t) => Math.round(t - resetAt)),
+    // ms from the last reset (a bench resets right before its load) to the first arrival
+    firstArrivalMs: arrivals.length > 0 ? Math.round(arrivals[0] - resetAt) : null,
   };
 }
 

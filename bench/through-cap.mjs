@@ -118,9 +118,9 @@ try {
         p99Ms: result.latency.p99,
         messagesPerSecond,
         providerCalls: provider.calls,
-        // From the start of the load to the first call the provider saw: the part of the run the
-        // budget's pace could not use (every later call waits for the pace once sends queue).
-        firstProviderCallMs: provider.arrivalsMs[0] ?? null,
+        // From the stand-in's reset, a few ms before the load, to the first call it saw: the part
+        // of the run the budget's pace could not use (every later call waits for the pace).
+        firstProviderCallMs: provider.firstArrivalMs,
         providerMessages: provider.messages,
         provider429s: provider.throttled,
         mostArrivalsInAnySecond: provider.mostInAnySecond,
