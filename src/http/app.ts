@@ -2,6 +2,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Config } from '../config';
 import type { Logger } from '../observability';
+import { directRoutes } from './direct-routes';
 import { errorHandler, notFound } from './error-handler';
 import { requireHttps } from './https-check';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-depth';
@@ -42,24 +43,34 @@ export function createHttpApp(config: Config, options: HttpAppOptions, routes: R
   app.set('etag', false);
   app.set('trust proxy', config.http.trustProxy);
   app.set('query parser', 'simple');
-  app.use(options.httpMetrics);
   const log = accessLogger(logger, { sampleEvery: config.http.accessLogSampleEvery });
   const headers = securityHeaders(helmet({ strictTransportSecurity: hstsOf(config) }));
-  // One layer for what every request gets before routing (each Express layer costs a match and a call).
-  app.use((req, res, next) => {
-    if (isDraining()) res.setHeader('Connection', 'close');
-    log(req, res);
-    for (const [name, value] of headers) res.setHeader(name, value);
-    next();
-  });
-  if (config.http.requireHttps) {
-    app.use(requireHttps({ enabled: true, sandbox: config.mode === 'sandbox' }));
-  }
-  app.use(jsonBody(config.http.bodyLimit));
   const takeTurn = options.takeTurn;
-  if (takeTurn) app.use((_req, _res, next) => void takeTurn().then(() => next(), next));
-  if (options.cors) app.use(options.cors);
+  const turn: RequestHandler[] = takeTurn
+    ? [(_req, _res, next) => void takeTurn().then(() => next(), next)]
+    : [];
+  // What every request crosses before routing, in order.
+  const edge: RequestHandler[] = [
+    options.httpMetrics,
+    // One layer for what every request gets before the body (each Express layer costs a match and a call).
+    (req, res, next) => {
+      if (isDraining()) res.setHeader('Connection', 'close');
+      log(req, res);
+      for (const [name, value] of headers) res.setHeader(name, value);
+      next();
+    },
+    ...(config.http.requireHttps
+      ? [requireHttps({ enabled: true, sandbox: config.mode === 'sandbox' })]
+      : []),
+    jsonBody(config.http.bodyLimit),
+    ...turn,
+    ...(options.cors ? [options.cors] : []),
+  ];
   const routers = buildRouters(routes, options.guards);
+  // First, the routes whose method and path alone say which route answers: the same edge and
+  // chain, without the router's per-layer work (src/http/direct-routes.ts).
+  app.use(directRoutes(edge, routers.direct, notFound()));
+  for (const handler of edge) app.use(handler);
   app.use(routers.public);
   app.use(routers.tenant);
   app.use(notFound());

@@ -1,6 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import type { ZodObject, ZodType } from 'zod';
 import { scopeSchema, type Scope } from '../config';
+import { directKey, type ChainStep } from './direct-routes';
 import { ApiError } from './errors';
 
 /**
@@ -101,7 +102,7 @@ export function toOpenApiPath(path: string): string {
 export function buildRouters(
   tables: RouteTables,
   guards: RouteGuards,
-): { public: RequestHandler; tenant: RequestHandler } {
+): { public: RequestHandler; tenant: RequestHandler; direct: Map<string, ChainStep[]> } {
   checkTables(tables);
   const publicRouter = byPrefix(
     tables.publicRoutes.map((route) => {
@@ -111,23 +112,60 @@ export function buildRouters(
       return { route, checks };
     }),
   );
+  const tenantGuards = [guards.authenticate, ...(guards.inFlight ? [guards.inFlight] : []), guards.rateLimit];
   const tenantRouter = Router();
   // Every /v1 path not answered by a public route is authenticated first, known or not.
-  tenantRouter.use(
-    '/v1',
-    guards.authenticate,
-    ...(guards.inFlight ? [guards.inFlight] : []),
-    guards.rateLimit,
-  );
-  tenantRouter.use(
-    byPrefix(
-      tables.tenantRoutes.map((route) => ({
-        route,
-        checks: [guards.requireAccess(route.access as Exclude<Access, 'public'>)],
-      })),
-    ),
-  );
-  return { public: publicRouter, tenant: tenantRouter };
+  tenantRouter.use(TENANT_MOUNT, ...tenantGuards);
+  const tenantEntries = tables.tenantRoutes.map((route) => ({
+    route,
+    checks: [guards.requireAccess(route.access as Exclude<Access, 'public'>)],
+  }));
+  const registered = new Map<RouteDefinition, RegisteredRoute>();
+  tenantRouter.use(byPrefix(tenantEntries, registered));
+  // The same chains, for the routes that can be run without the router (src/http/direct-routes.ts).
+  const direct = new Map<string, ChainStep[]>();
+  for (const route of directRoutesOf(tables)) {
+    const { steps, expressRoute } = registered.get(route)!;
+    direct.set(directKey(route.method, route.path), [
+      ...tenantGuards.map((handler) => ({ handler, mountPath: TENANT_MOUNT })),
+      { handler: steps[0]!, route: expressRoute },
+      ...steps.slice(1).map((handler) => ({ handler })),
+    ]);
+  }
+  return { public: publicRouter, tenant: tenantRouter, direct };
+}
+
+/** Where the tenant guards are mounted: every `/v1` path a public route does not answer. */
+const TENANT_MOUNT = '/v1';
+
+/**
+ * The tenant routes a request can be matched to by its exact method and path, because the router
+ * would have matched it to no other: a path of plain text (no parameter or wildcard), under a
+ * prefix no public route has (public routes are tried first), and no route before it in the
+ * table with the same method and prefix has a parameter or wildcard (which could match the same
+ * path first). OPTIONS routes are left to the router, beside the preflights it answers.
+ */
+function directRoutesOf({ publicRoutes, tenantRoutes }: RouteTables): RouteDefinition[] {
+  const publicPrefixes = publicRoutes.map((route) => routePrefix(route.path));
+  if (publicPrefixes.includes(undefined)) return [];
+  const patterned = new Set<string>();
+  const direct: RouteDefinition[] = [];
+  for (const route of tenantRoutes) {
+    const prefix = routePrefix(route.path);
+    const literal = prefix !== undefined && !/[:*{(?+]/.test(route.path);
+    if (!literal) {
+      patterned.add(`${route.method} ${prefix ?? '*'}`);
+      continue;
+    }
+    if (
+      route.method !== 'options' &&
+      !publicPrefixes.includes(prefix) &&
+      !patterned.has(`${route.method} ${prefix}`) &&
+      !patterned.has(`${route.method} *`)
+    )
+      direct.push(route);
+  }
+  return direct;
 }
 
 /**
@@ -160,7 +198,10 @@ function routePrefix(path: string): string | undefined {
  * when no route has that prefix). A route whose leading segments are not plain text goes into a
  * router tried for every request, after the prefix's.
  */
-function byPrefix(entries: { route: RouteDefinition; checks: RequestHandler[] }[]): RequestHandler {
+function byPrefix(
+  entries: { route: RouteDefinition; checks: RequestHandler[] }[],
+  registered?: Map<RouteDefinition, RegisteredRoute>,
+): RequestHandler {
   const routers = new Map<string, Router>();
   let anyPath: Router | undefined;
   for (const { route, checks } of entries) {
@@ -171,7 +212,8 @@ function byPrefix(entries: { route: RouteDefinition; checks: RequestHandler[] }[
       if (prefix === undefined) anyPath = router;
       else routers.set(prefix, router);
     }
-    register(router, route, checks);
+    const entry = register(router, route, checks);
+    registered?.set(route, entry);
   }
   const fallback = anyPath;
   const dispatch: RequestHandler = (req, res, next) => {
@@ -223,9 +265,17 @@ export function checkTables({ publicRoutes, tenantRoutes }: RouteTables): void {
   }
 }
 
-function register(router: Router, route: RouteDefinition, checks: RequestHandler[]): void {
+/** A registered route: its handlers in order, and the Route object Express made for them. */
+interface RegisteredRoute {
+  steps: RequestHandler[];
+  expressRoute: unknown;
+}
+
+function register(router: Router, route: RouteDefinition, checks: RequestHandler[]): RegisteredRoute {
   const validate = route.request ? [requestValidator(route.request)] : [];
-  router[route.method](route.path, ...checks, ...(route.middleware ?? []), ...validate, route.handler);
+  const steps = [...checks, ...(route.middleware ?? []), ...validate, route.handler];
+  router[route.method](route.path, ...steps);
+  return { steps, expressRoute: router.stack[router.stack.length - 1]?.route };
 }
 
 function requestValidator(request: RequestSpec): RequestHandler {

@@ -84,3 +84,43 @@ describe('GET /metrics', () => {
     stream.close();
   });
 });
+
+describe('routes answered without the router (src/http/direct-routes.ts)', () => {
+  let gw: RunningServer;
+  beforeAll(async () => {
+    gw = await startTestGateway({ metrics: { token: METRICS_TOKEN } });
+  });
+  afterAll(() => gw.stop());
+
+  it('include the send, and answer it as the router does, counted under the same route', async () => {
+    const stack = (gw.gateway.app.router as unknown as { stack: { handle: { keys?: readonly string[] } }[] })
+      .stack;
+    expect(stack[0]?.handle.keys).toEqual(expect.arrayContaining(['POST /v1/messages', 'GET /v1/messages']));
+
+    // Express matches a path with a trailing slash too; the direct routes only as registered. So
+    // /v1/messages/ crosses the router, /v1/messages does not, and both reach the same route.
+    const send = (path: string) =>
+      request(gw.url)
+        .post(path)
+        .set(bearer(tokenFor('alpha')))
+        .send({ to: '0412345678', text: 'which way' });
+    const [direct, routed] = [await send('/v1/messages'), await send('/v1/messages/')];
+    const mask = (res: request.Response) => ({
+      status: res.status,
+      headers: Object.fromEntries(
+        Object.entries(res.headers).filter(([name]) => !['x-request-id', 'date', 'ratelimit'].includes(name)),
+      ),
+      body: JSON.parse(res.text.replace(/"(id|createdAt)":"[^"]*"/g, '"$1":"…"')) as unknown,
+    });
+    expect(direct.status).toBe(201);
+    expect(mask(routed)).toEqual(mask(direct));
+    expect(Object.keys(routed.headers)).toEqual(Object.keys(direct.headers));
+
+    const text = (
+      await request(gw.url)
+        .get('/metrics')
+        .set({ Authorization: `Bearer ${METRICS_TOKEN}` })
+    ).text;
+    expect(text).toContain('smsgate_http_requests_total{method="POST",route="/v1/messages",status="201"} 2');
+  });
+});
