@@ -26,14 +26,15 @@ export const gatewayNodeFlags = (() => {
 })();
 
 /** Starts a built entry point and resolves once `readyUrl` answers 2xx (30 s at most). */
-export async function start(script, env, readyUrl) {
+export async function start(script, env, readyUrl, { dist: distOf } = {}) {
   // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the started processes.
   const flags = [
     ...(script === 'main.js' ? gatewayNodeFlags : []),
     ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
   ];
-  // BENCH_DIST=/path/to/other/dist runs another build (a "before" for a comparison).
-  const dist = process.env.BENCH_DIST ?? join(root, 'dist');
+  // BENCH_DIST=/path/to/other/dist runs another build (a "before" for a comparison); `dist` names
+  // one for this process alone (bench/ab.mjs runs two builds side by side).
+  const dist = distOf ?? process.env.BENCH_DIST ?? join(root, 'dist');
   const child = spawn(process.execPath, [...flags, isAbsolute(script) ? script : join(dist, script)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -107,7 +108,7 @@ export async function startStandIn({ cap = 0, appKey }) {
 }
 
 /** The gateway in production mode against `upstreamUrl`, with the bench's defaults and `env` on top. */
-export async function startGateway({ port, upstreamUrl, appKey, jwtSecret, dataDir, env = {} }) {
+export async function startGateway({ port, upstreamUrl, appKey, jwtSecret, dataDir, env = {}, dist }) {
   return start(
     'main.js',
     {
@@ -124,6 +125,7 @@ export async function startGateway({ port, upstreamUrl, appKey, jwtSecret, dataD
       ...env,
     },
     `http://127.0.0.1:${port}/readyz`,
+    { dist },
   );
 }
 
@@ -131,7 +133,7 @@ export async function startGateway({ port, upstreamUrl, appKey, jwtSecret, dataD
  * The gateway (production mode, `startGateway`'s defaults and `env`) on a free port against the
  * provider stand-in, with a data directory of its own.
  */
-export async function startGatewayBeside(standIn, { appKey, jwtSecret, env = {} }) {
+export async function startGatewayBeside(standIn, { appKey, jwtSecret, env = {}, dist }) {
   const port = await freePort();
   const gateway = await startGateway({
     port,
@@ -140,6 +142,7 @@ export async function startGatewayBeside(standIn, { appKey, jwtSecret, env = {} 
     jwtSecret,
     dataDir: mkdtempSync(join(tmpdir(), 'smsgate-bench-')),
     env,
+    dist,
   });
   return { gateway, port, url: `http://127.0.0.1:${port}` };
 }

@@ -1,0 +1,157 @@
+// bench/instructions: the machine instructions one send costs the gateway, counted by valgrind's
+// callgrind. On this project's shared VM a change worth a few per cent of a send's CPU is lost in
+// the host's drift when timed (bench/ab.mjs narrows it to about ±3 %; an A/A run gave -3.2 % CPU);
+// instructions are counted, not timed, so the same build gives the same count within about half a
+// per cent whatever else the machine is doing. What a count does not show is time an instruction
+// waits (cache misses, branch mispredictions), so it can understate a change to megamorphic code.
+//
+// For each build: the provider stand-in (cap lifted) and the gateway under callgrind (production
+// mode, SQLite, budget lifted, as bench:capacity runs it), `--warm` sends, then `--sends`; run
+// twice, with `--small` and with `--sends` measured sends, so that start-up and warm-up cancel:
+// instructions per send = (total of the large run - total of the small run) / (sends - small).
+// The load is 8 connections of POST /v1/messages, 1 recipient. Under callgrind a send takes
+// ~80 ms, so the defaults take about five minutes a build.
+// Usage: node bench/instructions.mjs --dist dist --dist /tmp/before/dist [--sends 1200 --small 200]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import jwt from 'jsonwebtoken';
+import { freePort, gatewayNodeFlags, machine, root, startStandIn, table, writeResult } from './lib.mjs';
+
+const { values } = parseArgs({
+  options: {
+    dist: { type: 'string', multiple: true, default: ['dist'] },
+    sends: { type: 'string', default: '1200' },
+    small: { type: 'string', default: '200' },
+    warm: { type: 'string', default: '300' },
+    connections: { type: 'string', default: '8' },
+    label: { type: 'string', default: 'send' },
+  },
+});
+const SENDS = Number(values.sends);
+const SMALL = Number(values.small);
+const WARM = Number(values.warm);
+const CONNECTIONS = Number(values.connections);
+const appKey = `bench-${Math.random().toString(36).slice(2)}-key`;
+const jwtSecret = 'bench-jwt-secret-bench-jwt-secret-0123456789';
+const info = await machine();
+
+/** One gateway under callgrind: `WARM` sends, then `measured`; returns the instructions counted in all. */
+async function countedRun(dist, measured) {
+  const standIn = await startStandIn({ cap: 0, appKey });
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'smsgate-instructions-'));
+  const child = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      `--callgrind-out-file=${join(dir, 'callgrind.out')}`,
+      '--vgdb=no',
+      process.execPath,
+      ...gatewayNodeFlags,
+      join(dist, 'main.js'),
+    ],
+    {
+      env: {
+        ...process.env,
+        SMSGATE_MODE: 'production',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        SMSGATE_UPSTREAM_URL: `${standIn.url}/api/v3/`,
+        SMSGATE_APPKEY: appKey,
+        SMSGATE_JWT_SECRET: jwtSecret,
+        SMSGATE_SQLITE_FILE: join(dir, 'bench.db'),
+        SMSGATE__http__requireHttps: 'false',
+        SMSGATE__tenants__demo__rateLimit: '{requests: 100000000, windowSec: 60}',
+        SMSGATE__upstream__callsPerSecond: '100000',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'ignore'],
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    // Start-up under callgrind takes a while: up to five minutes.
+    const until = Date.now() + 300_000;
+    while (
+      !(await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    ) {
+      if (child.exitCode !== null || Date.now() > until)
+        throw new Error(`the gateway did not start (${dist})`);
+      await new Promise((done) => setTimeout(done, 500));
+    }
+    const token = jwt.sign({ tenant: 'demo', scope: 'sms:send' }, jwtSecret, {
+      algorithm: 'HS256',
+      expiresIn: '1h',
+    });
+    const send = async () => {
+      const response = await fetch(`${url}/v1/messages`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ to: '0412345678', text: 'Benchmark message' }),
+      });
+      await response.text();
+      if (response.status !== 201) throw new Error(`send: ${response.status}`);
+    };
+    let left = WARM + measured;
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (left-- > 0) await send();
+      }),
+    );
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((done) => (child.exitCode !== null ? done() : child.once('exit', done)));
+    standIn.child.kill('SIGTERM');
+  }
+  // callgrind writes one file per thread it saw; each ends with `totals: <instructions>`.
+  let total = 0;
+  for (const name of readdirSync(dir).filter((f) => f.startsWith('callgrind.out'))) {
+    const totals = /^totals: (\d+)/m.exec(readFileSync(join(dir, name), 'utf8'));
+    if (totals) total += Number(totals[1]);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  if (total === 0) throw new Error(`callgrind counted nothing (${dist})`);
+  return total;
+}
+
+const rows = [];
+for (const dist of values.dist.map((d) => resolve(root, d))) {
+  const small = await countedRun(dist, SMALL);
+  const large = await countedRun(dist, SENDS);
+  const perSend = Math.round((large - small) / (SENDS - SMALL));
+  rows.push({ dist, small, large, perSend });
+  console.error(`${dist}: ${perSend.toLocaleString('en')} instructions a send`);
+}
+const base = rows[0].perSend;
+const markdown = [
+  `# Instructions a send: ${values.label}`,
+  '',
+  `callgrind; ${WARM} warm-up sends, then ${SMALL} and ${SENDS} measured (two runs a build); ` +
+    `${CONNECTIONS} connections, 1 recipient, SQLite, budget lifted. ${info.date}, ${info.cpus}, ${info.node}.`,
+  '',
+  table(
+    [
+      'build',
+      'instructions, small run',
+      'instructions, large run',
+      'instructions a send',
+      'against the first',
+    ],
+    rows.map((r) => [
+      r.dist,
+      r.small.toLocaleString('en'),
+      r.large.toLocaleString('en'),
+      r.perSend.toLocaleString('en'),
+      `${(((r.perSend - base) / base) * 100).toFixed(1)} %`,
+    ]),
+  ),
+  '',
+].join('\n');
+console.log(markdown);
+console.log(`written to ${writeResult(`instructions-${values.label}`, { machine: info, rows }, markdown)}`);
