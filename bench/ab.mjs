@@ -6,7 +6,9 @@
 // against one provider stand-in (cap lifted), and each round loads both at the same time,
 // `--connections` each for `--seconds`, so a slow spell of the host falls on both alike. A round
 // records each build's sends/s and CPU per send (/proc, user + system); the verdict is the median
-// of the per-round ratios B / A, with their range. Run it with A and B swapped too: a build
+// of the per-round ratios B / A, with their range. Both builds share two cores with the load
+// generator and the stand-in, so sends/s says how the scheduler shared them out; CPU per send is
+// the figure to read. Run it with A and B swapped too: a build
 // against itself gave medians of +0.7 % (sends/s) and -3.2 % (CPU), so read a few per cent as
 // noise. bench/instructions.mjs counts instead of timing.
 //

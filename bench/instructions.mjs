@@ -34,6 +34,7 @@ const SENDS = Number(values.sends);
 const SMALL = Number(values.small);
 const WARM = Number(values.warm);
 const CONNECTIONS = Number(values.connections);
+if (!(SENDS > SMALL)) throw new Error('--sends must be more than --small');
 const appKey = `bench-${Math.random().toString(36).slice(2)}-key`;
 const jwtSecret = 'bench-jwt-secret-bench-jwt-secret-0123456789';
 const info = await machine();
@@ -68,21 +69,24 @@ async function countedRun(dist, measured) {
         SMSGATE__upstream__callsPerSecond: '100000',
         LOG_LEVEL: 'warn',
       },
-      stdio: ['ignore', 'ignore', 'ignore'],
+      stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  const failed = new Promise((_, fail) => child.once('error', fail)); // valgrind not installed
   const url = `http://127.0.0.1:${port}`;
   try {
     // Start-up under callgrind takes a while: up to five minutes.
     const until = Date.now() + 300_000;
-    while (
-      !(await fetch(`${url}/readyz`).then(
+    const ready = () =>
+      fetch(`${url}/readyz`).then(
         (r) => r.ok,
         () => false,
-      ))
-    ) {
+      );
+    while (!(await Promise.race([failed, ready()]))) {
       if (child.exitCode !== null || Date.now() > until)
-        throw new Error(`the gateway did not start (${dist})`);
+        throw new Error(`the gateway did not start (${dist}):\n${stderr}`);
       await new Promise((done) => setTimeout(done, 500));
     }
     const token = jwt.sign({ tenant: 'demo', scope: 'sms:send' }, jwtSecret, {

@@ -30,12 +30,19 @@ export interface DirectRoutes extends RequestHandler {
  *
  * Hand-rolled because the router is what is skipped; it keeps what the handlers can see of it:
  * `req.params` is `{}` (the path has none), a mounted guard sees the mount's `req.baseUrl` and
- * `req.url` as Express trims them (restored when it calls `next`), and `req.route` is the route's
- * own Route object from the moment its handlers start (the metrics label reads it). A handler's
- * thrown error or rejected promise goes to `next(error)` as the router sends it; any error leaves
- * through the app's next, so the app's error handler answers it as before. A chain that falls
- * through its last handler is `notFound` (the route tables check that no other route could have
- * matched: see `directChains`).
+ * `req.url` as Express trims them (and the prefix is put back when it calls `next`), and
+ * `req.route` is the route's own Route object from the moment its handlers start (the metrics
+ * label reads it). A handler's thrown error, or its rejected promise (or thenable), goes to
+ * `next(error)` as the router sends it; any error leaves through the app's next, so the app's error
+ * handler answers it as before. A chain that falls through its last handler is `notFound`: the
+ * route table takes only routes no other route could answer, before or after (`directRoutesOf` in
+ * routes.ts). `next('route')` is `next()` before the route's handlers, as in a `use` layer; from
+ * the route's handlers, and `next('router')` anywhere, fall through the same way (from the edge,
+ * the router would leave the app instead, to Express's own 404 page; no edge handler calls it).
+ *
+ * What differs, and nothing reads: an error is handed on in the same turn (the router hands it from
+ * a nested router after a `setImmediate`), and Express's `express.router.request` diagnostics
+ * channel sees this one layer, not each layer of the chain.
  */
 export function directRoutes(
   edge: readonly RequestHandler[],
@@ -63,15 +70,21 @@ export function directRoutes(
 
 /** Runs `steps` in order as the router would; an error, or the end, goes to `done`. */
 function runChain(steps: readonly ChainStep[], req: Request, res: Response, done: NextFunction): void {
+  const last = steps.length - 1; // the fall-through
   let index = 0;
-  let mounted: { baseUrl: string; url: string } | undefined;
+  let inRoute = false;
+  /** The mount trimmed off `req.url` for the running step, put back as the router puts it back. */
+  let mounted: { parentBaseUrl: string; path: string; slashAdded: boolean } | undefined;
   const next = (error?: unknown): void => {
     if (mounted) {
-      req.baseUrl = mounted.baseUrl;
-      req.url = mounted.url;
+      if (mounted.slashAdded) req.url = req.url.slice(1);
+      req.url = mounted.path + req.url;
+      req.baseUrl = mounted.parentBaseUrl;
       mounted = undefined;
     }
-    if (error) {
+    if (error === 'route' || error === 'router') {
+      if (error === 'router' || inRoute) index = Math.max(index, last);
+    } else if (error) {
       done(error);
       return;
     }
@@ -81,15 +94,19 @@ function runChain(steps: readonly ChainStep[], req: Request, res: Response, done
       return;
     }
     if (step.mountPath !== undefined) {
-      mounted = { baseUrl: req.baseUrl, url: req.url };
-      req.baseUrl = mounted.baseUrl + step.mountPath;
       const rest = req.url.slice(step.mountPath.length);
-      req.url = rest.startsWith('/') ? rest : `/${rest}`;
+      const slashAdded = !rest.startsWith('/');
+      mounted = { parentBaseUrl: req.baseUrl, path: step.mountPath, slashAdded };
+      req.baseUrl = req.baseUrl + step.mountPath;
+      req.url = slashAdded ? `/${rest}` : rest;
     }
-    if (step.route !== undefined) req.route = step.route;
+    if (step.route !== undefined) {
+      req.route = step.route;
+      inRoute = true;
+    }
     try {
       const returned: unknown = step.handler(req, res, next);
-      if (returned instanceof Promise) {
+      if (isThenable(returned)) {
         returned.then(undefined, (rejection: unknown) => next(rejection || new Error('Rejected promise')));
       }
     } catch (thrown) {
@@ -99,3 +116,6 @@ function runChain(steps: readonly ChainStep[], req: Request, res: Response, done
   req.params = {};
   next();
 }
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';

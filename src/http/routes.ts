@@ -121,10 +121,12 @@ export function buildRouters(
     checks: [guards.requireAccess(route.access as Exclude<Access, 'public'>)],
   }));
   const registered = new Map<RouteDefinition, RegisteredRoute>();
-  tenantRouter.use(byPrefix(tenantEntries, registered));
+  const tenantDispatch = byPrefix(tenantEntries, registered);
+  tenantRouter.use(tenantDispatch);
   // The same chains, for the routes that can be run without the router (src/http/direct-routes.ts).
   const direct = new Map<string, ChainStep[]>();
-  for (const route of directRoutesOf(tables)) {
+  const layers = [...publicRouter.stack, ...tenantDispatch.stack] as RouteLayer[];
+  for (const route of directRoutesOf(tables.tenantRoutes, registered, layers)) {
     const { steps, expressRoute } = registered.get(route)!;
     direct.set(directKey(route.method, route.path), [
       ...tenantGuards.map((handler) => ({ handler, mountPath: TENANT_MOUNT })),
@@ -138,34 +140,35 @@ export function buildRouters(
 /** Where the tenant guards are mounted: every `/v1` path a public route does not answer. */
 const TENANT_MOUNT = '/v1';
 
+/** What the route tables read of a registered Express layer: its route, and its own path matcher. */
+interface RouteLayer {
+  route?: { _handlesMethod(method: string): boolean };
+  match(path: string): unknown;
+}
+
 /**
- * The tenant routes a request can be matched to by its exact method and path, because the router
- * would have matched it to no other: a path of plain text (no parameter or wildcard), under a
- * prefix no public route has (public routes are tried first), and no route before it in the
- * table with the same method and prefix has a parameter or wildcard (which could match the same
- * path first). OPTIONS routes are left to the router, beside the preflights it answers.
+ * The tenant routes a request can be matched to by its exact method and path, because no other
+ * route, public or tenant, before or after it, matches that method and path by Express's own
+ * matching (so a handler falling through ends in the 404 either way). Only a plain path qualifies
+ * (no parameter or wildcard), and OPTIONS routes are left to the router, beside the preflights it
+ * answers.
  */
-function directRoutesOf({ publicRoutes, tenantRoutes }: RouteTables): RouteDefinition[] {
-  const publicPrefixes = publicRoutes.map((route) => routePrefix(route.path));
-  if (publicPrefixes.includes(undefined)) return [];
-  const patterned = new Set<string>();
-  const direct: RouteDefinition[] = [];
-  for (const route of tenantRoutes) {
-    const prefix = routePrefix(route.path);
-    const literal = prefix !== undefined && !/[:*{(?+]/.test(route.path);
-    if (!literal) {
-      patterned.add(`${route.method} ${prefix ?? '*'}`);
-      continue;
-    }
-    if (
-      route.method !== 'options' &&
-      !publicPrefixes.includes(prefix) &&
-      !patterned.has(`${route.method} ${prefix}`) &&
-      !patterned.has(`${route.method} *`)
-    )
-      direct.push(route);
-  }
-  return direct;
+function directRoutesOf(
+  tenantRoutes: RouteDefinition[],
+  registered: Map<RouteDefinition, RegisteredRoute>,
+  layers: RouteLayer[],
+): RouteDefinition[] {
+  return tenantRoutes.filter((route) => {
+    if (route.method === 'options' || /[:*{(?+]/.test(route.path)) return false;
+    const own = registered.get(route)?.expressRoute;
+    return !layers.some(
+      (layer) =>
+        layer.route !== undefined &&
+        layer.route !== own &&
+        layer.route._handlesMethod(route.method) &&
+        layer.match(route.path) !== false,
+    );
+  });
 }
 
 /**
@@ -201,7 +204,7 @@ function routePrefix(path: string): string | undefined {
 function byPrefix(
   entries: { route: RouteDefinition; checks: RequestHandler[] }[],
   registered?: Map<RouteDefinition, RegisteredRoute>,
-): RequestHandler {
+): RequestHandler & { stack: unknown[] } {
   const routers = new Map<string, Router>();
   let anyPath: Router | undefined;
   for (const { route, checks } of entries) {

@@ -44,6 +44,14 @@ const rateLimit: RequestHandler = async (req, _res, next) => {
   await Promise.resolve();
   next();
 };
+/** The steps each request crossed, in order (the edge's, the guards', the route's). */
+const crossed: string[] = [];
+const step =
+  (name: string): RequestHandler =>
+  (_req, _res, next) => {
+    crossed.push(name);
+    next();
+  };
 
 function route(overrides: Partial<RouteDefinition>): RouteDefinition {
   return {
@@ -63,8 +71,19 @@ function route(overrides: Partial<RouteDefinition>): RouteDefinition {
  * a marker layer in front of the routers that records every request reaching them.
  */
 async function serve(tables: RouteTables) {
-  const routers = buildRouters(tables, { authenticate, rateLimit, requireAccess });
-  const edge: RequestHandler[] = [express.json()];
+  const routers = buildRouters(tables, {
+    authenticate,
+    inFlight: step('in-flight'),
+    rateLimit,
+    requireAccess: (access) => {
+      const check = requireAccess(access);
+      return (req, res, next) => {
+        crossed.push('access');
+        check(req, res, next);
+      };
+    },
+  });
+  const edge: RequestHandler[] = [step('metrics'), express.json(), step('cors')];
   const direct = directRoutes(edge, routers.direct, notFound());
   const reachedRouter: string[] = [];
   const app = express();
@@ -112,8 +131,18 @@ describe('routes run without the router when their method and path alone name th
         route({ path: '/v1/admin/:name' }),
         route({ path: '/v1/admin/export' }),
         route({ method: 'post', path: '/v1/admin/export' }),
-        // The prefix of a public route: public routes are tried first.
+        // So could one after it, were the literal's handler to fall through.
+        route({ method: 'put', path: '/v1/later' }),
+        route({ method: 'put', path: '/v1/:anything' }),
+        // Express takes these for one path: another case, a trailing slash.
+        route({ method: 'delete', path: '/v1/twice' }),
+        route({ method: 'delete', path: '/v1/Twice' }),
+        route({ method: 'patch', path: '/v1/slash/' }),
+        route({ method: 'patch', path: '/v1/slash' }),
+        // A public route shares the prefix, but matches another path: not this one.
         route({ method: 'post', path: '/v1/events/tickets' }),
+        // A public route that matches this one's method and path answers first.
+        route({ path: '/v1/events/' }),
         route({
           path: '/v1/throws',
           handler: () => {
@@ -138,6 +167,8 @@ describe('routes run without the router when their method and path alone name th
             throw new TypeError('a bug');
           },
         }),
+        route({ path: '/v1/skips-route', middleware: [(_req, _res, next) => next('route')] }),
+        route({ path: '/v1/leaves-router', middleware: [(_req, _res, next) => next('router')] }),
       ],
     });
   });
@@ -145,19 +176,23 @@ describe('routes run without the router when their method and path alone name th
   beforeEach(() => {
     app.reachedRouter.length = 0;
     guardSaw.length = 0;
+    crossed.length = 0;
   });
 
-  it('takes only the literal routes no other route could answer first', () => {
+  it('takes only plain paths that no other route matches, before or after them', () => {
     expect([...app.direct.keys].sort()).toEqual(
       [
         'GET /v1/things',
         'POST /v1/things',
         'POST /v1/admin/export',
+        'POST /v1/events/tickets',
         'GET /v1/throws',
         'GET /v1/rejects',
         'GET /v1/passes-error',
         'GET /v1/falls-through',
         'GET /v1/breaks',
+        'GET /v1/skips-route',
+        'GET /v1/leaves-router',
       ].sort(),
     );
   });
@@ -166,9 +201,12 @@ describe('routes run without the router when their method and path alone name th
     const direct = await app.call('POST', '/v1/things?x=1', { n: 1 });
     expect(app.reachedRouter).toEqual([]);
     const directGuards = guardSaw.splice(0);
+    const directSteps = crossed.splice(0);
 
     const routed = await app.call('POST', '/V1/THINGS?x=1', { n: 1 });
     expect(app.reachedRouter).toEqual(['POST /V1/THINGS?x=1']);
+    expect(directSteps).toEqual(['metrics', 'cors', 'in-flight', 'access']);
+    expect(crossed).toEqual(directSteps);
 
     expect(direct).toEqual({
       status: 200,
@@ -211,6 +249,8 @@ describe('routes run without the router when their method and path alone name th
       ['GET', '/v1/passes-error', undefined],
       ['GET', '/v1/falls-through', undefined],
       ['GET', '/v1/breaks', undefined],
+      ['GET', '/v1/skips-route', undefined],
+      ['GET', '/v1/leaves-router', undefined],
     ] as const) {
       app.reachedRouter.length = 0;
       const direct = await app.call(method, path, undefined, auth);
@@ -228,13 +268,13 @@ describe('routes run without the router when their method and path alone name th
     await app.call('GET', '/v1/things/');
     await app.call('HEAD', '/v1/things');
     await app.call('GET', '/v1/admin/export');
-    await app.call('POST', '/v1/events/tickets', {});
+    await app.call('GET', '/v1/events/');
     await app.call('GET', '/v1/things/7');
     expect(app.reachedRouter).toEqual([
       'GET /v1/things/',
       'HEAD /v1/things',
       'GET /v1/admin/export',
-      'POST /v1/events/tickets',
+      'GET /v1/events/',
       'GET /v1/things/7',
     ]);
     // The router's matching is unchanged: the parameter route answers /v1/admin/export first.
