@@ -1,8 +1,11 @@
 // bench/instructions: the machine instructions one send costs the gateway, counted by valgrind's
 // callgrind. On this project's shared VM a change worth a few per cent of a send's CPU is lost in
-// the host's drift when timed (bench/ab.mjs narrows it to about ±3 %; an A/A run gave -3.2 % CPU);
-// instructions are counted, not timed, so the same build gives the same count within about half a
-// per cent whatever else the machine is doing. What a count does not show is time an instruction
+// the host's drift when timed; instructions are counted, not timed, so the host's speed does not
+// enter. What still varies is what depends on timing inside the gateway (how many sends a group
+// commit joins, when the collector runs): at 8 connections the same build gave 5,435,760 and
+// 5,571,667 instructions a send in two runs (2.5 %), so one pair of runs cannot show a change of
+// a few per cent. `--connections 1` takes the group commits out (every send its own
+// transactions); how steady it is was not measured. A count does not show time an instruction
 // waits (cache misses, branch mispredictions), so it can understate a change to megamorphic code.
 //
 // For each build: the provider stand-in (cap lifted) and the gateway under callgrind (production
