@@ -18,9 +18,17 @@
 //        [--connections 16] [--label x]
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
-import { cpuMs, machine, root, startGatewayBeside, startStandIn, table, writeResult } from './lib.mjs';
+import {
+  cpuMs,
+  loadSends,
+  machine,
+  root,
+  startGatewayBeside,
+  startStandIn,
+  table,
+  writeResult,
+} from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -41,27 +49,17 @@ const appKey = `bench-${Math.random().toString(36).slice(2)}-key`;
 const jwtSecret = 'bench-jwt-secret-bench-jwt-secret-0123456789';
 const info = await machine();
 
-/** autocannon at `url` with the send body, as fast as answers come, for `duration` s. */
-function load(url, duration) {
-  const token = jwt.sign({ tenant: 'demo', scope: 'sms:send' }, jwtSecret, {
-    algorithm: 'HS256',
-    expiresIn: '1h',
+const token = jwt.sign({ tenant: 'demo', scope: 'sms:send' }, jwtSecret, {
+  algorithm: 'HS256',
+  expiresIn: '1h',
+});
+/** The send, as fast as answers come, at the gateway at `url` for `duration` s. */
+const load = (url, duration) =>
+  loadSends(`${url}/v1/messages`, {
+    headers: { Authorization: `Bearer ${token}` },
+    connections: CONNECTIONS,
+    duration,
   });
-  return new Promise((done, fail) =>
-    autocannon(
-      {
-        url: `${url}/v1/messages`,
-        method: 'POST',
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ to: '0412345678', text: 'Benchmark message' }),
-        connections: CONNECTIONS,
-        duration,
-        timeout: 10,
-      },
-      (error, result) => (error ? fail(error) : done(result)),
-    ),
-  );
-}
 
 const median = (xs) => {
   const sorted = [...xs].sort((x, y) => x - y);

@@ -19,11 +19,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import {
   cpuMs,
+  loadSends,
   queuedMessage,
   root,
   startExpressFloor,
@@ -105,23 +105,8 @@ async function postgresSchema() {
   };
 }
 
-/** autocannon at `url` with the send body, as fast as answers come, for `duration` s. */
-function load(url, headers, duration) {
-  return new Promise((done, fail) =>
-    autocannon(
-      {
-        url,
-        method: 'POST',
-        headers: { ...headers, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ to: '0412345678', text: 'Benchmark message' }),
-        connections: CONNECTIONS,
-        duration,
-        timeout: 10,
-      },
-      (error, result) => (error ? fail(error) : done(result)),
-    ),
-  );
-}
+/** bench:capacity's load: the send, as fast as answers come, on CONNECTIONS connections. */
+const load = (url, headers, duration) => loadSends(url, { headers, connections: CONNECTIONS, duration });
 
 /** Warm-up, then a measured run: answers/s, latency, and the server's CPU per answer. */
 async function measure(pid, url, headers) {

@@ -21,7 +21,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import jwt from 'jsonwebtoken';
-import { freePort, gatewayNodeFlags, machine, root, startStandIn, table, writeResult } from './lib.mjs';
+import {
+  freePort,
+  gatewayEnv,
+  gatewayNodeFlags,
+  machine,
+  root,
+  startStandIn,
+  table,
+  writeResult,
+} from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -60,17 +69,14 @@ async function countedRun(dist, measured) {
     {
       env: {
         ...process.env,
-        SMSGATE_MODE: 'production',
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        SMSGATE_UPSTREAM_URL: `${standIn.url}/api/v3/`,
-        SMSGATE_APPKEY: appKey,
-        SMSGATE_JWT_SECRET: jwtSecret,
-        SMSGATE_SQLITE_FILE: join(dir, 'bench.db'),
-        SMSGATE__http__requireHttps: 'false',
-        SMSGATE__tenants__demo__rateLimit: '{requests: 100000000, windowSec: 60}',
-        SMSGATE__upstream__callsPerSecond: '100000',
-        LOG_LEVEL: 'warn',
+        ...gatewayEnv({
+          port,
+          upstreamUrl: `${standIn.url}/api/v3/`,
+          appKey,
+          jwtSecret,
+          dataDir: dir,
+          env: { SMSGATE__upstream__callsPerSecond: '100000', LOG_LEVEL: 'warn' },
+        }),
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     },

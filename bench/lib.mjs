@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import autocannon from 'autocannon';
 
 export const root = resolve(import.meta.dirname, '..');
 
@@ -107,23 +108,31 @@ export async function startStandIn({ cap = 0, appKey }) {
   };
 }
 
-/** The gateway in production mode against `upstreamUrl`, with the bench's defaults and `env` on top. */
+/**
+ * The environment of the gateway in production mode against `upstreamUrl`: the bench's defaults
+ * (SQLite in `dataDir`, HTTPS not required, the demo tenant's rate limit lifted), `env` on top.
+ */
+export function gatewayEnv({ port, upstreamUrl, appKey, jwtSecret, dataDir, env = {} }) {
+  return {
+    SMSGATE_MODE: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    SMSGATE_UPSTREAM_URL: upstreamUrl,
+    SMSGATE_APPKEY: appKey,
+    SMSGATE_JWT_SECRET: jwtSecret,
+    SMSGATE_SQLITE_FILE: join(dataDir, 'bench.db'),
+    SMSGATE__http__requireHttps: 'false',
+    SMSGATE__tenants__demo__rateLimit: '{requests: 100000000, windowSec: 60}',
+    LOG_LEVEL: 'info',
+    ...env,
+  };
+}
+
+/** The gateway in production mode against `upstreamUrl` (`gatewayEnv`), started from `dist`. */
 export async function startGateway({ port, upstreamUrl, appKey, jwtSecret, dataDir, env = {}, dist }) {
   return start(
     'main.js',
-    {
-      SMSGATE_MODE: 'production',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      SMSGATE_UPSTREAM_URL: upstreamUrl,
-      SMSGATE_APPKEY: appKey,
-      SMSGATE_JWT_SECRET: jwtSecret,
-      SMSGATE_SQLITE_FILE: join(dataDir, 'bench.db'),
-      SMSGATE__http__requireHttps: 'false',
-      SMSGATE__tenants__demo__rateLimit: '{requests: 100000000, windowSec: 60}',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
+    gatewayEnv({ port, upstreamUrl, appKey, jwtSecret, dataDir, env }),
     `http://127.0.0.1:${port}/readyz`,
     { dist },
   );
@@ -260,4 +269,25 @@ export function cpuMs(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   // utime and stime are fields 14 and 15 of stat; after "pid (comm) " they are the 12th and 13th.
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ = 100
+}
+
+/**
+ * autocannon at `url` with bench:capacity's send (1 recipient), as fast as answers come, for
+ * `duration` s on `connections` connections; resolves with autocannon's result.
+ */
+export function loadSends(url, { headers, connections, duration }) {
+  return new Promise((done, fail) =>
+    autocannon(
+      {
+        url,
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ to: '0412345678', text: 'Benchmark message' }),
+        connections,
+        duration,
+        timeout: 10,
+      },
+      (error, result) => (error ? fail(error) : done(result)),
+    ),
+  );
 }
