@@ -1,6 +1,5 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { Writable } from 'node:stream';
 import express, { type RequestHandler } from 'express';
 import { requireAccess, type Identity } from '../../src/auth';
 import {
@@ -94,15 +93,7 @@ async function serve(tables: RouteTables) {
     next();
   });
   app.use(routers.public, routers.tenant, notFound());
-  app.use(
-    errorHandler(
-      createLogger({
-        level: 'fatal',
-        secrets: [],
-        destination: new Writable({ write: (_c, _e, done) => done() }),
-      }),
-    ),
-  );
+  app.use(errorHandler(createLogger({ level: 'silent', secrets: [] })));
   const server: Server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
