@@ -7,7 +7,15 @@ import { callbackRoutes, inboundAdminRoutes, inboundRoutes } from './callbacks';
 import type { Config } from './config';
 import { eventDefinitions, webhookAdminRoutes } from './delivery';
 import { demoPageRoutes, formRoutes } from './forms';
-import { accessLogger, createFastRefusals, createHttpApp, healthRoutes, type RouteDefinition } from './http';
+import {
+  accessLogger,
+  createFastRefusals,
+  createHttpApp,
+  healthRoutes,
+  serverObjectsOf,
+  type RouteDefinition,
+  type ServerObjects,
+} from './http';
 import { boundInFlight, usageRoutes } from './limits';
 import { messageAdminRoutes, messageRoutes } from './messages';
 import { metricsRoutes } from './observability';
@@ -25,6 +33,8 @@ export interface Gateway extends Pick<
   app: Express;
   /** The HTTP server's request listener: refusals answered before Express (src/http/fast-refusal.ts), then the app. */
   listener: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The HTTP server's options that create each request and response with the app's prototypes (src/http/server-objects.ts). */
+  serverObjects: ServerObjects;
   /** The OpenAPI document served at /openapi.json: every route registered below, and the events. */
   document: OpenApiDocument;
   /** Starts the background work: the webhook outbox worker, the send worker and the inbound backstop. */
@@ -136,6 +146,7 @@ export function createGateway(config: Config, runtime: GatewayRuntime): Gateway 
   const { metrics, webhooks, sends, backstop, events, streams, optOuts, account } = s;
   return {
     ...{ app, listener, document, metrics, webhooks, sends, backstop, events, streams, optOuts, account },
+    serverObjects: serverObjectsOf(app),
     async start() {
       for (const resource of s.resources) await resource.start?.();
     },

@@ -123,8 +123,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const { certFile, keyFile } = effective.tls;
   const server: Server =
     certFile && keyFile
-      ? createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, gateway.listener)
-      : createServer(gateway.listener);
+      ? createTlsServer(
+          { cert: readFileSync(certFile), key: readFileSync(keyFile), ...gateway.serverObjects },
+          gateway.listener,
+        )
+      : createServer(gateway.serverObjects, gateway.listener);
   server.keepAliveTimeout = effective.http.keepAliveTimeoutMs;
   server.headersTimeout = effective.http.headersTimeoutMs;
   server.requestTimeout = effective.http.requestTimeoutMs;

@@ -35,4 +35,5 @@ export {
   type SecurityRequirements,
 } from './routes';
 export { createHttpApp, securityHeaders, type HttpAppOptions } from './app';
+export { serverObjectsOf, type ServerObjects } from './server-objects';
 export { createFastRefusals, type FastRefusalOptions, type FastRefusals } from './fast-refusal';

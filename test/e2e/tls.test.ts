@@ -82,6 +82,31 @@ describe('native TLS (tls.certFile / tls.keyFile)', () => {
     expect(res.headers['strict-transport-security']).toBeUndefined();
   });
 
+  it("creates each request and response with the app's prototypes, over HTTPS and plain HTTP", async () => {
+    // src/http/server-objects.ts: Express then has no prototype to change (a cost of ~100 µs a request).
+    const bornWith = async (running: RunningServer, send: () => Promise<unknown>) => {
+      const born: object[] = [];
+      const look = (req: object, res: object) =>
+        born.push(Object.getPrototypeOf(req), Object.getPrototypeOf(res));
+      running.server.prependListener('request', look);
+      try {
+        await send();
+      } finally {
+        running.server.off('request', look);
+      }
+      return born;
+    };
+    for (const [running, send] of [
+      [gw, () => request(gw.url).get('/healthz').ca(ca)],
+      [plain, () => request(plain.url).get('/healthz')],
+    ] as const) {
+      const [req, res, ...more] = await bornWith(running, send);
+      expect(more).toEqual([]);
+      expect(req).toBe(running.gateway.app.request);
+      expect(res).toBe(running.gateway.app.response);
+    }
+  });
+
   it('refuses half a TLS configuration at load', async () => {
     await expect(startTestGateway({ tls: { certFile } })).rejects.toThrow(
       /tls\.certFile and tls\.keyFile: set both/,

@@ -1,0 +1,156 @@
+import { Agent, createServer, get as httpGet, IncomingMessage, ServerResponse, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import request from 'supertest';
+import { serverObjectsOf } from '../../src/http';
+
+// The gateway's server creates each request and response with the Express app's prototypes, so
+// Express's own per-request prototype change is a no-op (src/http/server-objects.ts). Express and
+// Node must not notice: every answer is the same as a server of Node's own objects gives.
+
+/** An app that uses what Express adds to both objects: the body parser, getters, res.status/json/set. */
+function exampleApp(): Express {
+  const app = express();
+  app.set('query parser', 'simple');
+  app.use(express.json());
+  app.post('/echo/:id', (req, res) => {
+    res
+      .status(201)
+      .set('X-Seen', `${req.method} ${req.path}`)
+      .json({
+        id: req.params.id,
+        body: req.body as unknown,
+        query: req.query,
+        type: req.get('content-type'),
+        host: req.hostname,
+        json: req.is('json'),
+      });
+  });
+  app.get('/stream', (_req, res) => {
+    res.type('text/plain');
+    res.write('one,');
+    res.end('two');
+  });
+  return app;
+}
+
+/** What a 'request' listener in front of the app saw: the prototypes the objects were born with. */
+interface Born {
+  request: object | null;
+  response: object | null;
+}
+
+async function listen(
+  app: Express,
+  withObjects: boolean,
+): Promise<{ server: Server; url: string; born: Born[] }> {
+  const server = withObjects ? createServer(serverObjectsOf(app), app) : createServer(app);
+  const born: Born[] = [];
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    born.push({
+      request: Object.getPrototypeOf(req) as object,
+      response: Object.getPrototypeOf(res) as object,
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, born };
+}
+
+describe("a server whose requests are born with the app's prototypes", () => {
+  const app = exampleApp();
+  let ours: Awaited<ReturnType<typeof listen>>;
+  let nodes: Awaited<ReturnType<typeof listen>>;
+  beforeAll(async () => {
+    ours = await listen(app, true);
+    nodes = await listen(app, false);
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => ours.server.close(resolve));
+    await new Promise((resolve) => nodes.server.close(resolve));
+  });
+
+  it('creates each request and response with app.request and app.response, before Express sees them', async () => {
+    await request(ours.url).get('/stream');
+    expect(ours.born).toHaveLength(1);
+    expect(ours.born[0]?.request).toBe(app.request);
+    expect(ours.born[0]?.response).toBe(app.response);
+    // Node's own server: Node's prototypes, which Express changes.
+    await request(nodes.url).get('/stream');
+    expect(nodes.born[0]?.request).toBe(IncomingMessage.prototype);
+    expect(nodes.born[0]?.response).toBe(ServerResponse.prototype);
+  });
+
+  it('answers as a server of Node’s own objects does: body, params, query, getters, headers, status', async () => {
+    const send = (url: string) =>
+      request(url)
+        .post('/echo/42?x=1&y=two')
+        .set('Content-Type', 'application/json')
+        .send({ hello: 'world' });
+    const [mine, theirs] = [await send(ours.url), await send(nodes.url)];
+    expect(mine.status).toBe(201);
+    expect(mine.body).toEqual({
+      id: '42',
+      body: { hello: 'world' },
+      query: { x: '1', y: 'two' },
+      type: 'application/json',
+      host: '127.0.0.1',
+      json: 'json',
+    });
+    expect(mine.headers['x-seen']).toBe('POST /echo/42');
+    expect(mine.body).toEqual(theirs.body);
+    const names = (res: typeof mine) => Object.keys(res.headers).filter((name) => name !== 'date');
+    expect(names(mine)).toEqual(names(theirs));
+  });
+
+  it('streams a body written in parts, and keeps the connection for the next request', async () => {
+    let connections = 0;
+    const count = () => connections++;
+    ours.server.on('connection', count);
+    const agent = new Agent({ keepAlive: true });
+    const get = () =>
+      new Promise<{ type: string | undefined; text: string }>((resolve, reject) =>
+        httpGet(`${ours.url}/stream`, { agent }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ type: res.headers['content-type'], text }));
+        }).on('error', reject),
+      );
+    try {
+      expect(await get()).toEqual({ type: 'text/plain; charset=utf-8', text: 'one,two' });
+      expect(await get()).toEqual({ type: 'text/plain; charset=utf-8', text: 'one,two' });
+      expect(connections).toBe(1);
+    } finally {
+      agent.destroy();
+      ours.server.off('connection', count);
+    }
+  });
+
+  it('answers a malformed body with the parser’s 400, as before', async () => {
+    const res = await request(ours.url).post('/echo/1').set('Content-Type', 'application/json').send('{"x":');
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('when Node.js makes its request and response classes', () => {
+  it('gives no options, so Node creates its own objects and Express changes their prototypes as before', () => {
+    jest.isolateModules(() => {
+      jest.doMock('node:http', () => {
+        const actual = jest.requireActual<typeof import('node:http')>('node:http');
+        return {
+          ...actual,
+          IncomingMessage: class extends actual.IncomingMessage {},
+          ServerResponse: class extends actual.ServerResponse {},
+        };
+      });
+      type Module = typeof import('../../src/http/server-objects');
+      // A fresh copy of the module, which imports the mocked node:http.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const fresh = require('../../src/http/server-objects') as Module;
+      const withClasses = fresh.serverObjectsOf;
+      expect(withClasses(express())).toEqual({});
+    });
+    jest.dontMock('node:http');
+    expect(Object.keys(serverObjectsOf(express()))).toEqual(['IncomingMessage', 'ServerResponse']);
+  });
+});
