@@ -12,7 +12,8 @@
 // and smsgate (bench/express-floor.mjs): the same exchange through Express 5, and through Express
 // with smsgate's ledger writes around the call (on the row's store). They show what the framework
 // costs, and the least a durable send costs before auth, validation, limits, the budget, metrics
-// and logs.
+// and logs. Both create each request with the app's prototypes, as smsgate does; one more row is
+// Express as `app.listen` runs it, changing them per request (src/http/server-objects.ts).
 // Prints a table with the load average beside it, a verdict, and writes bench/results/capacity.json.
 // Usage: npm run bench:capacity [-- --duration 10 --connections 32 --dialects sqlite,postgres]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -158,11 +159,13 @@ async function floorOf(started) {
 const rows = [];
 let floor;
 let expressFloor;
+let expressAsListened;
 const dataDir = mkdtempSync(join(tmpdir(), 'smsgate-capacity-'));
 const standIn = await startStandIn({ cap: 0, appKey });
 try {
   floor = await floorOf(startNodeFloor(standIn, { appKey }));
   expressFloor = await floorOf(startExpressFloor(standIn, { appKey }));
+  expressAsListened = await floorOf(startExpressFloor(standIn, { appKey, prototypesPerRequest: true }));
   for (const dialect of dialects) {
     let env;
     let drop = async () => undefined;
@@ -224,6 +227,7 @@ const result = {
   rows,
   nodeFloor: floor,
   expressFloor,
+  expressFloorPrototypesPerRequest: expressAsListened,
   verdict: pass ? 'PASS' : 'FAIL',
 };
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
@@ -239,7 +243,20 @@ for (const r of rows) {
   );
 }
 console.log(floorRow('node floor (bench/node-floor.mjs)', floor, 'what Node.js and the kernel cost here'));
-console.log(floorRow('Express floor (bench/express-floor.mjs)', expressFloor, 'the same through Express 5'));
+console.log(
+  floorRow(
+    'Express floor, prototypes per request',
+    expressAsListened,
+    'Express 5 as app.listen runs it: each request’s prototypes changed',
+  ),
+);
+console.log(
+  floorRow(
+    'Express floor (bench/express-floor.mjs)',
+    expressFloor,
+    'the same through Express 5, objects born with its prototypes',
+  ),
+);
 for (const r of rows) {
   const what = `and ${r.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'} ledger writes (a durable send)`;
   console.log(floorRow(`Express + ledger floor, ${r.dialect}`, r.expressLedgerFloor, what));

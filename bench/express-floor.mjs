@@ -7,20 +7,27 @@
 //   `queued` before the call and its outcome after, through smsgate's own message repository
 //   (group commit, prepared statements), as a durable send must. No auth, validation, limits, budget, metrics or logs.
 //   What smsgate costs above this row is everything else it does per send.
+// - Its server creates each request and response with the app's prototypes, as smsgate's does
+//   (src/http/server-objects.ts), so Express does not change them per request. With
+//   EXPRESS_PROTOTYPES=per-request (or a BENCH_DIST build without server-objects.js) it is Express
+//   as `app.listen` runs it.
 //   PORT=… UPSTREAM_URL=http://127.0.0.1:…/api/v3/ APPKEY=… [SQLITE_FILE=… | DATABASE_URL=…] node bench/express-floor.mjs
 // GET /readyz answers 200 once it listens.
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import express from 'express';
 import { queuedMessage, root } from './lib.mjs';
 import { callProvider } from './provider-call.mjs';
 
+const dist = process.env.BENCH_DIST ?? join(root, 'dist');
 const ledger =
   process.env.SQLITE_FILE || process.env.DATABASE_URL
     ? await openLedger(process.env.SQLITE_FILE, process.env.DATABASE_URL)
     : undefined;
 
 async function openLedger(sqliteFile, databaseUrl) {
-  const store = await import(join(process.env.BENCH_DIST ?? join(root, 'dist'), 'store', 'index.js'));
+  const store = await import(join(dist, 'store', 'index.js'));
   const db = await store.openDatabase({ sqliteFile, databaseUrl });
   await store.migrateToLatest(db);
   return store.createMessageRepository(db);
@@ -55,5 +62,10 @@ app.post('/v1/messages', async (req, res) => {
     res.status(502).end();
   }
 });
-const server = app.listen(Number(process.env.PORT), '127.0.0.1');
+const serverObjects = join(dist, 'http', 'server-objects.js');
+const options =
+  process.env.EXPRESS_PROTOTYPES !== 'per-request' && existsSync(serverObjects)
+    ? (await import(serverObjects)).serverObjectsOf(app)
+    : {};
+const server = createServer(options, app).listen(Number(process.env.PORT), '127.0.0.1');
 server.keepAliveTimeout = 65_000;

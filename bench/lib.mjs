@@ -173,12 +173,14 @@ export function startNodeFloor(standIn, { appKey, refuse = false }) {
 /**
  * bench/express-floor.mjs on a free port against the stand-in: the node floor's exchange through
  * Express 5 and, with `sqliteFile` or `databaseUrl`, smsgate's ledger writes around the provider
- * call too.
+ * call too. Its requests are born with the app's prototypes, as smsgate's are; with
+ * `prototypesPerRequest`, Express changes them per request, as under `app.listen`.
  */
-export function startExpressFloor(standIn, { appKey, sqliteFile, databaseUrl }) {
+export function startExpressFloor(standIn, { appKey, sqliteFile, databaseUrl, prototypesPerRequest = false }) {
   return startFloor('express-floor.mjs', standIn, appKey, {
     ...(sqliteFile ? { SQLITE_FILE: sqliteFile } : {}),
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...(prototypesPerRequest ? { EXPRESS_PROTOTYPES: 'per-request' } : {}),
   });
 }
 
