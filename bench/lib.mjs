@@ -176,7 +176,10 @@ export function startNodeFloor(standIn, { appKey, refuse = false }) {
  * call too. Its requests are born with the app's prototypes, as smsgate's are; with
  * `prototypesPerRequest`, Express changes them per request, as under `app.listen`.
  */
-export function startExpressFloor(standIn, { appKey, sqliteFile, databaseUrl, prototypesPerRequest = false }) {
+export function startExpressFloor(
+  standIn,
+  { appKey, sqliteFile, databaseUrl, prototypesPerRequest = false },
+) {
   return startFloor('express-floor.mjs', standIn, appKey, {
     ...(sqliteFile ? { SQLITE_FILE: sqliteFile } : {}),
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
