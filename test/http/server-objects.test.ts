@@ -1,5 +1,5 @@
 import { Agent, createServer, get as httpGet, IncomingMessage, ServerResponse, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { serverObjectsOf } from '../../src/http';
@@ -97,9 +97,11 @@ describe("a server whose requests are born with the app's prototypes", () => {
       json: 'json',
     });
     expect(mine.headers['x-seen']).toBe('POST /echo/42');
+    expect(theirs.status).toBe(mine.status);
     expect(mine.body).toEqual(theirs.body);
-    const names = (res: typeof mine) => Object.keys(res.headers).filter((name) => name !== 'date');
-    expect(names(mine)).toEqual(names(theirs));
+    // The same headers, in the same order, with the same values (but the date).
+    const headers = (res: typeof mine) => Object.entries(res.headers).filter(([name]) => name !== 'date');
+    expect(headers(mine)).toEqual(headers(theirs));
   });
 
   it('streams a body written in parts, and keeps the connection for the next request', async () => {
@@ -126,31 +128,102 @@ describe("a server whose requests are born with the app's prototypes", () => {
     }
   });
 
+  it('gives each response its own res.locals, and HEAD, HTTP/1.0 and Expect: 100-continue their usual answers', async () => {
+    const locals = express();
+    locals.get('/locals', (_req, res) => {
+      const mine = res.locals as { seen?: boolean };
+      const fresh = mine.seen === undefined;
+      mine.seen = true;
+      res.json({ fresh });
+    });
+    const server = await listen(locals, true);
+    try {
+      expect((await request(server.url).get('/locals')).body).toEqual({ fresh: true });
+      expect((await request(server.url).get('/locals')).body).toEqual({ fresh: true });
+    } finally {
+      await new Promise((resolve) => server.server.close(resolve));
+    }
+    const head = await request(ours.url).head('/stream');
+    expect(head.status).toBe(200);
+    expect(head.text).toBeUndefined();
+    // HTTP/1.0 and Expect: 100-continue, on a raw socket: the status line is what Node sends.
+    const raw = (lines: string[]) =>
+      new Promise<string>((resolve, reject) => {
+        const { port } = new URL(ours.url);
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end(lines.join('\r\n')));
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (text += chunk));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+    const old = await raw(['GET /stream HTTP/1.0', 'Host: 127.0.0.1', '', '']);
+    expect(old).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(old).toMatch(/\r\n\r\none,two$/);
+    const body = JSON.stringify({ hello: 'continue' });
+    const continued = await raw([
+      'POST /echo/7 HTTP/1.1',
+      'Host: 127.0.0.1',
+      'Content-Type: application/json',
+      `Content-Length: ${body.length}`,
+      'Expect: 100-continue',
+      'Connection: close',
+      '',
+      body,
+    ]);
+    expect(continued).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 Created\r\n/);
+    expect(continued).toContain('"body":{"hello":"continue"}');
+  });
+
+  it('passes the server’s options to Node’s constructors (the response’s high-water mark)', async () => {
+    const marks = express();
+    marks.get('/mark', (_req, res) => {
+      res.json({ mark: res.writableHighWaterMark });
+    });
+    const server = createServer({ ...serverObjectsOf(marks), highWaterMark: 1024 }, marks);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      expect((await request(`http://127.0.0.1:${port}`).get('/mark')).body).toEqual({ mark: 1024 });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('answers a malformed body with the parser’s 400, as before', async () => {
     const res = await request(ours.url).post('/echo/1').set('Content-Type', 'application/json').send('{"x":');
     expect(res.status).toBe(400);
   });
 });
 
-describe('when Node.js makes its request and response classes', () => {
-  it('gives no options, so Node creates its own objects and Express changes their prototypes as before', () => {
+describe('when Node’s constructors cannot be called on our object', () => {
+  /** serverObjectsOf from a fresh copy of the module, over node:http with these constructors. */
+  function withConstructors(wrap: <T extends object>(constructor: T) => T) {
+    let options: object | undefined;
     jest.isolateModules(() => {
       jest.doMock('node:http', () => {
         const actual = jest.requireActual<typeof import('node:http')>('node:http');
         return {
           ...actual,
-          IncomingMessage: class extends actual.IncomingMessage {},
-          ServerResponse: class extends actual.ServerResponse {},
+          IncomingMessage: wrap(class extends actual.IncomingMessage {}),
+          ServerResponse: wrap(class extends actual.ServerResponse {}),
         };
       });
       type Module = typeof import('../../src/http/server-objects');
-      // A fresh copy of the module, which imports the mocked node:http.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const fresh = require('../../src/http/server-objects') as Module;
-      const withClasses = fresh.serverObjectsOf;
-      expect(withClasses(express())).toEqual({});
+      options = fresh.serverObjectsOf(express());
     });
     jest.dontMock('node:http');
+    return options;
+  }
+
+  it('gives no options, so Node creates its own objects and Express changes their prototypes as before', () => {
+    // A Node.js release whose constructors are classes.
+    expect(withConstructors((constructor) => constructor)).toEqual({});
+    // An instrumentation library that wraps them (its wrapper does not read as a class).
+    expect(withConstructors((constructor) => new Proxy(constructor, {}))).toEqual({});
+    // Node.js 20's own.
     expect(Object.keys(serverObjectsOf(express()))).toEqual(['IncomingMessage', 'ServerResponse']);
   });
 });
