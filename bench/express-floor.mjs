@@ -12,7 +12,7 @@
 //   EXPRESS_PROTOTYPES=per-request (or a BENCH_DIST build without server-objects.js) it is Express
 //   as `app.listen` runs it.
 //   PORT=… UPSTREAM_URL=http://127.0.0.1:…/api/v3/ APPKEY=… [SQLITE_FILE=… | DATABASE_URL=…] node bench/express-floor.mjs
-// GET /readyz answers 200 once it listens.
+// GET /readyz answers 200 once it listens, with `X-Floor-Prototypes: born` or `per-request`.
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -45,7 +45,7 @@ app.disable('x-powered-by');
 app.set('etag', false);
 app.use(express.json({ limit: '1mb' }));
 app.get('/readyz', (_req, res) => {
-  res.send('ok');
+  res.set('X-Floor-Prototypes', prototypes).send('ok');
 });
 app.post('/v1/messages', async (req, res) => {
   const { to, text } = req.body;
@@ -67,5 +67,6 @@ const options =
   process.env.EXPRESS_PROTOTYPES !== 'per-request' && existsSync(serverObjects)
     ? (await import(serverObjects)).serverObjectsOf(app)
     : {};
+const prototypes = options.IncomingMessage ? 'born' : 'per-request';
 const server = createServer(options, app).listen(Number(process.env.PORT), '127.0.0.1');
 server.keepAliveTimeout = 65_000;
