@@ -3,6 +3,7 @@ import { appendEventsPlan, type StoredEvent, type WebhookTenants } from './event
 import { createGroupCommit } from './group-commit';
 import { MESSAGE_STATUSES, statusRank } from './message-status';
 import { insertText, listOf, placeholderOf, type Placeholder } from './statements';
+import { isPostgres } from './dialect';
 import { runPlan, runRead, type Plan, type PlanDialect, type Step } from './write-plan';
 import { ownedBy } from './subject';
 
@@ -121,28 +122,41 @@ interface OutcomeJob {
   announce: { messages: MessageRecord[]; hasWebhook: WebhookTenants } | undefined;
 }
 
+/** One write of the ledger's group commit: a send's rows to insert, or outcomes to record. */
+type LedgerJob = { insert: InsertJob } | { outcome: OutcomeJob };
+
 export function createMessageRepository(db: Db): MessageRepository {
-  // Concurrent sends' inserts and outcomes are each written in one transaction per group (group
+  // Concurrent sends' inserts and outcomes are written in one transaction per group (group
   // commit): a send's promise settles only once its rows are committed. On SQLite the group's
-  // statements run synchronously on the handle, prepared once (write-plan.ts).
-  const insert = createGroupCommit<InsertJob, void>(
-    (jobs) => runPlan(db, (dialect) => writeBatches(dialect, jobs)),
-    { maxJobs: 64, maxRows: MAX_GROUP_ROWS, rowsOf: (job) => job.messages.length },
-  );
-  const record = createGroupCommit<OutcomeJob, RecordedOutcomes>(
-    (jobs) => runPlan(db, (dialect) => writeOutcomes(dialect, jobs)),
-    { maxJobs: 64, maxRows: MAX_GROUP_ROWS, rowsOf: (job) => job.outcomes.length },
-  );
+  // statements run synchronously on the handle, prepared once (write-plan.ts), and inserts and
+  // outcomes share one group: transactions are one at a time there anyway, and the pages both
+  // touch (the newest messages, their events, the indexes) go to the WAL once a group (half the
+  // transactions a send, about 3 % of its CPU in two-build runs). On PostgreSQL they are two groups,
+  // written at once on two connections: a transaction there waits on round trips, and one shared
+  // group cut capacity by about a third (docs/benchmarks.md, "Twelfth round").
+  const group = (maxJobs: number) =>
+    createGroupCommit<LedgerJob, RecordedOutcomes | undefined>(
+      (jobs) => runPlan(db, (dialect) => writeLedger(dialect, jobs)),
+      {
+        maxJobs,
+        maxRows: MAX_GROUP_ROWS,
+        rowsOf: (job) => ('insert' in job ? job.insert.messages.length : job.outcome.outcomes.length),
+      },
+    );
+  // 64 jobs of each kind at most in a group, as when they were always two.
+  const postgres = isPostgres(db);
+  const insert = group(postgres ? 64 : 128);
+  const record = postgres ? group(64) : insert;
 
   return {
     async insertBatch(messages, job) {
       if (messages.length === 0) return;
-      await insert({ messages, job });
+      await insert({ insert: { messages, job } });
     },
 
     async recordOutcomes(outcomes, at, announce) {
       if (outcomes.length === 0) return { applied: [], events: [] };
-      return record({ outcomes, at, announce });
+      return (await record({ outcome: { outcomes, at, announce } })) as RecordedOutcomes;
     },
 
     async findBatch(batchId) {
@@ -362,7 +376,21 @@ function* advanceCounter(placeholder: Placeholder, tenantId: string, count: numb
 }
 
 /** Inserts several sends' messages (and send jobs) in one transaction. */
-function* writeBatches({ placeholder }: PlanDialect, jobs: InsertJob[]): Plan<void[]> {
+/**
+ * A group's inserts, then its outcomes, in one transaction; each job's result in its place. An
+ * outcome is recorded only after its message's insert has committed (a send awaits it), so no
+ * outcome of a group names a message inserted in the same group; the inserts go first regardless.
+ */
+function* writeLedger(dialect: PlanDialect, jobs: LedgerJob[]): Plan<(RecordedOutcomes | undefined)[]> {
+  const inserts = jobs.flatMap((job) => ('insert' in job ? [job.insert] : []));
+  const outcomes = jobs.flatMap((job) => ('outcome' in job ? [job.outcome] : []));
+  if (inserts.length > 0) yield* writeBatches(dialect, inserts);
+  const recorded = outcomes.length > 0 ? yield* writeOutcomes(dialect, outcomes) : [];
+  let next = 0;
+  return jobs.map((job) => ('outcome' in job ? recorded[next++] : undefined));
+}
+
+function* writeBatches({ placeholder }: PlanDialect, jobs: InsertJob[]): Plan<void> {
   const queued = jobs.flatMap(({ messages, job }) => (job ? [{ first: messages[0]!, job }] : []));
   for (const chunk of chunks(queued, ROWS_PER_STATEMENT)) {
     const values = chunk.flatMap(({ first, job }) => [
@@ -412,7 +440,6 @@ function* writeBatches({ placeholder }: PlanDialect, jobs: InsertJob[]): Plan<vo
       rows: chunk.length,
     };
   }
-  return jobs.map(() => undefined);
 }
 
 /**

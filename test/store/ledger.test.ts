@@ -115,6 +115,57 @@ describe.each(DIALECTS)('the ledger on %s', (dialect) => {
     expect(await ledgerOf(db, 'fail-a')).toEqual({ counter: 9, rows: 9, seqs: oneToN(9) });
   });
 
+  // SQLite: one transaction for both; PostgreSQL: one each, written at once on two connections.
+  const together = dialect === 'sqlite';
+  it(`writes the inserts and outcomes of one turn in ${together ? 'one transaction' : 'a transaction each'}; a failing insert fails only its caller`, async () => {
+    // The database seen through a proxy that counts the transactions begun on it. (Through the
+    // proxy, SQLite's plans run as PostgreSQL's do, through a kysely transaction: the handle is
+    // registered for the database itself.)
+    let transactions = 0;
+    const counted = new Proxy(db, {
+      get(target, name) {
+        if (name === 'transaction') transactions++;
+        const value: unknown = Reflect.get(target, name, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const messages = createMessageRepository(counted);
+    const sent = batchOf('mixed', 2);
+    await messages.insertBatch(sent);
+    transactions = 0;
+    const fresh = batchOf('mixed', 3);
+    const [inserted, recorded] = await Promise.all([
+      messages.insertBatch(fresh),
+      messages.recordOutcomes(
+        sent.map((m) => ({ id: m.id, status: 'sent', providerMessageId: `P-${m.id}` })),
+        '2026-11-25T01:00:01.000Z',
+      ),
+    ]);
+    expect(inserted).toBeUndefined();
+    expect(recorded.applied).toEqual(sent.map((m) => m.id));
+    expect(transactions).toBe(together ? 1 : 2);
+    expect(await ledgerOf(db, 'mixed')).toEqual({ counter: 5, rows: 5, seqs: oneToN(5) });
+
+    // A duplicate insert fails the shared transaction; each job is then written alone.
+    transactions = 0;
+    const results = await Promise.allSettled([
+      messages.insertBatch([fresh[0]!]),
+      messages.recordOutcomes(
+        [{ id: fresh[1]!.id, status: 'failed', error: 'refused' }],
+        '2026-11-25T01:00:02.000Z',
+      ),
+      messages.insertBatch(batchOf('mixed', 1)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+    expect(results[1]).toMatchObject({ value: { applied: [fresh[1]!.id] } });
+    // SQLite: the group, then each of its three jobs alone; PostgreSQL: the inserts' group, then
+    // each insert alone, and the outcome's own.
+    expect(transactions).toBe(4);
+    const statuses = new Map((await messages.findBatch(fresh[0]!.batchId)).map((m) => [m.id, m.status]));
+    expect(statuses.get(fresh[1]!.id)).toBe('failed');
+    expect(await ledgerOf(db, 'mixed')).toEqual({ counter: 6, rows: 6, seqs: oneToN(6) });
+  });
+
   it('pages by ?after= exactly as by ?page=, newest first, and numbers the page', async () => {
     const messages = createMessageRepository(db);
     const batches = [5, 1, 12, 3, 9, 1, 7].map((n) => batchOf('pages', n));
