@@ -15,7 +15,8 @@ import { setImmediate } from 'node:timers';
  * caller's microtasks: on SQLite the write itself is synchronous, so nothing can arrive "while it
  * is being written", and the requests parsed in one turn would otherwise each pay a transaction.
  * Gathering the turn joins them: on the capacity bench (SQLite, 32 connections), a send's two
- * writes had a transaction each; now about 12 sends' writes share one (docs/benchmarks.md). The
+ * writes had a transaction each; now (with its insert and outcome in one group, see
+ * message-repository.ts) about 9 sends share one (docs/benchmarks.md, "Twelfth round"). The
  * cost is a wait until the next check phase of the event loop: the rest of this turn, or, for a
  * write queued from the check phase itself (a send resumed by nextCpuTurn), the next turn.
  *

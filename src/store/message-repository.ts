@@ -130,23 +130,23 @@ export function createMessageRepository(db: Db): MessageRepository {
   // commit): a send's promise settles only once its rows are committed. On SQLite the group's
   // statements run synchronously on the handle, prepared once (write-plan.ts), and inserts and
   // outcomes share one group: transactions are one at a time there anyway, and the pages both
-  // touch (the newest messages, their events, the indexes) go to the WAL once a group (half the
-  // transactions a send, about 3 % of its CPU in two-build runs). On PostgreSQL they are two groups,
-  // written at once on two connections: a transaction there waits on round trips, and one shared
-  // group cut capacity by about a third (docs/benchmarks.md, "Twelfth round").
-  const group = (maxJobs: number) =>
+  // touch (the newest messages, their events, the indexes) go to the WAL once a group. That halved
+  // the transactions a send and saved a few per cent of its CPU at most. On PostgreSQL they are two
+  // groups, written at once on two connections: a transaction there waits on round trips, and with
+  // one shared group capacity was lower in both pairs measured (docs/benchmarks.md, "Twelfth round").
+  // A group holds at most 64 jobs (of either kind): 64 one-recipient jobs stay under
+  // OWN_TURN_COMMIT_ROWS and commit in their turn.
+  const group = () =>
     createGroupCommit<LedgerJob, RecordedOutcomes | undefined>(
       (jobs) => runPlan(db, (dialect) => writeLedger(dialect, jobs)),
       {
-        maxJobs,
+        maxJobs: 64,
         maxRows: MAX_GROUP_ROWS,
         rowsOf: (job) => ('insert' in job ? job.insert.messages.length : job.outcome.outcomes.length),
       },
     );
-  // 64 jobs of each kind at most in a group, as when they were always two.
-  const postgres = isPostgres(db);
-  const insert = group(postgres ? 64 : 128);
-  const record = postgres ? group(64) : insert;
+  const insert = group();
+  const record = isPostgres(db) ? group() : insert;
 
   return {
     async insertBatch(messages, job) {
@@ -156,7 +156,9 @@ export function createMessageRepository(db: Db): MessageRepository {
 
     async recordOutcomes(outcomes, at, announce) {
       if (outcomes.length === 0) return { applied: [], events: [] };
-      return (await record({ outcome: { outcomes, at, announce } })) as RecordedOutcomes;
+      const recorded = await record({ outcome: { outcomes, at, announce } });
+      if (recorded === undefined) throw new Error('the ledger returned no result for an outcome');
+      return recorded;
     },
 
     async findBatch(batchId) {
@@ -314,7 +316,7 @@ function pageText(placeholder: Placeholder): string {
   return text;
 }
 
-/** Messages per group commit: a 1,000-number send commits alone, 64 one-number sends together. */
+/** Messages per group commit: a 1,000-number send commits alone, 64 one-number jobs together. */
 const MAX_GROUP_ROWS = 1000;
 
 /** Rows per multi-row statement: 200 x 18 parameters, far under both dialects' limits. */
@@ -375,7 +377,6 @@ function* advanceCounter(placeholder: Placeholder, tenantId: string, count: numb
   return Number(rows[0]?.messages);
 }
 
-/** Inserts several sends' messages (and send jobs) in one transaction. */
 /**
  * A group's inserts, then its outcomes, in one transaction; each job's result in its place. An
  * outcome is recorded only after its message's insert has committed (a send awaits it), so no
@@ -390,6 +391,7 @@ function* writeLedger(dialect: PlanDialect, jobs: LedgerJob[]): Plan<(RecordedOu
   return jobs.map((job) => ('outcome' in job ? recorded[next++] : undefined));
 }
 
+/** Inserts several sends' messages (and send jobs), in the group's transaction. */
 function* writeBatches({ placeholder }: PlanDialect, jobs: InsertJob[]): Plan<void> {
   const queued = jobs.flatMap(({ messages, job }) => (job ? [{ first: messages[0]!, job }] : []));
   for (const chunk of chunks(queued, ROWS_PER_STATEMENT)) {

@@ -1,4 +1,5 @@
-import { CompiledQuery } from 'kysely';
+import SQLite from 'better-sqlite3';
+import { CompiledQuery, Kysely, SqliteDialect } from 'kysely';
 import { Pool } from 'pg';
 import {
   createGroupCommit,
@@ -8,7 +9,10 @@ import {
   type MessageRecord,
   type MessageRepository,
 } from '../../src/store';
+import { migrateToLatest, type Database } from '../../src/store/database';
 import { outcomeUpdate } from '../../src/store/message-repository';
+import { preparedSqlite } from '../../src/store/statements';
+import { registerSqlite } from '../../src/store/write-plan';
 import { waitFor } from '../support/wait';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
 import { queuedBatch } from '../support/messages';
@@ -353,5 +357,77 @@ describe('recording outcomes on SQLite', () => {
     const statuses = new Map((await messages.findBatch(reported.batchId)).map((m) => [m.id, m.status]));
     expect(statuses.get(reported.id)).toBe('delivered');
     expect([...statuses.values()].filter((status) => status === 'sent')).toHaveLength(199);
+  });
+});
+
+describe("the shared group on SQLite's own path (the better-sqlite3 handle)", () => {
+  let db: Db;
+  let begins = 0;
+  beforeAll(async () => {
+    // A database opened as openSqliteDatabase opens one, with every BEGIN counted.
+    const prepared = preparedSqlite(new SQLite(':memory:'));
+    const counted = {
+      ...prepared,
+      prepare: (text: string) => {
+        if (text === 'begin') begins++;
+        return prepared.prepare(text);
+      },
+    };
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: counted }) });
+    await migrateToLatest(db);
+    registerSqlite(db, counted);
+  });
+  afterAll(() => db.destroy());
+
+  it('writes an insert and an outcome of one turn in one transaction', async () => {
+    const messages = createMessageRepository(db);
+    const sent = batchOf('real', 1);
+    await messages.insertBatch(sent);
+    begins = 0;
+    const [, recorded] = await Promise.all([
+      messages.insertBatch(batchOf('real', 2)),
+      messages.recordOutcomes([{ id: sent[0]!.id, status: 'sent' }], '2026-11-25T01:00:01.000Z'),
+    ]);
+    expect(recorded.applied).toEqual([sent[0]!.id]);
+    expect(begins).toBe(1);
+    expect(await ledgerOf(db, 'real')).toEqual({ counter: 3, rows: 3, seqs: oneToN(3) });
+  });
+
+  it('an outcome that fails rolls back its group, and each job is written alone once', async () => {
+    const messages = createMessageRepository(db);
+    const sent = batchOf('rolled', 2);
+    await messages.insertBatch(sent);
+    const [good, bad] = sent as [MessageRecord, MessageRecord];
+    const failing = (tenantId: string) => {
+      if (tenantId === 'rolled') throw new Error('the webhook table is unreadable');
+      return false;
+    };
+    begins = 0;
+    const results = await Promise.allSettled([
+      messages.insertBatch(batchOf('rolled', 3)),
+      messages.recordOutcomes([{ id: good.id, status: 'sent' }], '2026-11-25T01:00:01.000Z'),
+      messages.recordOutcomes([{ id: bad.id, status: 'failed' }], '2026-11-25T01:00:01.000Z', {
+        messages: [bad],
+        hasWebhook: failing,
+      }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect(results[1]).toMatchObject({ value: { applied: [good.id] } });
+    expect(begins).toBe(4); // the group, then each of its three jobs alone
+    // The insert is there once, the good outcome applied once (one event), the bad one not at all.
+    expect(await ledgerOf(db, 'rolled')).toEqual({ counter: 5, rows: 5, seqs: oneToN(5) });
+    const statuses = new Map((await messages.findBatch(good.batchId)).map((m) => [m.id, m.status]));
+    expect([statuses.get(good.id), statuses.get(bad.id)]).toEqual(['sent', 'queued']);
+    const events = await db
+      .selectFrom('message_events')
+      .select(['message_id', 'status'])
+      .where('message_id', 'in', [good.id, bad.id])
+      .orderBy('id')
+      .execute();
+    expect(events).toEqual([
+      { message_id: good.id, status: 'queued' },
+      { message_id: bad.id, status: 'queued' },
+      { message_id: good.id, status: 'sent' },
+    ]);
   });
 });
