@@ -12,7 +12,7 @@ import {
 import { migrateToLatest, type Database } from '../../src/store/database';
 import { outcomeUpdate } from '../../src/store/message-repository';
 import { preparedSqlite } from '../../src/store/statements';
-import { registerSqlite } from '../../src/store/write-plan';
+import { registerSqlite, type SqliteAccess } from '../../src/store/write-plan';
 import { waitFor } from '../support/wait';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
 import { queuedBatch } from '../support/messages';
@@ -366,11 +366,12 @@ describe("the shared group on SQLite's own path (the better-sqlite3 handle)", ()
   beforeAll(async () => {
     // A database opened as openSqliteDatabase opens one, with every BEGIN counted.
     const prepared = preparedSqlite(new SQLite(':memory:'));
+    const access: SqliteAccess = prepared;
     const counted = {
       ...prepared,
       prepare: (text: string) => {
         if (text === 'begin') begins++;
-        return prepared.prepare(text);
+        return access.prepare(text);
       },
     };
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: counted }) });
