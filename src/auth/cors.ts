@@ -17,6 +17,9 @@ export const API_CORS = {
   ],
 } as const;
 
+/** The API's paths, in any case: Express matches paths case-insensitively (`/V1/MESSAGES` is the send). */
+const API_PATH = /^\/v1\//i;
+
 /** Paths with CORS of their own (forms), or never called by browsers (provider callbacks, client credentials). */
 const OWN_POLICY = /^\/v1\/(forms|callbacks|auth)(\/|$)/i;
 
@@ -58,7 +61,7 @@ export function apiCors(tenants: Config['tenants']): RequestHandler {
   });
 
   return (req, res, next) => {
-    if (!req.path.startsWith('/v1/') || OWN_POLICY.test(req.path)) {
+    if (!API_PATH.test(req.path) || OWN_POLICY.test(req.path)) {
       next();
       return;
     }

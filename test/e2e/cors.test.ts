@@ -82,6 +82,19 @@ describe('CORS for the API and the event stream, per tenant', () => {
     expect(other.headers['cross-origin-resource-policy']).toBe('same-origin');
   });
 
+  it('gives the same CORS to a path in another case, which Express serves as the same route', async () => {
+    const res = await preflight(ALPHA_APP, '/V1/Messages');
+    expect(res.status).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe(ALPHA_APP);
+    const real = await request(gw.url)
+      .get('/V1/MESSAGES')
+      .set('Origin', ALPHA_APP)
+      .set(bearer(tokenFor('alpha')));
+    expect(real.status).toBe(200);
+    expect(real.headers['access-control-allow-origin']).toBe(ALPHA_APP);
+    expect(real.headers['cross-origin-resource-policy']).toBe('cross-origin');
+  });
+
   it('lets a listed origin read a 401, so the page knows to sign in again', async () => {
     const res = await request(gw.url).get('/v1/messages').set('Origin', BETA_APP);
     expect(res.status).toBe(401);
