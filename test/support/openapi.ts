@@ -81,8 +81,9 @@ function validatorFor(served: OpenApiDocument) {
   ajv.addSchema(document, 'openapi');
   const templates = Object.keys(document.paths).map((template) => ({
     template,
-    // Express serves a route's path with a trailing slash too (not strict routing).
-    pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}/?$`),
+    // Express serves a route's path with a trailing slash too (not strict routing), and in any
+    // case (not case-sensitive routing).
+    pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}/?$`, 'i'),
   }));
   return function problemsOf(response: CapturedResponse): string | undefined {
     if (!response.contentType.startsWith('application/json')) return undefined;
