@@ -17,10 +17,9 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import express from 'express';
-import { queuedMessage, root } from './lib.mjs';
+import { benchDist as dist, queuedMessage } from './lib.mjs';
 import { callProvider } from './provider-call.mjs';
 
-const dist = process.env.BENCH_DIST ?? join(root, 'dist');
 const ledger =
   process.env.SQLITE_FILE || process.env.DATABASE_URL
     ? await openLedger(process.env.SQLITE_FILE, process.env.DATABASE_URL)

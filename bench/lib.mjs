@@ -8,6 +8,9 @@ import autocannon from 'autocannon';
 
 export const root = resolve(import.meta.dirname, '..');
 
+/** The build the benches run: BENCH_DIST=/path/to/other/dist runs another (a "before" for a comparison). */
+export const benchDist = process.env.BENCH_DIST ?? join(root, 'dist');
+
 export async function freePort() {
   const server = createServer();
   await new Promise((done) => server.listen(0, '127.0.0.1', done));
@@ -33,9 +36,8 @@ export async function start(script, env, readyUrl, { dist: distOf } = {}) {
     ...(script === 'main.js' ? gatewayNodeFlags : []),
     ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
   ];
-  // BENCH_DIST=/path/to/other/dist runs another build (a "before" for a comparison); `dist` names
-  // one for this process alone (bench/ab.mjs runs two builds side by side).
-  const dist = distOf ?? process.env.BENCH_DIST ?? join(root, 'dist');
+  // `dist` names a build for this process alone (bench/ab.mjs runs two builds side by side).
+  const dist = distOf ?? benchDist;
   const child = spawn(process.execPath, [...flags, isAbsolute(script) ? script : join(dist, script)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
