@@ -2,16 +2,31 @@ import { createLocalSlotSource, createSendCoalescer, createUpstreamBudget } from
 import { UpstreamError, type ProviderSendRequest, type UpstreamClient } from '../../src/upstream';
 import { settle, SteppingClock } from './stepping-clock';
 
-function setup({ enabled = true, windowMs = 0, callsPerSecond = 1, fail = false, bulkSend = false } = {}) {
+function setup({
+  enabled = true,
+  windowMs = 0,
+  callsPerSecond = 1,
+  fail = false,
+  bulkSend = false,
+  // How the provider answers a send-sms call: its messages in reverse order, numbers not sent to left out.
+  reversed = false,
+  unsent = [] as string[],
+} = {}) {
   const clock = new SteppingClock(0);
   const calls: ProviderSendRequest[] = [];
   const bulkCalls: ProviderSendRequest[][] = [];
-  const answer = (request: ProviderSendRequest, call: number) => ({
-    messages: request.numbers.map((to, i) => ({ providerMessageId: `P${call}-${i}`, to, from: '' })),
-    totalNumbers: request.numbers.length,
-    successNumber: request.numbers.length,
-    creditsUsed: request.numbers.length,
-  });
+  const answer = (request: ProviderSendRequest, call: number) => {
+    const messages = request.numbers
+      .map((to, i) => ({ providerMessageId: `P${call}-${i}`, to, from: '' }))
+      .filter(({ to }) => !unsent.includes(to));
+    if (reversed) messages.reverse();
+    return {
+      messages,
+      totalNumbers: request.numbers.length,
+      successNumber: messages.length,
+      creditsUsed: messages.length,
+    };
+  };
   const upstream: UpstreamClient = {
     async sendSms(request) {
       calls.push(request);
@@ -80,6 +95,30 @@ describe('coalescing sends', () => {
       [1, 1, 1],
       [1, 1, 1],
     ]);
+    await first;
+  });
+
+  it("gives each member of a large merged call its own numbers' messages, in the answer's order", async () => {
+    const { clock, calls, send, request } = setup({ reversed: true, unsent: ['+61400000999'] });
+    const first = send('t', request(['+61400000000']));
+    await settle();
+    // 997 one-number sends, then one of three numbers (one of them not sent to), queued behind the first.
+    const ones = Array.from({ length: 997 }, (_, i) => send('t', request([`+614${String(10_000_000 + i)}`])));
+    const three = send('t', request(['+61400000997', '+61400000998', '+61400000999']));
+    await settle();
+    clock.advance(1001);
+    await settle();
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.numbers).toHaveLength(1000); // maxNumbers: all of them in one call
+    const results = await Promise.all(ones);
+    results.forEach((result, i) => {
+      expect(result.messages.map((m) => m.to)).toEqual([`+614${String(10_000_000 + i)}`]);
+      expect([result.totalNumbers, result.successNumber, result.creditsUsed]).toEqual([1, 1, 1]);
+    });
+    const mine = await three;
+    // The answer's order (reversed here), and only the numbers the provider sent to.
+    expect(mine.messages.map((m) => m.to)).toEqual(['+61400000998', '+61400000997']);
+    expect([mine.totalNumbers, mine.successNumber, mine.creditsUsed]).toEqual([3, 2, 2]);
     await first;
   });
 
