@@ -1,5 +1,6 @@
 import { Agent, createServer, get as httpGet, IncomingMessage, ServerResponse, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { serverObjectsOf } from '../../src/http';
@@ -193,6 +194,54 @@ describe("a server whose requests are born with the app's prototypes", () => {
   it('answers a malformed body with the parser’s 400, as before', async () => {
     const res = await request(ours.url).post('/echo/1').set('Content-Type', 'application/json').send('{"x":');
     expect(res.status).toBe(400);
+  });
+});
+
+describe('the objects keep fast properties', () => {
+  // V8's own check, which functions parsed after this flag is set may call. An object in dictionary
+  // mode (slow properties) makes every property access on it, Node's and Express's, a look-up.
+  setFlagsFromString('--allow-natives-syntax');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- %-calls exist only in code parsed now
+  const hasFastProperties = new Function('object', 'return %HasFastProperties(object)') as (
+    object: object,
+  ) => boolean;
+
+  it('from start-up to the end of the answer, with what Express and the app add to them', async () => {
+    const app = exampleApp();
+    const seen: boolean[] = [];
+    const server = createServer(serverObjectsOf(app), (req, res) => {
+      seen.push(hasFastProperties(req), hasFastProperties(res));
+      res.on('finish', () => seen.push(hasFastProperties(req), hasFastProperties(res)));
+      app(req, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      for (let i = 0; i < 10; i++) {
+        const res = await request(`http://127.0.0.1:${port}`).post('/echo/1?x=1').send({ i });
+        expect(res.status).toBe(201);
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(seen).toHaveLength(40);
+    expect(seen.every(Boolean)).toBe(true);
+  });
+
+  it('which a constructor that only calls Node’s does not give a response (the check can fail)', () => {
+    function Bare(this: ServerResponse, ...args: unknown[]): void {
+      Reflect.apply(ServerResponse, this, args);
+    }
+    Bare.prototype = Object.create(ServerResponse.prototype) as object;
+    const req = Object.assign(new IncomingMessage(undefined as never), {
+      method: 'GET',
+      httpVersionMajor: 1,
+      httpVersionMinor: 1,
+    });
+    const BareResponse = Bare as unknown as typeof ServerResponse;
+    expect(hasFastProperties(new BareResponse(req))).toBe(false);
+    const { ServerResponse: Ours } = serverObjectsOf(express());
+    expect(hasFastProperties(new (Ours as typeof ServerResponse)(req))).toBe(true);
   });
 });
 
