@@ -63,7 +63,7 @@ export function serverObjectsOf(app: Express): ServerObjects {
  * request was once Express and smsgate had added theirs. The 32 assignments in each constructor
  * never run; V8 counts them when it parses the function, and at the end of its slack tracking
  * (the first few objects) takes back the room that was not used. Checked by
- * test/http/server-objects.test.ts (fast properties through a request, in a child process).
+ * test/http/server-objects.test.ts (V8's %HasFastProperties, through a request).
  */
 type Room = Record<`r${number}`, undefined>;
 
