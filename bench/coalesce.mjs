@@ -20,6 +20,9 @@ const { values } = parseArgs({
 });
 const { createSendCoalescer } = createRequire(import.meta.url)(join(benchDist, 'scheduler', 'coalescer.js'));
 
+/** The numbers one provider call may carry (upstream's maxNumbers). */
+const MAX_NUMBERS = 1000;
+
 /** CPU (user + system, ms) of one merged call of `size` one-number sends, from its slot's grant. */
 async function mergedCall(size) {
   let grant;
@@ -38,7 +41,7 @@ async function mergedCall(size) {
     clock: {},
     enabled: true,
     windowMs: 0,
-    maxNumbers: 1000,
+    maxNumbers: MAX_NUMBERS,
     bulkSend: false,
   });
   const sends = [];
@@ -55,14 +58,21 @@ async function mergedCall(size) {
   }
   const before = process.cpuUsage();
   grant();
-  await Promise.all(sends);
+  const results = await Promise.all(sends);
   const used = process.cpuUsage(before);
+  // Each member got its own number's message back (what the timed work is for).
+  const last = results.at(-1)?.messages.map((m) => m.to);
+  if (last?.length !== 1 || last[0] !== `+614${10_000_000 + size - 1}`) throw new Error('wrong share');
   return (used.user + used.system) / 1000;
 }
 
 const rounds = Number(values.rounds);
+const sizes = values.sizes.split(',').map(Number);
+// One group per call: a larger size would open a second group, which this bench never grants.
+if (sizes.some((size) => !(size >= 1 && size <= MAX_NUMBERS)))
+  throw new Error(`--sizes: 1 to ${MAX_NUMBERS} each`);
 const rows = [];
-for (const size of values.sizes.split(',').map(Number)) {
+for (const size of sizes) {
   const ms = [];
   for (let i = 0; i < rounds; i++) ms.push(await mergedCall(size));
   ms.sort((a, b) => a - b);

@@ -57,9 +57,9 @@ export function serverObjectsOf(app: Express): ServerObjects {
  * Room in each object for the properties Node's constructors set on it (about 26 on a request, 40
  * on a response) and those Express and smsgate add later. V8 gives the objects of a constructor
  * in-object room for the `this.x = …` assignments in the constructor's own body, plus a few. A
- * constructor that only calls Node's gets almost none, and an object whose properties overflow
- * its room by more than about a dozen becomes a dictionary (slow properties) at its next store by
- * a computed or symbol key, which Node's constructors make: every response was one, and every
+ * constructor that only calls Node's gets about ten slots, and an object with more than a dozen
+ * properties outside its room (or more than the room holds, if that is larger) becomes a dictionary
+ * (slow properties) at its next store by a computed or symbol key, which Node's constructors make: every response was one, and every
  * request was once Express and smsgate had added theirs. The 32 assignments in each constructor
  * never run; V8 counts them when it parses the function, and at the end of its slack tracking
  * (the first few objects) takes back the room that was not used. Checked by
