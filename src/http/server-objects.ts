@@ -17,40 +17,38 @@ export type ServerObjects = Pick<ServerOptions, 'IncomingMessage' | 'ServerRespo
  *
  * Node's constructors are called on our object, as Node's own subclasses were written before
  * classes (`IncomingMessage.call(this, …)`, here through `Reflect.apply` with every argument Node
- * passes). Not `Reflect.construct(IncomingMessage, [socket], AppRequest)`: objects made that way
+ * passes). Not `Reflect.construct(IncomingMessage, [socket], Born)`: objects made that way
  * cost more than Express's prototype change (the same docs). Each kind is made once here, at
  * start-up: if Node's constructors cannot be called so (a Node.js release that makes them classes,
  * an instrumentation library that wraps them), the options are empty, and Node creates its own
  * objects, whose prototypes Express changes as before.
  */
 export function serverObjectsOf(app: Express): ServerObjects {
-  function AppRequest(this: IncomingMessage & Room, ...args: unknown[]): void {
-    Reflect.apply(IncomingMessage, this, args);
-    // Never runs; counted by V8 (see Room).
-    if (args.length < 0) {
-      this.r0 = this.r1 = this.r2 = this.r3 = this.r4 = this.r5 = this.r6 = this.r7 = undefined;
-      this.r8 = this.r9 = this.r10 = this.r11 = this.r12 = this.r13 = this.r14 = this.r15 = undefined;
-      this.r16 = this.r17 = this.r18 = this.r19 = this.r20 = this.r21 = this.r22 = this.r23 = undefined;
-      this.r24 = this.r25 = this.r26 = this.r27 = this.r28 = this.r29 = this.r30 = this.r31 = undefined;
-    }
-  }
-  AppRequest.prototype = app.request;
-  function AppResponse(this: ServerResponse & Room, ...args: unknown[]): void {
-    Reflect.apply(ServerResponse, this, args);
-    // Never runs; counted by V8 (see Room).
-    if (args.length < 0) {
-      this.r0 = this.r1 = this.r2 = this.r3 = this.r4 = this.r5 = this.r6 = this.r7 = undefined;
-      this.r8 = this.r9 = this.r10 = this.r11 = this.r12 = this.r13 = this.r14 = this.r15 = undefined;
-      this.r16 = this.r17 = this.r18 = this.r19 = this.r20 = this.r21 = this.r22 = this.r23 = undefined;
-      this.r24 = this.r25 = this.r26 = this.r27 = this.r28 = this.r29 = this.r30 = this.r31 = undefined;
-    }
-  }
-  AppResponse.prototype = app.response;
   const objects: ServerObjects = {
-    IncomingMessage: AppRequest as unknown as typeof IncomingMessage,
-    ServerResponse: AppResponse as unknown as typeof ServerResponse,
+    IncomingMessage: bornWith(IncomingMessage, app.request) as unknown as typeof IncomingMessage,
+    ServerResponse: bornWith(ServerResponse, app.response) as unknown as typeof ServerResponse,
   };
   return bornAsAsked(objects, app) ? objects : {};
+}
+
+/**
+ * A constructor whose objects have `prototype` and are set up by Node's `Base` (called on them),
+ * with room for their properties (see Room). Each call makes a constructor of its own, so a
+ * request's and a response's objects have maps, and room, of their own.
+ */
+function bornWith(Base: typeof IncomingMessage | typeof ServerResponse, prototype: object) {
+  function Born(this: Room, ...args: unknown[]): void {
+    Reflect.apply(Base, this, args);
+    // Never runs; counted by V8 (see Room).
+    if (args.length < 0) {
+      this.r0 = this.r1 = this.r2 = this.r3 = this.r4 = this.r5 = this.r6 = this.r7 = undefined;
+      this.r8 = this.r9 = this.r10 = this.r11 = this.r12 = this.r13 = this.r14 = this.r15 = undefined;
+      this.r16 = this.r17 = this.r18 = this.r19 = this.r20 = this.r21 = this.r22 = this.r23 = undefined;
+      this.r24 = this.r25 = this.r26 = this.r27 = this.r28 = this.r29 = this.r30 = this.r31 = undefined;
+    }
+  }
+  Born.prototype = prototype;
+  return Born;
 }
 
 /**
@@ -58,10 +56,10 @@ export function serverObjectsOf(app: Express): ServerObjects {
  * on a response) and those Express and smsgate add later. V8 gives the objects of a constructor
  * in-object room for the `this.x = …` assignments in the constructor's own body, plus a few. A
  * constructor that only calls Node's gets about ten slots, and an object with more than a dozen
- * properties outside its room (or more than the room holds, if that is larger) becomes a dictionary
- * (slow properties) at its next store by a computed or symbol key, which Node's constructors make: every response was one, and every
- * request was once Express and smsgate had added theirs. The 32 assignments in each constructor
- * never run; V8 counts them when it parses the function, and at the end of its slack tracking
+ * properties outside its room (or more than the room holds, if that is larger) becomes a
+ * dictionary (slow properties) at its next store by a computed or symbol key, which Node's
+ * constructors make: every response was one, and every request was once Express and smsgate had
+ * added theirs. The 32 assignments in the constructor never run; V8 counts them when it parses the function, and at the end of its slack tracking
  * (the first few objects) takes back the room that was not used. Checked by
  * test/http/server-objects.test.ts (V8's %HasFastProperties, through a request).
  */
