@@ -168,17 +168,6 @@ function once(fn: () => Promise<void>): () => Promise<void> {
  * filtering the whole answer for each member cost a 1,000-number group a million comparisons.
  */
 function sharesOf(result: ProviderSendResult, members: readonly Member[]): ProviderSendResult[] {
-  if (members.length === 1) {
-    const { numbers } = (members[0] as Member).request;
-    const mine = new Set(numbers);
-    return [
-      shareOf(
-        result,
-        result.messages.filter((m) => mine.has(m.to)),
-        numbers,
-      ),
-    ];
-  }
   const atOf = new Map<string, number[]>();
   result.messages.forEach((message, at) => {
     const ats = atOf.get(message.to);
