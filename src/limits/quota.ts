@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import { ApiError } from '../http';
@@ -50,7 +50,7 @@ export interface QuotaService {
  * be (tenant ids have no ':'), fixed in length whatever the sub: `u:` + base64url(sha256).
  */
 const userKeyOf = (tenantId: string, endUser: string) =>
-  `u:${createHash('sha256').update(`${tenantId}\n${endUser}`).digest('base64url')}`;
+  `u:${hash('sha256', `${tenantId}\n${endUser}`, 'base64url')}`;
 
 /** Credits are kept in hundredths, so the counters stay integers. */
 const CENTS = 100;
