@@ -321,6 +321,21 @@ export async function openPostgresDatabase(url: string): Promise<Db> {
 }
 
 /**
+ * WAL pages after which a COMMIT checkpoints (copies the WAL back into the database file), in
+ * place of SQLite's 1,000. better-sqlite3 is synchronous, so the COMMIT that checkpoints holds the
+ * event loop for the whole copy, and every request that arrives meanwhile waits. With 250, a
+ * send's writes hold the loop half as long at p99 (2.5-2.8 ms against 5.5-5.6 one send at a time,
+ * as at 200 sends/s; 4.3-4.7 against 9.2-9.6 in groups of 32, as under full load), and 1-3 of
+ * 4,000 sends hold it over 5 ms instead of 65. A page rewritten between two checkpoints is copied
+ * at each, so checkpoints cost more in all: 14-18 % more ledger time one send at a time, no
+ * difference beyond noise in groups of 32 (`npm run bench:checkpoint`; docs/benchmarks.md,
+ * "Fourteenth round"). 100 pages held the loop less still, but cost 40-50 % more one send at a
+ * time. A worker thread with its own connection could checkpoint off the loop, but costs ~10 MB
+ * of resident memory, which the memory goal (< 120 MB at 200 sends/s) cannot spare.
+ */
+export const WAL_CHECKPOINT_PAGES = 250;
+
+/**
  * Opens the embedded SQLite store (WAL, so readers never block the writer) and brings its schema
  * up to date. Queries go through kysely so the same repositories serve PostgreSQL later.
  */
@@ -329,6 +344,7 @@ export async function openSqliteDatabase(file: string): Promise<Db> {
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const prepared = preparedSqlite(sqlite);

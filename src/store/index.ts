@@ -5,6 +5,7 @@ export {
   openSqliteDatabase,
   openPostgresDatabase,
   migrateToLatest,
+  WAL_CHECKPOINT_PAGES,
   type Db,
   type Database,
   type StoreSettings,
