@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Generated } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type Generated } from 'kysely';
+import { ConnectionLock, LockedSqliteDialect } from './connection-lock';
 import { isPostgres } from './dialect';
 import { migrations } from './migrations';
 import { preparedPostgres, preparedSqlite } from './statements';
@@ -348,10 +349,11 @@ export async function openSqliteDatabase(file: string): Promise<Db> {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const prepared = preparedSqlite(sqlite);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: prepared }) });
+  const lock = new ConnectionLock();
+  const db = new Kysely<Database>({ dialect: new LockedSqliteDialect({ database: prepared }, lock) });
   await migrateToLatest(db);
-  // The ledger's hot writes run on the handle itself, synchronously (write-plan.ts).
-  registerSqlite(db, prepared);
+  // The ledger's hot writes run on the handle itself, synchronously, under the same lock (write-plan.ts).
+  registerSqlite(db, { ...prepared, lock });
   return db;
 }
 

@@ -2,6 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Database as SqliteHandle, Statement } from 'better-sqlite3';
 import type { Transaction } from 'kysely';
 import type { Database, Db } from './database';
+import type { ConnectionLock } from './connection-lock';
 import { isPostgres } from './dialect';
 import { placeholderOf, run, type Placeholder } from './statements';
 
@@ -46,10 +47,14 @@ export interface PlanDialect {
  */
 export const YIELD_AFTER_ROWS = 1000;
 
-/** The better-sqlite3 handle behind a Db, with its statement cache (set by openSqliteDatabase). */
+/**
+ * The better-sqlite3 handle behind a Db, with its statement cache and the lock its one connection
+ * is held under, by kysely and by the plans here alike (set by openSqliteDatabase).
+ */
 export interface SqliteAccess {
   handle: SqliteHandle;
   prepare(text: string): Statement;
+  lock: ConnectionLock;
 }
 
 const sqliteHandles = new WeakMap<Db, SqliteAccess>();
@@ -69,24 +74,22 @@ const NO_ROWS: Row[] = [];
 export async function runPlan<R>(db: Db, plan: (dialect: PlanDialect) => Plan<R>): Promise<R> {
   const sqlite = sqliteHandles.get(db);
   if (sqlite === undefined) return db.transaction().execute((trx) => runPlanIn(trx, plan(dialectOf(trx))));
-  // kysely's SQLite driver has one connection behind a mutex; holding it (db.connection()) keeps
-  // every kysely query, and every kysely transaction, out of this one: a better-sqlite3 BEGIN
-  // while a kysely transaction is open would join it (better-sqlite3 runs on the same handle).
-  return db.connection().execute(() => runSqlite(sqlite, plan(SQLITE)));
+  // One connection, one lock (connection-lock.ts): holding it keeps every kysely query, and every
+  // kysely transaction, out of this one: a better-sqlite3 BEGIN while a kysely transaction is
+  // open would join it (better-sqlite3 runs on the same handle).
+  return sqlite.lock.holding(() => runSqlite(sqlite, plan(SQLITE)));
 }
 
 /**
  * Runs one read on the hot path (a statement of fixed shape): on SQLite synchronously on the
- * handle, prepared once, under kysely's connection lock (so it never reads inside another
+ * handle, prepared once, under the connection's lock (so it never reads inside another
  * caller's open transaction); elsewhere through kysely's executor, without a transaction. Cheaper
  * than a kysely query, which builds and compiles its tree on every call.
  */
 export async function runRead(db: Db, step: Step): Promise<Row[]> {
   const sqlite = sqliteHandles.get(db);
   if (sqlite === undefined) return (await run<Row>(db, step.text, step.values)).rows;
-  return db
-    .connection()
-    .execute(() => Promise.resolve(sqlite.prepare(step.text).all(...step.values) as Row[]));
+  return sqlite.lock.holding(() => Promise.resolve(sqlite.prepare(step.text).all(...step.values) as Row[]));
 }
 
 /** Runs a plan inside a kysely transaction the caller holds (other repositories' transactions). */

@@ -1,5 +1,5 @@
 import SQLite from 'better-sqlite3';
-import { CompiledQuery, Kysely, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely } from 'kysely';
 import { Pool } from 'pg';
 import {
   createGroupCommit,
@@ -12,6 +12,7 @@ import {
 import { migrateToLatest, type Database } from '../../src/store/database';
 import { outcomeUpdate } from '../../src/store/message-repository';
 import { preparedSqlite } from '../../src/store/statements';
+import { ConnectionLock, LockedSqliteDialect } from '../../src/store/connection-lock';
 import { registerSqlite, type SqliteAccess } from '../../src/store/write-plan';
 import { waitFor } from '../support/wait';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
@@ -366,15 +367,17 @@ describe("the shared group on SQLite's own path (the better-sqlite3 handle)", ()
   beforeAll(async () => {
     // A database opened as openSqliteDatabase opens one, with every BEGIN counted.
     const prepared = preparedSqlite(new SQLite(':memory:'));
-    const access: SqliteAccess = prepared;
+    const lock = new ConnectionLock();
+    const access: SqliteAccess = { ...prepared, lock };
     const counted = {
       ...prepared,
+      lock,
       prepare: (text: string) => {
         if (text === 'begin') begins++;
         return access.prepare(text);
       },
     };
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: counted }) });
+    db = new Kysely<Database>({ dialect: new LockedSqliteDialect({ database: counted }, lock) });
     await migrateToLatest(db);
     registerSqlite(db, counted);
   });

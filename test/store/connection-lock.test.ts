@@ -1,0 +1,77 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { sql } from 'kysely';
+import { openSqliteDatabase, type Db } from '../../src/store';
+import { ConnectionLock } from '../../src/store/connection-lock';
+import { runPlan, runRead, type Plan } from '../../src/store/write-plan';
+
+// The one SQLite connection's lock (src/store/connection-lock.ts), shared by kysely and the
+// ledger's own statements.
+describe('the SQLite connection lock', () => {
+  it('is handed to waiters one at a time, in the order they asked', async () => {
+    const lock = new ConnectionLock();
+    const order: string[] = [];
+    await lock.take();
+    const waiters = ['a', 'b', 'c'].map((name) => lock.take().then(() => order.push(name)));
+    await nextTurn();
+    expect(order).toEqual([]);
+    lock.release();
+    await nextTurn();
+    expect(order).toEqual(['a']); // b and c still wait: a holds it now
+    lock.release();
+    lock.release();
+    await Promise.all(waiters);
+    expect(order).toEqual(['a', 'b', 'c']);
+    lock.release();
+    // Free again: the next taker has it at once.
+    let taken = false;
+    void lock.take().then(() => (taken = true));
+    await Promise.resolve();
+    expect(taken).toBe(true);
+  });
+
+  it('is released when the work throws', async () => {
+    const lock = new ConnectionLock();
+    await expect(lock.holding(() => Promise.reject(new Error('failed')))).rejects.toThrow('failed');
+    await expect(lock.holding(() => Promise.resolve('next'))).resolves.toBe('next');
+  });
+
+  describe('on a database opened as the gateway opens it', () => {
+    let db: Db;
+    beforeAll(async () => {
+      db = await openSqliteDatabase(':memory:');
+      await sql`create table seen (step text)`.execute(db);
+    });
+    afterAll(() => db.destroy());
+
+    function* noting(step: string): Plan<void> {
+      yield { text: 'insert into seen (step) values (?)', values: [step] };
+    }
+
+    it('kysely queries and transactions and the ledger’s plans and reads take turns, in the order they came', async () => {
+      let finish = (): void => undefined;
+      const open = new Promise<void>((done) => (finish = done));
+      // A kysely transaction holds the connection while everyone else queues behind it.
+      const transaction = db.transaction().execute(async (trx) => {
+        await sql`insert into seen (step) values ('transaction')`.execute(trx);
+        await open;
+        // What the transaction sees before its COMMIT: nothing of those waiting ran inside it.
+        return (await sql<{ step: string }>`select step from seen`.execute(trx)).rows.map((row) => row.step);
+      });
+      await nextTurn();
+      const queued = [
+        runPlan(db, () => noting('plan 1')),
+        sql`insert into seen (step) values ('kysely query')`.execute(db),
+        runRead(db, { text: "select count(*) as n from seen where step = 'transaction'", values: [] }),
+        runPlan(db, () => noting('plan 2')),
+      ];
+      await nextTurn();
+      finish();
+      expect(await transaction).toEqual(['transaction']);
+      const [, , read] = await Promise.all(queued);
+      // The read came after the transaction's COMMIT: it sees its row.
+      expect(read).toEqual([{ n: 1 }]);
+      const steps = await sql<{ step: string }>`select step from seen order by rowid`.execute(db);
+      expect(steps.rows.map((row) => row.step)).toEqual(['transaction', 'plan 1', 'kysely query', 'plan 2']);
+    });
+  });
+});
