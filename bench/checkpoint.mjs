@@ -10,8 +10,8 @@
 // its own transaction. Each send's wall time is its writes' hold on the loop (nothing else runs in
 // this process). Printed per threshold: the median, p99 and longest hold, how many holds passed
 // 5 ms, and all holds together (the checkpoints' CPU in all). --group N writes N sends a
-// transaction instead, as the gateway's group commit does under full load. No goal: compares
-// thresholds.
+// transaction instead, as the gateway's group commit does under full load; each hold is then a
+// group's. No goal: compares thresholds.
 // Usage: node bench/checkpoint.mjs [--pages 1000,250 --sends 4000 --group 1]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,5 +89,5 @@ ${table(
 `;
 console.log(markdown);
 console.log(
-  `written to ${writeResult(`checkpoint${values.label ? `-${values.label}` : ''}`, { machine: info, dist: benchDist, sends: SENDS, rows }, markdown)}`,
+  `written to ${writeResult(`checkpoint${values.label ? `-${values.label}` : ''}`, { machine: info, dist: benchDist, sends: SENDS, group: GROUP, rows }, markdown)}`,
 );

@@ -32,6 +32,7 @@ export class ConnectionLock {
 
   /** Hands the lock to the next waiter, or frees it. */
   release(): void {
+    if (!this.held) throw new Error('connection lock released but not held');
     const next = this.waiting.shift();
     if (next === undefined) this.held = false;
     else next();
@@ -87,5 +88,19 @@ class LockedSqliteDriver extends SqliteDriver {
   override async releaseConnection(): Promise<void> {
     await super.releaseConnection();
     this.lock.release();
+  }
+
+  /**
+   * Closes the database once those who hold or wait for the connection are done: a transaction
+   * under way (a send's ledger write) commits instead of being cut off by the close. Whoever asks
+   * after this fails, the database being closed.
+   */
+  override async destroy(): Promise<void> {
+    await this.lock.take();
+    try {
+      await super.destroy();
+    } finally {
+      this.lock.release();
+    }
   }
 }

@@ -29,10 +29,49 @@ describe('the SQLite connection lock', () => {
     expect(taken).toBe(true);
   });
 
+  it('a release hands the lock to the waiter, not to a caller who comes at the same moment', async () => {
+    const lock = new ConnectionLock();
+    const order: string[] = [];
+    await lock.take();
+    const waiter = lock.take().then(() => order.push('waiter'));
+    lock.release();
+    const late = lock.take().then(() => order.push('late'));
+    await waiter;
+    await nextTurn();
+    expect(order).toEqual(['waiter']);
+    lock.release();
+    await late;
+    expect(order).toEqual(['waiter', 'late']);
+  });
+
+  it('refuses a release by no holder (it would hand the lock to a second one)', () => {
+    expect(() => new ConnectionLock().release()).toThrow('not held');
+  });
+
   it('is released when the work throws', async () => {
     const lock = new ConnectionLock();
     await expect(lock.holding(() => Promise.reject(new Error('failed')))).rejects.toThrow('failed');
     await expect(lock.holding(() => Promise.resolve('next'))).resolves.toBe('next');
+  });
+
+  it('closing the database waits for a transaction under way, which commits', async () => {
+    const db = await openSqliteDatabase(':memory:');
+    await sql`create table seen (step text)`.execute(db);
+    let finish = (): void => undefined;
+    const open = new Promise<void>((done) => (finish = done));
+    const transaction = db.transaction().execute(async (trx) => {
+      await sql`insert into seen (step) values ('before the close')`.execute(trx);
+      await open;
+      // Closed under it, this would fail: the connection is not open.
+      await sql`insert into seen (step) values ('after the close was asked')`.execute(trx);
+    });
+    await nextTurn();
+    const closing = db.destroy();
+    await nextTurn();
+    finish();
+    await expect(transaction).resolves.toBeUndefined();
+    await closing;
+    await expect(sql`select 1`.execute(db)).rejects.toThrow();
   });
 
   describe('on a database opened as the gateway opens it', () => {
@@ -54,6 +93,7 @@ describe('the SQLite connection lock', () => {
       const transaction = db.transaction().execute(async (trx) => {
         await sql`insert into seen (step) values ('transaction')`.execute(trx);
         await open;
+        await sql`insert into seen (step) values ('transaction, after')`.execute(trx);
         // What the transaction sees before its COMMIT: nothing of those waiting ran inside it.
         return (await sql<{ step: string }>`select step from seen`.execute(trx)).rows.map((row) => row.step);
       });
@@ -61,17 +101,24 @@ describe('the SQLite connection lock', () => {
       const queued = [
         runPlan(db, () => noting('plan 1')),
         sql`insert into seen (step) values ('kysely query')`.execute(db),
-        runRead(db, { text: "select count(*) as n from seen where step = 'transaction'", values: [] }),
+        runRead(db, { text: "select count(*) as n from seen where step like 'transaction%'", values: [] }),
         runPlan(db, () => noting('plan 2')),
       ];
       await nextTurn();
       finish();
-      expect(await transaction).toEqual(['transaction']);
+      expect(await transaction).toEqual(['transaction', 'transaction, after']);
       const [, , read] = await Promise.all(queued);
-      // The read came after the transaction's COMMIT: it sees its row.
-      expect(read).toEqual([{ n: 1 }]);
+      // The read came after the transaction's COMMIT: it sees both its rows (run inside it, at
+      // once, it would have seen the first only).
+      expect(read).toEqual([{ n: 2 }]);
       const steps = await sql<{ step: string }>`select step from seen order by rowid`.execute(db);
-      expect(steps.rows.map((row) => row.step)).toEqual(['transaction', 'plan 1', 'kysely query', 'plan 2']);
+      expect(steps.rows.map((row) => row.step)).toEqual([
+        'transaction',
+        'transaction, after',
+        'plan 1',
+        'kysely query',
+        'plan 2',
+      ]);
     });
   });
 });
