@@ -12,10 +12,10 @@ import {
  * Waiters get it in the order they asked, each handed it by the one before.
  *
  * Hand-rolled because kysely's own mutex is private to its driver and wakes every waiter at each
- * release (they race, and all but one wait again): with a few hundred sends waiting behind a
- * large transaction, each release cost a promise per waiter. Reaching it through kysely
- * (`db.connection().execute`) also cost a chain of async calls per statement on the hot path;
- * the ledger's statements now take this lock directly.
+ * release (they race, and all but one wait again), and because reaching it through kysely
+ * (`db.connection().execute`) cost a chain of async calls for every statement on the hot path
+ * (7 % of the bytes a send allocated); the ledger's statements now take this lock directly.
+ * Instructions a send: -2.5 % (docs/benchmarks.md, "Fourteenth round").
  */
 export class ConnectionLock {
   private held = false;

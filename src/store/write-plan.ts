@@ -109,9 +109,9 @@ const SQLITE: PlanDialect = { placeholder: () => '?', postgres: false };
  * before it (unless the transaction just yielded) and one after it, before the connection is free.
  * Its COMMIT may checkpoint the WAL (pages written back and fsync'd, about 6-10 µs a page on this
  * project's machine): SQLite does so at whichever COMMIT takes the WAL past WAL_CHECKPOINT_PAGES
- * (database.ts), most often one that wrote many. Without the turn before, the COMMIT shared a turn with the last stretch of writes;
- * without the turn after, with the first stretch of the next transaction, which was waiting for
- * the connection. Through the 1,000-recipient mix, every COMMIT over 6 ms was one of a
+ * (database.ts), most often one that wrote many. Without the turn before, the COMMIT shared a turn
+ * with the last stretch of writes; without the turn after, with the first stretch of the next
+ * transaction, which was waiting for the connection. Through the 1,000-recipient mix, every COMMIT over 6 ms was one of a
  * transaction of 2,000 rows (docs/benchmarks.md, "Tenth round"). 200: a group of one-recipient
  * sends (at most 64 sends, two or three rows each) stays under it and commits in its turn.
  */
