@@ -5,7 +5,7 @@ import { Kysely, Migrator, PostgresDialect, sql, type Generated } from 'kysely';
 import { ConnectionLock, LockedSqliteDialect } from './connection-lock';
 import { isPostgres } from './dialect';
 import { migrations } from './migrations';
-import { preparedPostgres, preparedSqlite } from './statements';
+import { preparedPostgres, preparedSqlite, type PreparedSqlite } from './statements';
 import { registerSqlite } from './write-plan';
 
 export interface MessagesTable {
@@ -348,12 +348,20 @@ export async function openSqliteDatabase(file: string): Promise<Db> {
   sqlite.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const prepared = preparedSqlite(sqlite);
-  const lock = new ConnectionLock();
-  const db = new Kysely<Database>({ dialect: new LockedSqliteDialect({ database: prepared }, lock) });
+  const db = kyselyOnSqlite(preparedSqlite(sqlite));
   await migrateToLatest(db);
-  // The ledger's hot writes run on the handle itself, synchronously, under the same lock (write-plan.ts).
-  registerSqlite(db, { ...prepared, lock });
+  return db;
+}
+
+/**
+ * kysely over a prepared better-sqlite3 handle. The ledger's hot writes run on the handle itself,
+ * synchronously (write-plan.ts), under the lock kysely's driver takes for the connection, so
+ * neither ever runs inside the other's transaction.
+ */
+export function kyselyOnSqlite(database: PreparedSqlite): Db {
+  const lock = new ConnectionLock();
+  const db = new Kysely<Database>({ dialect: new LockedSqliteDialect({ database }, lock) });
+  registerSqlite(db, { ...database, lock });
   return db;
 }
 

@@ -82,16 +82,19 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   cache.set(key, value);
 }
 
+/** A better-sqlite3 handle with its statements prepared once per text (preparedSqlite). */
+export type PreparedSqlite = Omit<SqliteDatabase, 'prepare'> & {
+  handle: SqliteHandle;
+  prepare(text: string): Statement;
+};
+
 /**
  * The better-sqlite3 database as kysely's SqliteDialect sees it, with its statements prepared once
  * per text. kysely only calls `prepare` then `all`/`run` (or `iterate` for streams, which this
  * code never uses: a cached statement cannot be iterated twice at once), one query at a time; the
  * ledger's synchronous writes (write-plan.ts) share the cache.
  */
-export function preparedSqlite(handle: SqliteHandle): SqliteDatabase & {
-  handle: SqliteHandle;
-  prepare(text: string): Statement;
-} {
+export function preparedSqlite(handle: SqliteHandle): PreparedSqlite {
   const statements = new Map<string, Statement>();
   return {
     handle,

@@ -1,5 +1,5 @@
 import SQLite from 'better-sqlite3';
-import { CompiledQuery, Kysely } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import { Pool } from 'pg';
 import {
   createGroupCommit,
@@ -9,11 +9,9 @@ import {
   type MessageRecord,
   type MessageRepository,
 } from '../../src/store';
-import { migrateToLatest, type Database } from '../../src/store/database';
+import { kyselyOnSqlite, migrateToLatest } from '../../src/store/database';
 import { outcomeUpdate } from '../../src/store/message-repository';
 import { preparedSqlite } from '../../src/store/statements';
-import { ConnectionLock, LockedSqliteDialect } from '../../src/store/connection-lock';
-import { registerSqlite, type SqliteAccess } from '../../src/store/write-plan';
 import { waitFor } from '../support/wait';
 import { DIALECTS, openTestStore, type TestStore } from '../support/databases';
 import { queuedBatch } from '../support/messages';
@@ -367,19 +365,14 @@ describe("the shared group on SQLite's own path (the better-sqlite3 handle)", ()
   beforeAll(async () => {
     // A database opened as openSqliteDatabase opens one, with every BEGIN counted.
     const prepared = preparedSqlite(new SQLite(':memory:'));
-    const lock = new ConnectionLock();
-    const access: SqliteAccess = { ...prepared, lock };
-    const counted = {
+    db = kyselyOnSqlite({
       ...prepared,
-      lock,
       prepare: (text: string) => {
         if (text === 'begin') begins++;
-        return access.prepare(text);
+        return prepared.prepare(text);
       },
-    };
-    db = new Kysely<Database>({ dialect: new LockedSqliteDialect({ database: counted }, lock) });
+    });
     await migrateToLatest(db);
-    registerSqlite(db, counted);
   });
   afterAll(() => db.destroy());
 
