@@ -59,8 +59,9 @@ function bornWith(Base: typeof IncomingMessage | typeof ServerResponse, prototyp
  * properties outside its room (or more than the room holds, if that is larger) becomes a
  * dictionary (slow properties) at its next store by a computed or symbol key, which Node's
  * constructors make: every response was one, and every request was once Express and smsgate had
- * added theirs. The 32 assignments in the constructor never run; V8 counts them when it parses the function, and at the end of its slack tracking
- * (the first few objects) takes back the room that was not used. Checked by
+ * added theirs. The 32 assignments in the constructor never run; V8 counts them when it parses
+ * the function, and at the end of its slack tracking (the first few objects) takes back the room
+ * that was not used. Checked by
  * test/http/server-objects.test.ts (V8's %HasFastProperties, through a request).
  */
 type Room = Record<`r${number}`, undefined>;

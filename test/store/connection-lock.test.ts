@@ -1,11 +1,26 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { sql } from 'kysely';
-import { openSqliteDatabase, type Db } from '../../src/store';
+import { sql, type Transaction } from 'kysely';
+import { openSqliteDatabase, type Database, type Db } from '../../src/store';
 import { ConnectionLock } from '../../src/store/connection-lock';
 import { runPlan, runRead, type Plan } from '../../src/store/write-plan';
 
 // The one SQLite connection's lock (src/store/connection-lock.ts), shared by kysely and the
 // ledger's own statements.
+
+/**
+ * A kysely transaction that notes `first` in `seen`, then stays open until `finish` is called,
+ * and then runs `then` in it before its COMMIT.
+ */
+function heldOpen<T>(db: Db, first: string, then: (trx: Transaction<Database>) => Promise<T>) {
+  let finish = (): void => undefined;
+  const open = new Promise<void>((done) => (finish = done));
+  const transaction = db.transaction().execute(async (trx) => {
+    await sql`insert into seen (step) values (${first})`.execute(trx);
+    await open;
+    return then(trx);
+  });
+  return { transaction, finish: () => finish() };
+}
 describe('the SQLite connection lock', () => {
   it('is handed to waiters one at a time, in the order they asked', async () => {
     const lock = new ConnectionLock();
@@ -57,11 +72,7 @@ describe('the SQLite connection lock', () => {
   it('closing the database waits for a transaction under way, which commits', async () => {
     const db = await openSqliteDatabase(':memory:');
     await sql`create table seen (step text)`.execute(db);
-    let finish = (): void => undefined;
-    const open = new Promise<void>((done) => (finish = done));
-    const transaction = db.transaction().execute(async (trx) => {
-      await sql`insert into seen (step) values ('before the close')`.execute(trx);
-      await open;
+    const { transaction, finish } = heldOpen(db, 'before the close', async (trx) => {
       // Closed under it, this would fail: the connection is not open.
       await sql`insert into seen (step) values ('after the close was asked')`.execute(trx);
     });
@@ -87,12 +98,8 @@ describe('the SQLite connection lock', () => {
     }
 
     it('kysely queries and transactions and the ledger’s plans and reads take turns, in the order they came', async () => {
-      let finish = (): void => undefined;
-      const open = new Promise<void>((done) => (finish = done));
       // A kysely transaction holds the connection while everyone else queues behind it.
-      const transaction = db.transaction().execute(async (trx) => {
-        await sql`insert into seen (step) values ('transaction')`.execute(trx);
-        await open;
+      const { transaction, finish } = heldOpen(db, 'transaction', async (trx) => {
         await sql`insert into seen (step) values ('transaction, after')`.execute(trx);
         // What the transaction sees before its COMMIT: nothing of those waiting ran inside it.
         return (await sql<{ step: string }>`select step from seen`.execute(trx)).rows.map((row) => row.step);
