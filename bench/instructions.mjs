@@ -14,6 +14,8 @@
 // instructions per send = (total of the large run - total of the small run) / (sends - small).
 // The load is 8 connections of POST /v1/messages, 1 recipient. Under callgrind a send takes
 // ~80 ms, so the defaults take about five minutes a build.
+// `--recipients 1000` sends 1,000 new numbers a send instead of one (then, e.g., `--sends 30
+// --small 10 --warm 10 --connections 2`: a send takes seconds under callgrind).
 // Usage: node bench/instructions.mjs --dist dist --dist /tmp/before/dist [--sends 1200 --small 200]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -40,16 +42,25 @@ const { values } = parseArgs({
     warm: { type: 'string', default: '300' },
     connections: { type: 'string', default: '8' },
     label: { type: 'string', default: 'send' },
+    recipients: { type: 'string', default: '1' },
   },
 });
 const SENDS = Number(values.sends);
 const SMALL = Number(values.small);
 const WARM = Number(values.warm);
 const CONNECTIONS = Number(values.connections);
+const RECIPIENTS = Number(values.recipients);
 if (!(SENDS > SMALL)) throw new Error('--sends must be more than --small');
 const appKey = `bench-${Math.random().toString(36).slice(2)}-key`;
 const jwtSecret = 'bench-jwt-secret-bench-jwt-secret-0123456789';
 const info = await machine();
+
+let serial = 0;
+/** One number (as ever), or `--recipients` new ones, as bench:cap's 1,000-recipient mix sends them. */
+function recipients() {
+  if (RECIPIENTS === 1) return '0412345678';
+  return Array.from({ length: RECIPIENTS }, () => `04${String(10_000_000 + serial++).padStart(8, '0')}`);
+}
 
 /** One gateway under callgrind: `WARM` sends, then `measured`; returns the instructions counted in all. */
 async function countedRun(dist, measured) {
@@ -106,7 +117,7 @@ async function countedRun(dist, measured) {
       const response = await fetch(`${url}/v1/messages`, {
         method: 'POST',
         headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ to: '0412345678', text: 'Benchmark message' }),
+        body: JSON.stringify({ to: recipients(), text: 'Benchmark message' }),
       });
       await response.text();
       if (response.status !== 201) throw new Error(`send: ${response.status}`);
@@ -146,7 +157,7 @@ const markdown = [
   `# Instructions a send: ${values.label}`,
   '',
   `callgrind; ${WARM} warm-up sends, then ${SMALL} and ${SENDS} measured (two runs a build); ` +
-    `${CONNECTIONS} connections, 1 recipient, SQLite, budget lifted. ${info.date}, ${info.cpus}, ${info.node}.`,
+    `${CONNECTIONS} connections, ${RECIPIENTS} recipient${RECIPIENTS === 1 ? '' : 's'} a send, SQLite, budget lifted. ${info.date}, ${info.cpus}, ${info.node}.`,
   '',
   table(
     [

@@ -1,4 +1,5 @@
-import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
+import type { CountryCode, PhoneNumber } from 'libphonenumber-js/max';
+import { parsePhoneNumberFromString } from './phone-number';
 import { SegmentedMessage } from 'sms-segments-calculator';
 import { z } from 'zod';
 import type { Config, NumberType, TenantConfig } from '../config';

@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import type { CountryCode } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import type { Clock } from '../clock';
 import type { Config } from '../config';
@@ -14,6 +14,7 @@ import {
   textResponse,
   type RouteDefinition,
 } from '../http';
+import { parsePhoneNumberFromString } from '../messages';
 import {
   ACCOUNT_SCOPE,
   type StoredEvent,

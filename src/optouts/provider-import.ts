@@ -1,7 +1,8 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import type { CountryCode } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import type { Clock } from '../clock';
 import type { Logger } from '../observability';
+import { parsePhoneNumberFromString } from '../messages';
 import type { UpstreamBudget } from '../scheduler';
 import { ACCOUNT_SCOPE, type StoredEvent, type SuppressionRepository } from '../store';
 import { UpstreamError, type UpstreamClient } from '../upstream';

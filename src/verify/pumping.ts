@@ -1,5 +1,5 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import type { VerificationConfig } from '../config';
+import { parsePhoneNumberFromString } from '../messages';
 import type { VerificationCounts, VerificationDecision } from '../store';
 
 /** Where a number belongs for the limits: its country and its range (`+` country code, first digits). */
