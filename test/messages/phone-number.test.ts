@@ -14,8 +14,10 @@ type Parse = typeof parsePhoneNumberFromString;
 function shippedParse(): Parse {
   let parse: Parse | undefined;
   jest.isolateModules(() => {
-    parse = (require('libphonenumber-js/max') as { parsePhoneNumberFromString: Parse })
-      .parsePhoneNumberFromString;
+    parse =
+      jest.requireActual<typeof import('libphonenumber-js/max')>(
+        'libphonenumber-js/max',
+      ).parsePhoneNumberFromString;
   });
   if (parse === undefined) throw new Error('libphonenumber did not load');
   return parse;
@@ -24,9 +26,9 @@ function shippedParse(): Parse {
 /** The library's helper module, as its own modules load it (where the cache is installed). */
 function helper(): { default: (text: string | undefined, pattern: string) => boolean } {
   const build = join(dirname(require.resolve('libphonenumber-js/max')), '..', 'build');
-  return require(join(build, 'helpers', 'matchesEntirely.js')) as {
-    default: (text: string | undefined, pattern: string) => boolean;
-  };
+  return jest.requireActual<{ default: (text: string | undefined, pattern: string) => boolean }>(
+    join(build, 'helpers', 'matchesEntirely.js'),
+  );
 }
 
 /** What a parse says about a number, as smsgate reads it. */
