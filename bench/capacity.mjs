@@ -31,6 +31,7 @@ import {
   startGatewayBeside,
   startNodeFloor,
   startStandIn,
+  stolenSinceStart,
 } from './lib.mjs';
 
 const { values } = parseArgs({
@@ -262,6 +263,6 @@ for (const r of rows) {
   console.log(floorRow(`Express + ledger floor, ${r.dialect}`, r.expressLedgerFloor, what));
 }
 console.log(
-  `\n${CONNECTIONS} connections × ${DURATION} s per store, load average ${result.loadAverage}: ${result.verdict}`,
+  `\n${CONNECTIONS} connections × ${DURATION} s per store, load average ${result.loadAverage}, CPU stolen by the hypervisor ${stolenSinceStart()}: ${result.verdict}`,
 );
 process.exitCode = pass ? 0 : 1;

@@ -25,6 +25,7 @@ import {
   startStandIn,
   table,
   writeResult,
+  stolenSinceStart,
 } from './lib.mjs';
 
 const { values } = parseArgs({
@@ -233,7 +234,7 @@ const text = table(
     ],
   ],
 );
-const verdict = `flood (${duration} s, ${values.connections} connections): ${refusedPerSecond} 429s/s (≥ 10,000), quiet p99 ${result.quietDuringFlood.p99Ms} ms (< 25; alone ${result.quietAlone.p99Ms}; beside the floor's flood ${result.nodeFloor.quietDuringFlood.p99Ms}), gateway CPU ${result.gatewayCpuUsPerAnswer} µs per answer (≤ 100 µs on 1 core for 10,000/s; a bare Node.js server ${result.nodeFloor.cpuUsPerAnswer} µs, ${result.nodeFloor.refusedPerSecond}/s), loop max ${result.eventLoopMaxMs} ms, peak RSS ${result.peakRssMb} MB: ${result.pass ? 'PASS' : 'FAIL'}`;
+const verdict = `flood (${duration} s, ${values.connections} connections): ${refusedPerSecond} 429s/s (≥ 10,000), quiet p99 ${result.quietDuringFlood.p99Ms} ms (< 25; alone ${result.quietAlone.p99Ms}; beside the floor's flood ${result.nodeFloor.quietDuringFlood.p99Ms}), gateway CPU ${result.gatewayCpuUsPerAnswer} µs per answer (≤ 100 µs on 1 core for 10,000/s; a bare Node.js server ${result.nodeFloor.cpuUsPerAnswer} µs, ${result.nodeFloor.refusedPerSecond}/s), loop max ${result.eventLoopMaxMs} ms, peak RSS ${result.peakRssMb} MB, CPU stolen by the hypervisor ${stolenSinceStart()}: ${result.pass ? 'PASS' : 'FAIL'}`;
 result.verdict = verdict;
 console.log(`${text}\n\n${verdict}`);
 const file = writeResult(

@@ -61,6 +61,33 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** The host's CPU counters (/proc/stat, in ticks): all time, and time stolen by the hypervisor. */
+function cpuTicks() {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n', 1)[0]
+      .trim()
+      .split(/\s+/)
+      .slice(1, 9)
+      .map(Number);
+    return { total: fields.reduce((sum, n) => sum + n, 0), steal: fields[7] ?? 0 };
+  } catch {
+    return undefined; // not Linux
+  }
+}
+const ticksAtStart = cpuTicks();
+
+/**
+ * The share of the host's CPU time the hypervisor gave to other machines since this bench
+ * started (`steal` in /proc/stat), e.g. "5.3 %": on a shared VM, runs with much of it are slower
+ * for every process, floors included; "unknown" off Linux.
+ */
+export function stolenSinceStart() {
+  const now = cpuTicks();
+  if (!ticksAtStart || !now || now.total === ticksAtStart.total) return 'unknown';
+  return `${((100 * (now.steal - ticksAtStart.steal)) / (now.total - ticksAtStart.total)).toFixed(1)} %`;
+}
+
 /** Where and when a result was measured: every number is recorded beside the machine's load. */
 export async function machine() {
   const os = await import('node:os');

@@ -37,6 +37,7 @@ import {
   startStandIn,
   table,
   writeResult,
+  stolenSinceStart,
 } from './lib.mjs';
 
 const { values } = parseArgs({
@@ -284,7 +285,7 @@ const verdict =
     const { p50, p99 } = result.floorsAddedMs[name];
     return `; ${name} adds p50 ${p50}, p99 ${p99} (${result.floorsCpuUsPerRequest[name]} µs CPU a request)`;
   }).join('') +
-  `; errors ${result.gatewayErrors}, peak RSS ${result.gatewayPeakRssMb} MB (< 120; ${result.gatewayStartRssMb} once started), gateway CPU ${result.gatewayCpuUsPerSend} µs per send, loop max ${result.eventLoopMaxMs} ms: ${result.pass ? 'PASS' : 'FAIL'}`;
+  `; errors ${result.gatewayErrors}, peak RSS ${result.gatewayPeakRssMb} MB (< 120; ${result.gatewayStartRssMb} once started), gateway CPU ${result.gatewayCpuUsPerSend} µs per send, loop max ${result.eventLoopMaxMs} ms, CPU stolen by the hypervisor ${stolenSinceStart()}: ${result.pass ? 'PASS' : 'FAIL'}`;
 result.verdict = verdict;
 console.log(`${text}\n\n${verdict}`);
 const file = writeResult(

@@ -18,6 +18,7 @@ import {
   startStandIn,
   table,
   writeResult,
+  stolenSinceStart,
 } from './lib.mjs';
 
 const { values } = parseArgs({
@@ -173,7 +174,7 @@ const header = [
   'verdict',
 ];
 const text = table(header, rows);
-const verdict = `through-cap (${duration} s per mix): ${results.map((r) => `${r.mix} ${r.messagesPerSecond} msg/s`).join(', ')}; most in any second ${Math.max(...results.map((r) => r.mostArrivalsInAnySecond))}, provider 429s ${results.reduce((n, r) => n + r.provider429s, 0)}, loop max ${Math.max(...results.map((r) => r.eventLoopMaxMs))} ms: ${pass ? 'PASS' : 'FAIL'}`;
+const verdict = `through-cap (${duration} s per mix): ${results.map((r) => `${r.mix} ${r.messagesPerSecond} msg/s`).join(', ')}; most in any second ${Math.max(...results.map((r) => r.mostArrivalsInAnySecond))}, provider 429s ${results.reduce((n, r) => n + r.provider429s, 0)}, loop max ${Math.max(...results.map((r) => r.eventLoopMaxMs))} ms, CPU stolen by the hypervisor ${stolenSinceStart()}: ${pass ? 'PASS' : 'FAIL'}`;
 console.log(`${text}\n\n${verdict}`);
 const file = writeResult(
   'through-cap',
