@@ -61,7 +61,7 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** The host's CPU counters (/proc/stat, in ticks): all time, and time stolen by the hypervisor. */
+/** The VM's CPU counters (/proc/stat, in ticks): all time, and time stolen by the hypervisor. */
 function cpuTicks() {
   try {
     const fields = readFileSync('/proc/stat', 'utf8')
@@ -78,9 +78,10 @@ function cpuTicks() {
 const ticksAtStart = cpuTicks();
 
 /**
- * The share of the host's CPU time the hypervisor gave to other machines since this bench
- * started (`steal` in /proc/stat), e.g. "5.3 %": on a shared VM, runs with much of it are slower
- * for every process, floors included; "unknown" off Linux.
+ * The share of the VM's CPU time (idle included) the hypervisor gave to other machines since this
+ * bench started (`steal` in /proc/stat), e.g. "5.3 %": on a shared VM, runs with much of it are
+ * slower for every process, floors included. Idle time is in the total, so the share of the busy
+ * time is larger. "unknown" off Linux.
  */
 export function stolenSinceStart() {
   const now = cpuTicks();

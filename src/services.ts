@@ -26,6 +26,7 @@ import {
   createSendWorker,
   createIdempotencySweeper,
   idempotency,
+  phoneNumberPatternsCached,
   type MessagesRoutesDeps,
   type SendWorker,
 } from './messages';
@@ -98,6 +99,12 @@ export interface Services {
 export function createServices(config: Config, stores: Stores, runtime: GatewayRuntime): Services {
   const { clock, logger } = runtime;
   if (!config.upstream.appKey) throw new Error('upstream.appKey is required');
+  if (!phoneNumberPatternsCached) {
+    logger.warn(
+      { event: 'phone_numbers.patterns_not_cached' },
+      "libphonenumber's helper was not found where src/messages/phone-number.ts expects it (another release of libphonenumber-js?): numbers are parsed as the library ships, about twice as slowly",
+    );
+  }
   const exclusiveStore = runtime.exclusiveStore ?? true;
   const metrics = createMetrics();
   const recorder = createConsoleRecorder({

@@ -30,6 +30,6 @@ export {
   MAX_GSM_SEPTETS,
   MAX_UCS2_UNITS,
 } from './validation';
-export { parsePhoneNumberFromString } from './phone-number';
+export { parsePhoneNumberFromString, phoneNumberPatternsCached } from './phone-number';
 export { createSendWorker, type SendWorker } from './send-worker';
 export { recipientProblem, textProblem, ownNumberProblem, SENDING_SCOPES } from './send-rules';
