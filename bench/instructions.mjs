@@ -24,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import jwt from 'jsonwebtoken';
 import {
+  australianMobile,
   freePort,
   gatewayEnv,
   gatewayNodeFlags,
@@ -59,7 +60,7 @@ let serial = 0;
 /** One number (as ever), or `--recipients` new ones, as bench:cap's 1,000-recipient mix sends them. */
 function recipients() {
   if (RECIPIENTS === 1) return '0412345678';
-  return Array.from({ length: RECIPIENTS }, () => `04${String(10_000_000 + serial++).padStart(8, '0')}`);
+  return Array.from({ length: RECIPIENTS }, () => australianMobile(serial++));
 }
 
 /** One gateway under callgrind: `WARM` sends, then `measured`; returns the instructions counted in all. */

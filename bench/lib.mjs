@@ -61,6 +61,14 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/**
+ * The `n`th of the Australian mobiles the benches send to, in national form (`0410000000` on):
+ * valid numbers, a new one for each `n` up to 89,999,999, then again from the first.
+ */
+export function australianMobile(n) {
+  return `04${String(10_000_000 + (n % 89_999_999)).padStart(8, '0')}`;
+}
+
 /** The VM's CPU counters (/proc/stat, in ticks): all time, and time stolen by the hypervisor. */
 function cpuTicks() {
   try {

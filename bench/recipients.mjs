@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machine, percentile, root, table, writeResult } from './lib.mjs';
+import { australianMobile, machine, percentile, root, table, writeResult } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -32,8 +32,7 @@ if (values.round !== undefined) {
   const { normaliseRecipients } = await import(resolve(values.round, 'messages', 'index.js'));
   const tenant = { numberTypes: ['mobile', 'fixed_line_or_mobile'], allowedCountries: ['AU'] };
   let serial = 0;
-  const send = () =>
-    Array.from({ length: SIZE }, () => `04${String(10_000_000 + (serial++ % 89_999_999)).padStart(8, '0')}`);
+  const send = () => Array.from({ length: SIZE }, () => australianMobile(serial++));
   const check = (list) => {
     if (normaliseRecipients(list, tenant, 'AU', SIZE).length !== SIZE)
       throw new Error('a number was refused');

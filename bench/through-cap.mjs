@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import jwt from 'jsonwebtoken';
 import {
+  australianMobile,
   eventLoopDelay,
   loadNow,
   machine,
@@ -36,7 +37,7 @@ const token = jwt.sign({ tenant: 'demo', scope: 'sms:send sms:read' }, jwtSecret
 });
 
 let counter = 0;
-const number = () => `04${String(10_000_000 + (counter++ % 89_999_999)).padStart(8, '0')}`;
+const number = () => australianMobile(counter++);
 const MIXES = {
   'same-text': {
     goal: 3000,
