@@ -15,7 +15,8 @@ export { parsePhoneNumberFromString };
  */
 export const MAX_CACHED_PATTERNS = 2000;
 
-type MatchesEntirely = (text: string | undefined, pattern: string) => boolean;
+/** libphonenumber's helper: whether `text` matches `pattern` as a whole. */
+export type MatchesEntirely = (text: string | undefined, pattern: string) => boolean;
 
 const compiled = new Map<string, RegExp>();
 let compilations = 0;
@@ -32,7 +33,7 @@ let compilations = 0;
 function matchesEntirely(text: string | undefined, pattern: string): boolean {
   let expression = compiled.get(pattern);
   if (expression === undefined) {
-    // A full cache starts again: bounded memory, and a gateway's few dozen patterns come back at once.
+    // A full cache starts again: bounded memory, and a gateway's few patterns come back at once.
     if (compiled.size >= MAX_CACHED_PATTERNS) compiled.clear();
     expression = new RegExp(`^(?:${pattern})$`);
     compiled.set(pattern, expression);

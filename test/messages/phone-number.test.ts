@@ -4,6 +4,7 @@ import {
   cachedPatternCount,
   libphonenumberHelperFile,
   MAX_CACHED_PATTERNS,
+  type MatchesEntirely,
   parsePhoneNumberFromString,
   patternCompilations,
   phoneNumberPatternsCached,
@@ -25,10 +26,8 @@ function shippedParse(): Parse {
 }
 
 /** The library's helper module, as its own modules load it (where the cache is installed). */
-function helper(): { default: (text: string | undefined, pattern: string) => boolean } {
-  return jest.requireActual<{ default: (text: string | undefined, pattern: string) => boolean }>(
-    libphonenumberHelperFile(),
-  );
+function helper(): { default: MatchesEntirely } {
+  return jest.requireActual<{ default: MatchesEntirely }>(libphonenumberHelperFile());
 }
 
 /** What a parse says about a number, as smsgate reads it. */
